@@ -1,0 +1,1 @@
+"""mcp-scale: load, chaos and longevity testing for MCP Streamable HTTP servers."""

@@ -1,0 +1,1 @@
+"""Starting and stopping what a run tests: Redis and reference-server nodes."""

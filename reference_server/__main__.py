@@ -1,0 +1,70 @@
+"""``python -m reference_server``: start one node (the start contract the harness relies on)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from reference_server.app import create_app
+from reference_server.config import DEFECTS, ServerConfig
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, ServerConfig]:
+    parser = argparse.ArgumentParser(
+        prog="python -m reference_server",
+        description="mcp-scale reference MCP server node (Streamable HTTP).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--node-id", default="n1")
+    parser.add_argument("--session-store", choices=["memory", "redis"], default="memory")
+    parser.add_argument("--stream-manager", choices=["memory", "redis"], default="memory")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        choices=sorted(DEFECTS),
+        metavar="NAME",
+        help="make the server wrong in one known way: "
+        + "; ".join(f"{name}: {what}" for name, what in sorted(DEFECTS.items())),
+    )
+    parser.add_argument("--session-ttl", type=float, default=1800.0, help="idle expiry, seconds")
+    parser.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024)
+    parser.add_argument("--redis-timeout", type=float, default=1.0, help="bound per Redis call")
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    return args, ServerConfig(
+        node_id=args.node_id,
+        session_store=args.session_store,
+        stream_manager=args.stream_manager,
+        redis_url=args.redis_url,
+        defects=frozenset(args.defect),
+        session_ttl=args.session_ttl,
+        max_body_bytes=args.max_body_bytes,
+        redis_timeout=args.redis_timeout,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, config = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format=f"%(asctime)s {config.node_id} %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    uvicorn.run(
+        create_app(config),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
+
+
+if __name__ == "__main__":
+    main()

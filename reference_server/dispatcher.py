@@ -1,0 +1,195 @@
+"""What each MCP method does, given a parsed request and the call's context (no HTTP here)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from reference_server.errors import StoreUnavailable
+from reference_server.node import Node
+from reference_server.protocol import (
+    INVALID_PARAMS,
+    LATEST_VERSION,
+    LOG_LEVELS,
+    METHOD_NOT_FOUND,
+    SUPPORTED_VERSIONS,
+    JsonDict,
+    RequestId,
+    RpcError,
+)
+from reference_server.sessions.base import SessionRecord
+from reference_server.tools.base import ToolContext, text_result
+
+SERVER_INFO = {"name": "mcp-scale-reference", "version": "0.1.0"}
+CAPABILITIES: JsonDict = {
+    "tools": {"listChanged": True},
+    "resources": {"subscribe": True, "listChanged": True},
+    "prompts": {"listChanged": True},
+    "logging": {},
+    "completions": {},
+}
+RESOURCE_NOT_FOUND = -32002
+
+
+@dataclass
+class Call:
+    """The context of one request: its session and, on an SSE answer, a way to talk back."""
+
+    request_id: RequestId
+    session: SessionRecord | None
+    send_related: Callable[[JsonDict], Awaitable[None]]
+    ask_client: Callable[[str, JsonDict], Awaitable[JsonDict]]
+
+
+def negotiate_version(params: JsonDict) -> str:
+    requested = params.get("protocolVersion")
+    return requested if requested in SUPPORTED_VERSIONS else LATEST_VERSION
+
+
+def initialize_result(version: str, node_id: str) -> JsonDict:
+    return {
+        "protocolVersion": version,
+        "capabilities": CAPABILITIES,
+        "serverInfo": SERVER_INFO,
+        "instructions": f"mcp-scale reference server, node {node_id}",
+    }
+
+
+class Dispatcher:
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        catalog = node.catalog
+        self._tools_list = {"tools": [tool.describe() for tool in catalog.tools.values()]}
+        self._handlers: dict[str, Callable[[JsonDict, Call], Awaitable[JsonDict]]] = {
+            "ping": self._ping,
+            "tools/list": self._list_tools,
+            "tools/call": self._call_tool,
+            "resources/list": self._list_resources,
+            "resources/templates/list": self._list_templates,
+            "resources/read": self._read_resource,
+            "resources/subscribe": self._subscribe,
+            "resources/unsubscribe": self._unsubscribe,
+            "prompts/list": self._list_prompts,
+            "prompts/get": self._get_prompt,
+            "logging/setLevel": self._set_level,
+            "completion/complete": self._complete,
+        }
+
+    def tool_streams(self, message: JsonDict) -> bool:
+        """Whether this request's answer should be an SSE stream (it sends related messages)."""
+        if message.get("method") != "tools/call":
+            return False
+        tool = self._node.catalog.tools.get(str(message.get("params", {}).get("name")))
+        return tool is not None and tool.streams
+
+    async def handle(self, message: JsonDict, call: Call) -> JsonDict:
+        handler = self._handlers.get(message["method"])
+        if handler is None:
+            raise RpcError(METHOD_NOT_FOUND, f"method not found: {message['method']}")
+        if "leak" in self._node.config.defects:
+            self._node.leaked.append(bytes(4096))
+        return await handler(message.get("params") or {}, call)
+
+    async def _ping(self, params: JsonDict, call: Call) -> JsonDict:
+        return {}
+
+    async def _list_tools(self, params: JsonDict, call: Call) -> JsonDict:
+        return self._tools_list
+
+    async def _call_tool(self, params: JsonDict, call: Call) -> JsonDict:
+        name = params.get("name")
+        tool = self._node.catalog.tools.get(name) if isinstance(name, str) else None
+        if tool is None:
+            raise RpcError(INVALID_PARAMS, f"unknown tool: {name}")
+        arguments = params.get("arguments") or {}
+        if not isinstance(arguments, dict):
+            raise RpcError(INVALID_PARAMS, "arguments must be an object")
+        meta = params.get("_meta")
+        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        ctx = ToolContext(
+            node_id=self._node.config.node_id,
+            session=call.session,
+            request_id=call.request_id,
+            progress_token=token,
+            store=self._node.store,
+            streams=self._node.streams,
+            defects=self._node.config.defects,
+            send_related=call.send_related,
+            ask_client=call.ask_client,
+        )
+        try:
+            return await tool.handler(arguments, ctx)
+        except (RpcError, StoreUnavailable):
+            raise
+        except Exception as exc:  # a tool's own failure is a tool result, not a protocol error
+            return text_result(f"{type(exc).__name__}: {exc}", is_error=True)
+
+    async def _list_resources(self, params: JsonDict, call: Call) -> JsonDict:
+        return {"resources": [r.describe() for r in self._node.catalog.resources.values()]}
+
+    async def _list_templates(self, params: JsonDict, call: Call) -> JsonDict:
+        return {"resourceTemplates": [t.describe() for t in self._node.catalog.templates]}
+
+    async def _read_resource(self, params: JsonDict, call: Call) -> JsonDict:
+        uri = _uri(params)
+        resource = self._node.catalog.resources.get(uri)
+        if resource is not None:
+            return {"contents": [resource.contents()]}
+        for template in self._node.catalog.templates:
+            if template.matches(uri):
+                return {"contents": [template.read(uri)]}
+        raise RpcError(RESOURCE_NOT_FOUND, f"resource not found: {uri}", {"uri": uri})
+
+    async def _subscribe(self, params: JsonDict, call: Call) -> JsonDict:
+        if call.session is not None:
+            await self._node.store.subscribe(call.session.session_id, _uri(params))
+        return {}
+
+    async def _unsubscribe(self, params: JsonDict, call: Call) -> JsonDict:
+        if call.session is not None:
+            await self._node.store.unsubscribe(call.session.session_id, _uri(params))
+        return {}
+
+    async def _list_prompts(self, params: JsonDict, call: Call) -> JsonDict:
+        return {"prompts": [p.describe() for p in self._node.catalog.prompts.values()]}
+
+    async def _get_prompt(self, params: JsonDict, call: Call) -> JsonDict:
+        name = params.get("name")
+        prompt = self._node.catalog.prompts.get(name) if isinstance(name, str) else None
+        if prompt is None:
+            raise RpcError(INVALID_PARAMS, f"unknown prompt: {name}")
+        arguments = params.get("arguments") or {}
+        missing = [
+            a["name"] for a in prompt.arguments if a.get("required") and a["name"] not in arguments
+        ]
+        if missing:
+            raise RpcError(INVALID_PARAMS, f"missing prompt arguments: {', '.join(missing)}")
+        return {"description": prompt.description, "messages": prompt.render(arguments)}
+
+    async def _set_level(self, params: JsonDict, call: Call) -> JsonDict:
+        level = params.get("level")
+        if level not in LOG_LEVELS:
+            raise RpcError(INVALID_PARAMS, f"level must be one of {', '.join(LOG_LEVELS)}")
+        if call.session is not None:
+            session_id = call.session.session_id
+            if "forget-log-level" in self._node.config.defects:
+                self._node.local_log_levels[session_id] = str(level)
+            else:
+                await self._node.store.set_log_level(session_id, str(level))
+        return {}
+
+    async def _complete(self, params: JsonDict, call: Call) -> JsonDict:
+        ref = params.get("ref") or {}
+        argument = params.get("argument") or {}
+        name, value = str(argument.get("name", "")), str(argument.get("value", ""))
+        values: list[str] = []
+        for completer in self._node.catalog.completers:
+            values.extend(completer(ref, name, value))
+        return {"completion": {"values": values[:100], "total": len(values), "hasMore": False}}
+
+
+def _uri(params: JsonDict) -> str:
+    uri = params.get("uri")
+    if not isinstance(uri, str):
+        raise RpcError(INVALID_PARAMS, "uri must be a string")
+    return uri

@@ -1,0 +1,76 @@
+"""One node assembled from its configuration: store, stream manager, catalog and counters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reference_server.config import ServerConfig
+from reference_server.redis_guard import RedisGuard, connect, connect_subscriber
+from reference_server.sessions import InMemorySessionStore, RedisSessionStore, SessionStore
+from reference_server.stats import NodeStats
+from reference_server.streams import InMemoryStreamManager, RedisStreamManager, StreamManager
+from reference_server.tools import Catalog, conformance, pack
+
+
+@dataclass
+class Node:
+    config: ServerConfig
+    store: SessionStore
+    streams: StreamManager
+    catalog: Catalog
+    stats: NodeStats
+    # Only with the forget-log-level defect: levels kept here instead of in the store.
+    local_log_levels: dict[str, str] = field(default_factory=dict)
+    # Only with the leak defect: what is never freed.
+    leaked: list[bytes] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.store.start()
+        await self.streams.start()
+
+    async def close(self) -> None:
+        await self.streams.close()
+        await self.store.close()
+
+
+def build_catalog() -> Catalog:
+    catalog = Catalog()
+    pack.register(catalog)
+    conformance.register(catalog)
+    return catalog
+
+
+def build_node(config: ServerConfig) -> Node:
+    stats = NodeStats()
+    hang = "hang-on-redis-down" in config.defects
+    guard = RedisGuard(stats, hang)
+    uses_redis = "redis" in (config.session_store, config.stream_manager)
+    redis = connect(config.redis_url, config.redis_timeout, hang) if uses_redis else None
+
+    store: SessionStore
+    if config.session_store == "redis":
+        assert redis is not None
+        store = RedisSessionStore(redis, guard, config.session_ttl)
+    else:
+        store = InMemorySessionStore(config.session_ttl)
+
+    streams: StreamManager
+    if config.stream_manager == "redis":
+        assert redis is not None
+        subscriber = connect_subscriber(config.redis_url, config.redis_timeout)
+        streams = RedisStreamManager(
+            redis,
+            subscriber,
+            guard,
+            config.node_id,
+            config.defects,
+            stats,
+            config.event_log_length,
+            config.session_ttl,
+            config.client_request_timeout,
+        )
+    else:
+        streams = InMemoryStreamManager(
+            config.node_id, config.defects, stats, config.event_log_length
+        )
+    return Node(config, store, streams, build_catalog(), stats)

@@ -1,0 +1,69 @@
+"""The one place where Redis failures become ``StoreUnavailable`` in bounded time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from reference_server.errors import StoreUnavailable
+from reference_server.stats import NodeStats
+
+T = TypeVar("T")
+
+REDIS_FAILURES = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+# The hang-on-redis-down defect retries this often before it finally gives up (about an hour).
+_HANG_RETRIES = 36_000
+
+
+def connect(url: str, timeout: float, hang: bool) -> aioredis.Redis:
+    """A client whose every command fails within ``timeout`` (or never, for the defect)."""
+    seconds = None if hang else timeout
+    # No retries inside redis-py: a retry loop there would stretch the bound we promise.
+    return aioredis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=seconds,
+        socket_connect_timeout=seconds,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+    )
+
+
+def connect_subscriber(url: str, timeout: float) -> aioredis.Redis:
+    """A pub/sub client: no read timeout (it waits for messages), but a bounded connect and a
+    periodic PING, so that a Redis that stopped answering is noticed."""
+    return aioredis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=None,
+        socket_connect_timeout=timeout,
+        socket_keepalive=True,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=5,
+    )
+
+
+class RedisGuard:
+    """Runs Redis operations, counting failures and translating them at one boundary."""
+
+    def __init__(self, stats: NodeStats, hang: bool) -> None:
+        self._stats = stats
+        self._hang = hang
+
+    async def run(self, operation: Callable[[], Awaitable[T]]) -> T:
+        for _ in range(_HANG_RETRIES):
+            try:
+                return await operation()
+            except REDIS_FAILURES as exc:
+                self._stats.redis_errors += 1
+                if not self._hang:
+                    raise StoreUnavailable(f"redis: {exc or type(exc).__name__}") from exc
+            await asyncio.sleep(0.1)
+        raise StoreUnavailable("redis: still unreachable after retrying for an hour")

@@ -1,0 +1,318 @@
+"""Streams across a cluster through Redis: any node delivers, any node resumes (G2-G5).
+
+Layout:
+- ``mcp:log:<session>``: the session's event log, a Redis Stream capped with an approximate
+  MAXLEN. Its entry ids are the SSE event ids, so Last-Event-ID replay works on any node.
+- ``mcp:owner:<session>``: the node holding the session's open stream, with a heartbeat TTL.
+- ``mcp:node:<node>``: one pub/sub channel per node, however many sessions it serves.
+- ``mcp:pending:<session>|<request id>``: the node awaiting the client's answer to a
+  server->client request, so that a response POSTed to any node is forwarded to it.
+
+Every message is appended to the log before it is published, and a node takes ownership of a
+stream before it reads the log for replay, so a message is either replayed or pushed live:
+never neither. Replay and live may overlap; ``OpenStream`` drops the repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import re
+from functools import partial
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from reference_server.protocol import JsonDict, RequestId
+from reference_server.redis_guard import REDIS_FAILURES, RedisGuard
+from reference_server.stats import NodeStats
+from reference_server.streams.base import Event, OpenStream
+from reference_server.streams.local import LocalEndpoints, pending_key
+
+OWNER_TTL = 15  # seconds; a dead node's streams are orphaned at most this long
+HEARTBEAT_EVERY = 5.0
+_EVENT_ID = re.compile(r"^\d+-\d+$")
+
+# Append, then publish to the owner's channel unless the owner is the caller (who pushes the
+# event to its own stream without a pub/sub round trip). Returns {event id, owner or false}.
+_DELIVER = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'd', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+local owner = redis.call('GET', KEYS[2])
+if owner and owner ~= ARGV[5] then
+  redis.call('PUBLISH', 'mcp:node:' .. owner, 'm\\n' .. ARGV[4] .. '\\n' .. id .. '\\n' .. ARGV[1])
+end
+return {id, owner}
+"""
+
+# The same for many sessions in one round trip (keys are built here, so this assumes one
+# Redis, not Redis Cluster). Returns the ids of events for sessions whose owner is the caller.
+_DELIVER_MANY = """
+local mine = {}
+for i = 5, #ARGV do
+  local sid = ARGV[i]
+  local log = 'mcp:log:' .. sid
+  local id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[2], '*', 'd', ARGV[1])
+  redis.call('EXPIRE', log, ARGV[3])
+  local owner = redis.call('GET', 'mcp:owner:' .. sid)
+  if owner == ARGV[4] then
+    table.insert(mine, sid)
+    table.insert(mine, id)
+  elseif owner then
+    redis.call('PUBLISH', 'mcp:node:' .. owner, 'm\\n' .. sid .. '\\n' .. id .. '\\n' .. ARGV[1])
+  end
+end
+return mine
+"""
+
+# Keep (or retake, after a Redis restart lost it) ownership of our streams; returns the
+# sessions another node has taken over, whose streams here are stale.
+_HEARTBEAT = """
+local lost = {}
+for i = 3, #ARGV do
+  local key = 'mcp:owner:' .. ARGV[i]
+  local owner = redis.call('GET', key)
+  if owner == false or owner == ARGV[1] then
+    redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
+  else
+    table.insert(lost, ARGV[i])
+  end
+end
+return lost
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_TAKE_PENDING = """
+local node = redis.call('GET', KEYS[1])
+if node then redis.call('DEL', KEYS[1]) end
+return node
+"""
+
+
+def _log_key(session_id: str) -> str:
+    return f"mcp:log:{session_id}"
+
+
+def _owner_key(session_id: str) -> str:
+    return f"mcp:owner:{session_id}"
+
+
+def _channel(node_id: str) -> str:
+    return f"mcp:node:{node_id}"
+
+
+def _compact(message: JsonDict) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+class RedisStreamManager:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        subscriber: aioredis.Redis,
+        guard: RedisGuard,
+        node_id: str,
+        defects: frozenset[str],
+        stats: NodeStats,
+        log_length: int,
+        ttl: float,
+        response_timeout: float,
+    ) -> None:
+        self._redis = redis
+        self._subscriber = subscriber
+        self._guard = guard
+        self._node_id = node_id
+        self._local = LocalEndpoints(node_id, defects)
+        self._stats = stats
+        self._log_length = log_length
+        self._ttl = max(1, math.ceil(ttl))
+        self._response_ttl = max(1, math.ceil(response_timeout))
+        self._deliver = redis.register_script(_DELIVER)
+        self._deliver_many = redis.register_script(_DELIVER_MANY)
+        self._heartbeat = redis.register_script(_HEARTBEAT)
+        self._release = redis.register_script(_RELEASE)
+        self._take_pending = redis.register_script(_TAKE_PENDING)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="redis-listen"),
+            asyncio.create_task(self._keep_ownership(), name="redis-heartbeat"),
+        ]
+        # Not fatal if Redis is down at start: the listener keeps trying and requests get 503.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.subscribed.wait(), timeout=5)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._local.close_all()
+
+    async def open_stream(self, session_id: str, last_event_id: str | None) -> OpenStream:
+        stream = OpenStream(session_id)
+        self._local.attach(stream)
+        owner_key = _owner_key(session_id)
+        try:
+            await self._guard.run(lambda: self._redis.set(owner_key, self._node_id, ex=OWNER_TTL))
+            resuming = bool(last_event_id and _EVENT_ID.match(last_event_id))
+            if resuming and "drop-on-resume" not in self._local.defects:
+                assert last_event_id is not None
+                stream.set_replay(await self._read_after(session_id, last_event_id))
+        except BaseException:
+            self._local.detach(stream)
+            raise
+        return stream
+
+    async def _read_after(self, session_id: str, last_event_id: str) -> list[Event]:
+        # The log is capped, so one bounded read returns all that it still holds.
+        entries: Any = await self._guard.run(
+            lambda: self._redis.xrange(
+                _log_key(session_id), f"({last_event_id}", "+", count=self._log_length * 2
+            )
+        )
+        return [(str(entry_id), str(fields["d"])) for entry_id, fields in entries or []]
+
+    async def release_stream(self, stream: OpenStream) -> None:
+        if not self._local.detach(stream):
+            return
+        # Best effort: if Redis is down the owner key simply expires.
+        with contextlib.suppress(Exception):
+            await self._guard.run(
+                lambda: self._release(keys=[_owner_key(stream.session_id)], args=[self._node_id])
+            )
+
+    async def deliver(self, session_id: str, message: JsonDict) -> str:
+        target = self._local.misroute(session_id)
+        data = _compact(message)
+        keys = [_log_key(target), _owner_key(target)]
+        args: list[str | int] = [data, self._log_length, self._ttl, target, self._node_id]
+        event_id, owner = await self._guard.run(lambda: self._deliver(keys=keys, args=args))
+        if owner == self._node_id:
+            if self._local.push(target, (event_id, data)):
+                self._stats.messages_local += 1
+        elif owner:
+            self._stats.messages_remote += 1
+        return str(event_id)
+
+    async def deliver_many(self, session_ids: list[str], message: JsonDict) -> int:
+        if not session_ids:
+            return 0
+        data = _compact(message)
+        args: list[str | int] = [data, self._log_length, self._ttl, self._node_id, *session_ids]
+        mine = await self._guard.run(lambda: self._deliver_many(keys=[], args=args))
+        for sid, event_id in zip(mine[::2], mine[1::2], strict=True):
+            if self._local.push(sid, (event_id, data)):
+                self._stats.messages_local += 1
+        return len(session_ids)
+
+    def next_request_id(self, session_id: str) -> RequestId:
+        return self._local.next_request_id(session_id)
+
+    async def expect_response(
+        self, session_id: str, request_id: RequestId
+    ) -> asyncio.Future[JsonDict]:
+        future = self._local.expect(session_id, request_id)
+        key = f"mcp:pending:{pending_key(session_id, request_id)}"
+        try:
+            await self._guard.run(
+                lambda: self._redis.set(key, self._node_id, ex=self._response_ttl)
+            )
+        except BaseException:
+            self._local.cancel(session_id, request_id)
+            raise
+        return future
+
+    async def cancel_response(self, session_id: str, request_id: RequestId) -> None:
+        self._local.cancel(session_id, request_id)
+        key = f"mcp:pending:{pending_key(session_id, request_id)}"
+        with contextlib.suppress(Exception):
+            await self._guard.run(lambda: self._redis.delete(key))
+
+    async def route_response(self, session_id: str, message: JsonDict) -> bool:
+        key = f"mcp:pending:{pending_key(session_id, message['id'])}"
+        node = await self._guard.run(lambda: self._take_pending(keys=[key], args=[]))
+        if node is None:
+            return False
+        if node == self._node_id:
+            return self._local.resolve(session_id, message)
+        payload = f"r\n{session_id}\n{_compact(message)}"
+        await self._guard.run(lambda: self._redis.publish(_channel(str(node)), payload))
+        self._stats.responses_forwarded += 1
+        return True
+
+    async def forget_session(self, session_id: str) -> None:
+        self._local.forget(session_id)
+        owner_key = _owner_key(session_id)
+
+        async def drop() -> None:
+            owner = await self._redis.get(owner_key)
+            await self._redis.delete(_log_key(session_id), owner_key)
+            if owner and owner != self._node_id:
+                await self._redis.publish(_channel(str(owner)), f"c\n{session_id}")
+
+        await self._guard.run(drop)
+
+    def local_sessions(self) -> list[str]:
+        return list(self._local.streams)
+
+    async def _listen(self) -> None:
+        """Receive what other nodes forward here, resubscribing after any Redis outage."""
+        backoff = 0.05
+        reconnected = False
+        while True:  # bounded by the node's lifetime: cancelled by close()
+            pubsub = self._subscriber.pubsub()
+            try:
+                await pubsub.subscribe(_channel(self._node_id))
+                if reconnected:
+                    # Forwarded events may have been lost while we were cut off: end our
+                    # streams so that their clients resume from the log.
+                    self._local.close_all()
+                reconnected = True
+                self.subscribed.set()
+                backoff = 0.05
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None:
+                        self._on_forwarded(str(message["data"]))
+            except REDIS_FAILURES:
+                self._stats.redis_errors += 1
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
+
+    def _on_forwarded(self, payload: str) -> None:
+        kind, _, rest = payload.partition("\n")
+        if kind == "m":
+            session_id, event_id, data = rest.split("\n", 2)
+            if self._local.push(session_id, (event_id, data)):
+                self._stats.messages_received_remote += 1
+        elif kind == "r":
+            session_id, data = rest.split("\n", 1)
+            self._local.resolve(session_id, json.loads(data))
+        elif kind == "c":
+            self._local.close_stream(rest)
+
+    async def _keep_ownership(self) -> None:
+        while True:  # bounded by the node's lifetime: cancelled by close()
+            await asyncio.sleep(HEARTBEAT_EVERY)
+            if not self._local.streams:
+                continue
+            args: list[str | int] = [self._node_id, OWNER_TTL, *self._local.streams]
+            try:
+                lost = await self._guard.run(partial(self._heartbeat, keys=[], args=args))
+            except Exception:
+                continue
+            for session_id in lost:
+                self._local.close_stream(str(session_id))

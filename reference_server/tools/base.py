@@ -1,0 +1,169 @@
+"""Tools, resources and prompts as plain data, and the context handed to a running tool.
+
+Extension point. A tool is a name, a JSON schema and an async handler::
+
+    async def echo(args: JsonDict, ctx: ToolContext) -> JsonDict:
+        return text_result(args["text"])
+
+    catalog.add_tool(Tool("echo", "Returns its text.", {"type": "object", ...}, echo))
+
+A tool that sends notifications or requests related to its call (progress, logging,
+sampling) sets ``streams=True`` so that its answer is an SSE stream on which those messages
+travel before the result; every other call is answered with plain JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reference_server.protocol import INVALID_PARAMS, JsonDict, RequestId, RpcError
+from reference_server.sessions.base import SessionRecord, SessionStore
+from reference_server.streams.base import StreamManager
+
+
+@dataclass
+class ToolContext:
+    """What a tool may use while it runs for one tools/call."""
+
+    node_id: str
+    session: SessionRecord | None
+    request_id: RequestId
+    progress_token: str | int | None
+    store: SessionStore
+    streams: StreamManager
+    defects: frozenset[str]
+    # Sends a notification on the stream of the POST that called the tool.
+    send_related: Callable[[JsonDict], Awaitable[None]]
+    # Sends a server->client request (sampling, elicitation, roots) and awaits its result.
+    ask_client: Callable[[str, JsonDict], Awaitable[JsonDict]]
+
+
+ToolHandler = Callable[[JsonDict, ToolContext], Awaitable[JsonDict]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    input_schema: JsonDict
+    handler: ToolHandler
+    streams: bool = False
+    output_schema: JsonDict | None = None
+
+    def describe(self) -> JsonDict:
+        info: JsonDict = {
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+        }
+        if self.output_schema is not None:
+            info["outputSchema"] = self.output_schema
+        return info
+
+
+@dataclass(frozen=True)
+class Resource:
+    uri: str
+    name: str
+    mime_type: str
+    text: str | None = None
+    blob: str | None = None  # base64
+    description: str = ""
+
+    def describe(self) -> JsonDict:
+        info: JsonDict = {"uri": self.uri, "name": self.name, "mimeType": self.mime_type}
+        if self.description:
+            info["description"] = self.description
+        return info
+
+    def contents(self) -> JsonDict:
+        content: JsonDict = {"uri": self.uri, "mimeType": self.mime_type}
+        if self.blob is not None:
+            content["blob"] = self.blob
+        else:
+            content["text"] = self.text or ""
+        return content
+
+
+@dataclass(frozen=True)
+class ResourceTemplate:
+    """A parameterised resource: ``read`` receives the concrete URI and returns its contents."""
+
+    uri_template: str
+    name: str
+    mime_type: str
+    matches: Callable[[str], bool]
+    read: Callable[[str], JsonDict]
+    description: str = ""
+
+    def describe(self) -> JsonDict:
+        info: JsonDict = {
+            "uriTemplate": self.uri_template,
+            "name": self.name,
+            "mimeType": self.mime_type,
+        }
+        if self.description:
+            info["description"] = self.description
+        return info
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """``render`` turns the prompt's arguments into its list of messages."""
+
+    name: str
+    description: str
+    arguments: list[JsonDict]
+    render: Callable[[dict[str, str]], list[JsonDict]]
+
+    def describe(self) -> JsonDict:
+        return {"name": self.name, "description": self.description, "arguments": self.arguments}
+
+
+# Completion provider: (ref, argument name, partial value) -> candidate values.
+Completer = Callable[[JsonDict, str, str], list[str]]
+
+
+@dataclass
+class Catalog:
+    """Everything the server lists and serves; built once at start-up."""
+
+    tools: dict[str, Tool] = field(default_factory=dict)
+    resources: dict[str, Resource] = field(default_factory=dict)
+    templates: list[ResourceTemplate] = field(default_factory=list)
+    prompts: dict[str, Prompt] = field(default_factory=dict)
+    completers: list[Completer] = field(default_factory=list)
+
+    def add_tool(self, tool: Tool) -> None:
+        self.tools[tool.name] = tool
+
+    def add_resource(self, resource: Resource) -> None:
+        self.resources[resource.uri] = resource
+
+    def add_template(self, template: ResourceTemplate) -> None:
+        self.templates.append(template)
+
+    def add_prompt(self, prompt: Prompt) -> None:
+        self.prompts[prompt.name] = prompt
+
+    def add_completer(self, completer: Completer) -> None:
+        self.completers.append(completer)
+
+
+def text_result(text: str, structured: JsonDict | None = None, is_error: bool = False) -> JsonDict:
+    result: JsonDict = {"content": [{"type": "text", "text": text}]}
+    if structured is not None:
+        result["structuredContent"] = structured
+    if is_error:
+        result["isError"] = True
+    return result
+
+
+def require(args: JsonDict, name: str, kind: type | tuple[type, ...]) -> Any:
+    """The argument ``name`` of type ``kind``; raises the -32602 error when it is not."""
+    value = args.get(name)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise RpcError(INVALID_PARAMS, f"argument {name!r} is missing or not of the right type")
+    return value

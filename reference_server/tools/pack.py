@@ -1,0 +1,187 @@
+"""The tools the mcp-scale scenarios drive. Nonces in arguments make every answer attributable
+to the call that caused it, so checkers can tell lost, duplicated and crossed messages apart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from reference_server.protocol import (
+    INVALID_PARAMS,
+    LOG_LEVELS,
+    JsonDict,
+    RpcError,
+    log_level_allows,
+    notification,
+)
+from reference_server.tools.base import Catalog, Tool, ToolContext, require, text_result
+
+# Bounds on what one call may ask for, so that no argument makes a node loop for long.
+MAX_NOTIFY = 10_000
+MAX_SLEEP_MS = 120_000
+BROADCAST_KINDS = ("tools", "resources", "prompts")
+
+
+def _schema(properties: JsonDict, required: list[str]) -> JsonDict:
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def _session_id(ctx: ToolContext) -> str:
+    if ctx.session is None:
+        raise RpcError(INVALID_PARAMS, "this tool needs a session (initialize with SSE accepted)")
+    return ctx.session.session_id
+
+
+async def echo(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    return text_result(require(args, "text", str))
+
+
+async def whoami(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    who = {"node": ctx.node_id, "session": ctx.session.session_id if ctx.session else None}
+    return text_result(f"{who['node']} {who['session']}", who)
+
+
+async def slow(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    ms = min(require(args, "ms", (int, float)), MAX_SLEEP_MS)
+    await asyncio.sleep(ms / 1000)
+    return text_result(f"slept {ms} ms", {"slept_ms": ms})
+
+
+async def notify(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    session_id = _session_id(ctx)
+    count = min(require(args, "count", int), MAX_NOTIFY)
+    interval = min(args.get("interval_ms", 0), MAX_SLEEP_MS) / 1000
+    nonce = require(args, "nonce", str)
+    for seq in range(1, count + 1):
+        data = {"nonce": nonce, "seq": seq, "sent_at": time.time()}
+        params = {"level": "info", "logger": "notify", "data": data}
+        await ctx.streams.deliver(session_id, notification("notifications/message", params))
+        if interval and seq < count:
+            await asyncio.sleep(interval)
+    return text_result(f"emitted {count}", {"emitted": count})
+
+
+async def _addressed_sessions(ctx: ToolContext, sessions: list[str]) -> list[str]:
+    if "local-broadcast" in ctx.defects:
+        local = set(ctx.streams.local_sessions())
+        return [sid for sid in sessions if sid in local]
+    return sessions
+
+
+async def broadcast(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    kind = require(args, "kind", str)
+    if kind not in BROADCAST_KINDS:
+        raise RpcError(INVALID_PARAMS, f"kind must be one of {', '.join(BROADCAST_KINDS)}")
+    nonce = require(args, "nonce", str)
+    sessions = await _addressed_sessions(ctx, await ctx.store.live_sessions())
+    message = notification(
+        f"notifications/{kind}/list_changed", {"_meta": {"nonce": nonce, "sent_at": time.time()}}
+    )
+    addressed = await ctx.streams.deliver_many(sessions, message)
+    return text_result(f"addressed {addressed}", {"addressed": addressed})
+
+
+async def touch_resource(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    uri = require(args, "uri", str)
+    sessions = await _addressed_sessions(ctx, await ctx.store.subscribers(uri))
+    message = notification(
+        "notifications/resources/updated", {"uri": uri, "_meta": {"sent_at": time.time()}}
+    )
+    addressed = await ctx.streams.deliver_many(sessions, message)
+    return text_result(f"addressed {addressed}", {"addressed": addressed})
+
+
+async def sample(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    _session_id(ctx)
+    prompt = require(args, "prompt", str)
+    nonce = require(args, "nonce", str)
+    assert ctx.session is not None
+    if "sampling" not in ctx.session.capabilities:
+        return text_result("the client did not declare the sampling capability", is_error=True)
+    params = {
+        "messages": [{"role": "user", "content": {"type": "text", "text": prompt}}],
+        "maxTokens": 64,
+        "metadata": {"nonce": nonce},
+        "_meta": {"nonce": nonce},
+    }
+    answer = await ctx.ask_client("sampling/createMessage", params)
+    content = answer.get("content")
+    text = content.get("text", "") if isinstance(content, dict) else ""
+    return text_result(text, {"text": text, "nonce": nonce})
+
+
+async def progress(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    steps = min(require(args, "steps", int), MAX_NOTIFY)
+    interval = min(args.get("interval_ms", 0), MAX_SLEEP_MS) / 1000
+    for step in range(1, steps + 1):
+        if ctx.progress_token is not None:
+            params = {"progressToken": ctx.progress_token, "progress": step, "total": steps}
+            await ctx.send_related(notification("notifications/progress", params))
+        if interval:
+            await asyncio.sleep(interval)
+    return text_result(f"{steps} steps", {"steps": steps})
+
+
+async def log(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    level = require(args, "level", str)
+    if level not in LOG_LEVELS:
+        raise RpcError(INVALID_PARAMS, f"level must be one of {', '.join(LOG_LEVELS)}")
+    message = require(args, "message", str)
+    session_level = ctx.session.log_level if ctx.session else "debug"
+    sent = log_level_allows(level, session_level)
+    if sent:
+        params = {"level": level, "logger": "log", "data": message}
+        await ctx.send_related(notification("notifications/message", params))
+    return text_result("sent" if sent else "filtered", {"sent": sent, "level": session_level})
+
+
+def register(catalog: Catalog) -> None:
+    string, integer = {"type": "string"}, {"type": "integer", "minimum": 0}
+    tools = [
+        Tool("echo", "Returns its text.", _schema({"text": string}, ["text"]), echo),
+        Tool("whoami", "Names the node and session that served the call.", _schema({}, []), whoami),
+        Tool("slow", "Sleeps for ms milliseconds.", _schema({"ms": integer}, ["ms"]), slow),
+        Tool(
+            "notify",
+            "Sends count notifications/message on the caller's listening stream.",
+            _schema(
+                {"count": integer, "interval_ms": integer, "nonce": string}, ["count", "nonce"]
+            ),
+            notify,
+        ),
+        Tool(
+            "broadcast",
+            "Sends a list_changed notification to every live session of the cluster.",
+            _schema({"kind": {"enum": list(BROADCAST_KINDS)}, "nonce": string}, ["kind", "nonce"]),
+            broadcast,
+        ),
+        Tool(
+            "sample",
+            "Asks the client for a sampling/createMessage and returns its answer.",
+            _schema({"prompt": string, "nonce": string}, ["prompt", "nonce"]),
+            sample,
+            streams=True,
+        ),
+        Tool(
+            "progress",
+            "Sends progress notifications for the call's progressToken.",
+            _schema({"steps": integer, "interval_ms": integer}, ["steps"]),
+            progress,
+            streams=True,
+        ),
+        Tool(
+            "log",
+            "Sends a notifications/message if level passes the session's log level.",
+            _schema({"level": {"enum": list(LOG_LEVELS)}, "message": string}, ["level", "message"]),
+            log,
+            streams=True,
+        ),
+        Tool(
+            "touch_resource",
+            "Sends notifications/resources/updated to every session subscribed to uri.",
+            _schema({"uri": string}, ["uri"]),
+            touch_resource,
+        ),
+    ]
+    for tool in tools:
+        catalog.add_tool(tool)
