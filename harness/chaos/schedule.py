@@ -1,0 +1,109 @@
+"""Fault schedules as pure functions: a timeline, periodic, or seeded random (no I/O here)."""
+
+from __future__ import annotations
+
+import random
+
+from harness.chaos.faults import FAULTS, Fault
+from harness.durations import parse_duration
+
+
+class ScheduleError(ValueError):
+    """A schedule that cannot be carried out; the message says what and what is allowed."""
+
+
+def parse_timeline(text: str, nodes: list[str], duration: float) -> list[Fault]:
+    """``"kill-node:n1@20s; restart-node:n1@30s; kill-redis@40s+3s"``.
+
+    ``+D`` after the time heals the fault D later (kill-node -> restart-node, pause-node ->
+    resume-node, kill-redis -> restart-redis).
+    """
+    faults: list[Fault] = []
+    for raw in text.replace("\n", ";").split(";"):
+        entry = raw.strip()
+        if not entry:
+            continue
+        what, at_sign, when = entry.partition("@")
+        if not at_sign:
+            raise ScheduleError(f"chaos entry {entry!r} has no time: write e.g. kill-node:n1@20s")
+        name, _, target = what.strip().partition(":")
+        at_text, plus, heal_text = when.partition("+")
+        at = _duration(at_text, entry)
+        fault = _fault(name.strip(), target.strip() or None, at, nodes, entry)
+        faults.append(fault)
+        if plus:
+            faults.append(_healing(fault, at + _duration(heal_text, entry), entry))
+    _check_within(faults, duration)
+    return sorted(faults, key=lambda f: f.at)
+
+
+def periodic_schedule(
+    every: float,
+    kinds: list[str],
+    nodes: list[str],
+    duration: float,
+    heal_after: float,
+    seed: int | None = None,
+    start: float | None = None,
+) -> list[Fault]:
+    """A fault every ``every`` seconds, kind and node drawn from a seeded generator, each
+    healed ``heal_after`` later; reproducible for a given seed."""
+    if every <= 0:
+        raise ScheduleError("--chaos-every must be positive")
+    rng = random.Random(seed)
+    for kind in kinds:
+        _kind(kind, f"--faults {','.join(kinds)}")
+    faults: list[Fault] = []
+    at = every if start is None else start
+    while at + heal_after < duration:
+        kind = rng.choice(kinds)
+        target = rng.choice(nodes) if FAULTS[kind].on_node else None
+        fault = Fault(kind, target, at)
+        faults.append(fault)
+        if FAULTS[kind].heal:
+            faults.append(_healing(fault, at + heal_after, kind))
+        at += every
+    return sorted(faults, key=lambda f: f.at)
+
+
+def _kind(name: str, entry: str) -> None:
+    if name not in FAULTS:
+        raise ScheduleError(
+            f"unknown fault {name!r} in {entry!r}; known faults: {', '.join(FAULTS)}"
+        )
+
+
+def _fault(name: str, target: str | None, at: float, nodes: list[str], entry: str) -> Fault:
+    _kind(name, entry)
+    if FAULTS[name].on_node:
+        if target is None:
+            raise ScheduleError(f"{name} needs a node in {entry!r}: e.g. {name}:{nodes[0]}@10s")
+        if target not in nodes:
+            raise ScheduleError(
+                f"no node {target!r} in {entry!r}; this cluster has {', '.join(nodes)}"
+            )
+    elif target is not None:
+        raise ScheduleError(f"{name} takes no node in {entry!r}: write {name}@10s")
+    return Fault(name, target, at)
+
+
+def _healing(fault: Fault, at: float, entry: str) -> Fault:
+    heal = FAULTS[fault.name].heal
+    if heal is None:
+        raise ScheduleError(f"{fault.name} cannot be healed with +duration in {entry!r}")
+    return Fault(heal, fault.target, at)
+
+
+def _duration(text: str, entry: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ScheduleError(f"in chaos entry {entry!r}: {exc}") from None
+
+
+def _check_within(faults: list[Fault], duration: float) -> None:
+    late = [f.describe() for f in faults if f.at >= duration]
+    if late:
+        raise ScheduleError(
+            f"faults scheduled after the run ends ({duration:g}s): {', '.join(late)}"
+        )

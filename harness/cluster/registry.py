@@ -1,0 +1,114 @@
+"""A record, outside any run directory, of every process a run started, by PID.
+
+If the harness itself is SIGKILLed its children live on (they run in their own sessions so
+that a Ctrl-C reaches the harness, not them). The next run, or ``mcp-scale cleanup``, reads
+these records and stops what a dead harness left, after checking that each PID still runs the
+program it recorded (a PID can be reused).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("MCP_SCALE_STATE_DIR", Path.home() / ".mcp-scale")) / "live"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+class ProcessRegistry:
+    """The live record of one run, kept up to date as processes start and restart."""
+
+    def __init__(self, run_id: str, directory: Path | None = None) -> None:
+        self.directory = directory or state_dir()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / f"{run_id}.json"
+
+    def record(self, processes: dict[str, tuple[int, str]], groups: tuple[int, ...] = ()) -> None:
+        """``processes``: name -> (pid, a fragment of its command line that proves it is ours)."""
+        data = {
+            "harness_pid": os.getpid(),
+            "updated": time.time(),
+            "processes": {
+                name: {"pid": pid, "match": match} for name, (pid, match) in processes.items()
+            },
+            "groups": list(groups),
+        }
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.path)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def cleanup_orphans(directory: Path | None = None, include_live: bool = False) -> list[str]:
+    """Stop what runs whose harness is gone left behind; returns what was stopped."""
+    stopped: list[str] = []
+    folder = directory or state_dir()
+    if not folder.is_dir():
+        return stopped
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            path.unlink(missing_ok=True)
+            continue
+        harness_pid = int(data.get("harness_pid", 0))
+        if harness_pid != os.getpid() and _alive(harness_pid) and not include_live:
+            continue
+        for name, entry in data.get("processes", {}).items():
+            pid, match = int(entry["pid"]), str(entry["match"])
+            if _alive(pid) and match in _cmdline(pid):
+                _kill(pid)
+                stopped.append(f"{name} (pid {pid}) of {path.stem}")
+        for group in data.get("groups", []):
+            if _group_runs(int(group), "locust"):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(int(group), signal.SIGKILL)
+                    stopped.append(f"process group {group} of {path.stem}")
+        path.unlink(missing_ok=True)
+    return stopped
+
+
+def _group_runs(pgid: int, match: str) -> bool:
+    """Whether a process of group ``pgid`` runs ``match`` (a group id can be reused too)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and match in _cmdline(int(stat.parent.name)):
+            return True
+    return False
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return

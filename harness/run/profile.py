@@ -1,0 +1,201 @@
+"""A run's profile: YAML file and CLI flags merged, validated before anything starts."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.chaos.faults import FAULTS, Fault
+from harness.chaos.schedule import ScheduleError, parse_timeline, periodic_schedule
+from harness.durations import parse_duration
+from reference_server.config import DEFECTS
+from scenarios.registry import SCENARIOS, SHAPES
+
+STORES = ("memory", "redis")
+BACKENDS = ("local", "external", "docker")
+ROUTINGS = ("round_robin", "sticky", "random", "single")
+
+
+class ProfileError(ValueError):
+    """A profile or flag that cannot run; says what was wrong, where, and what is allowed."""
+
+
+@dataclass
+class RunProfile:
+    scenario: str = "notifications"
+    backend: str = "local"
+    nodes: int = 3
+    store: str = "redis"
+    users: int = 50
+    spawn_rate: float = 20.0
+    duration: float = 60.0
+    shape: str | None = None
+    processes: int = 1
+    routing: str = "round_robin"
+    chaos: str = ""
+    chaos_every: float | None = None
+    chaos_seed: int | None = None
+    faults: list[str] = field(default_factory=lambda: ["kill-node"])
+    chaos_heal_after: float = 5.0
+    defects: list[str] = field(default_factory=list)
+    target: list[str] = field(default_factory=list)
+    target_profile: str | None = None
+    thresholds: list[str] = field(default_factory=list)
+    out: str | None = None
+    seed: int = 1
+    request_timeout: float = 10.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def node_ids(self) -> list[str]:
+        return [f"n{i}" for i in range(1, self.nodes + 1)]
+
+    def fault_schedule(self) -> list[Fault]:
+        """The nemesis's schedule (the timeline and the periodic part together)."""
+        faults = parse_timeline(self.chaos, self.node_ids(), self.duration) if self.chaos else []
+        if self.chaos_every:
+            faults += periodic_schedule(
+                self.chaos_every,
+                self.faults,
+                self.node_ids(),
+                self.duration,
+                self.chaos_heal_after,
+                self.chaos_seed,
+            )
+        return sorted(faults, key=lambda f: f.at)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(RunProfile)}
+
+
+def load_profile(path: str | None, overrides: dict[str, Any]) -> RunProfile:
+    """The profile in ``path`` (if any) with ``overrides`` (flags given) on top, validated."""
+    values: dict[str, Any] = {}
+    where = "flags"
+    if path:
+        values = _read_yaml(path)
+        where = path
+    merged = {**values, **{k: v for k, v in overrides.items() if v is not None}}
+    profile = RunProfile()
+    for key, value in merged.items():
+        setattr(profile, key, _coerce(key, value, where))
+    validate(profile)
+    return profile
+
+
+def _read_yaml(path: str) -> dict[str, Any]:
+    file = Path(path)
+    if not file.is_file():
+        raise ProfileError(f"profile {path}: no such file")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"profile {path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ProfileError(
+            f"profile {path}: must be a mapping of settings, got {type(data).__name__}"
+        )
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in _FIELDS:
+            allowed = ", ".join(sorted(k.replace("_", "-") for k in _FIELDS))
+            raise ProfileError(
+                f"profile {path}: unknown setting {key!r}; known settings: {allowed}"
+            )
+        values[name] = value
+    return values
+
+
+def _coerce(key: str, value: Any, where: str) -> Any:
+    def fail(expected: str) -> ProfileError:
+        return ProfileError(f"{where}: {key.replace('_', '-')} must be {expected}, got {value!r}")
+
+    try:
+        if key in ("duration", "chaos_heal_after", "request_timeout"):
+            return parse_duration(value)
+        if key == "chaos_every":
+            return None if value in (None, "", 0) else parse_duration(value)
+    except ValueError as exc:
+        raise ProfileError(f"{where}: {key.replace('_', '-')}: {exc}") from None
+    if key in ("nodes", "users", "processes", "seed", "chaos_seed"):
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise fail("a whole number")
+        try:
+            return int(value)
+        except ValueError:
+            raise fail("a whole number") from None
+    if key == "spawn_rate":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise fail("a number") from None
+    if key in ("faults", "defects", "target", "thresholds"):
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [str(part) for part in value]
+        raise fail("a list (or a comma-separated string)")
+    return value if value is None else str(value)
+
+
+def validate(profile: RunProfile) -> None:
+    def check(ok: bool, message: str) -> None:
+        if not ok:
+            raise ProfileError(message)
+
+    check(
+        profile.scenario in SCENARIOS,
+        f"unknown scenario {profile.scenario!r}; scenarios: {', '.join(SCENARIOS)}",
+    )
+    check(
+        profile.shape is None or profile.shape in SHAPES,
+        f"unknown shape {profile.shape!r}; shapes: {', '.join(SHAPES)}",
+    )
+    check(
+        profile.backend in BACKENDS,
+        f"unknown backend {profile.backend!r}; backends: {', '.join(BACKENDS)}",
+    )
+    check(profile.store in STORES, f"store must be one of {', '.join(STORES)}")
+    check(profile.routing in ROUTINGS, f"routing must be one of {', '.join(ROUTINGS)}")
+    check(1 <= profile.nodes <= 16, "nodes must be between 1 and 16")
+    check(1 <= profile.users <= 100_000, "users must be between 1 and 100000")
+    check(profile.spawn_rate > 0, "spawn-rate must be positive")
+    check(0 < profile.duration <= 7 * 24 * 3600, "duration must be positive and at most 7 days")
+    check(1 <= profile.processes <= 64, "processes must be between 1 and 64")
+    for fault in profile.faults:
+        check(fault in FAULTS, f"unknown fault {fault!r} in faults; faults: {', '.join(FAULTS)}")
+    for defect in profile.defects:
+        check(defect in DEFECTS, f"unknown defect {defect!r}; defects: {', '.join(DEFECTS)}")
+    if profile.backend == "external" or profile.target:
+        profile.backend = "external"
+        check(bool(profile.target), "the external backend needs --target URL[,URL...]")
+        for url in profile.target:
+            check(url.startswith(("http://", "https://")), f"target {url!r} is not an http(s) URL")
+        check(not profile.defects, "--defect applies to nodes mcp-scale starts, not to --target")
+        check(
+            not (profile.chaos or profile.chaos_every),
+            "process faults (--chaos) need a backend that started the processes; an external "
+            "target's processes are not ours to kill: drop --chaos or use the local backend",
+        )
+        profile.nodes = len(profile.target)
+    elif profile.store == "memory":
+        for fault in profile.faults if profile.chaos_every else []:
+            check(FAULTS[fault].on_node, f"fault {fault} needs Redis; this run uses --store memory")
+    try:
+        schedule = profile.fault_schedule()
+    except ScheduleError as exc:
+        raise ProfileError(f"chaos: {exc}") from None
+    if profile.store == "memory":
+        redis_faults = [f.describe() for f in schedule if not FAULTS[f.name].on_node]
+        check(
+            not redis_faults,
+            f"chaos: {', '.join(redis_faults)} need Redis; this run uses --store memory",
+        )
