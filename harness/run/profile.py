@@ -35,7 +35,8 @@ class RunProfile:
     duration: float = 60.0
     shape: str | None = None
     processes: int = 1
-    routing: str = "round_robin"
+    # None: sticky in memory mode (a session lives on one node), else round-robin per request.
+    routing: str | None = None
     chaos: str = ""
     chaos_every: float | None = None
     chaos_seed: int | None = None
@@ -164,6 +165,8 @@ def validate(profile: RunProfile) -> None:
         f"unknown backend {profile.backend!r}; backends: {', '.join(BACKENDS)}",
     )
     check(profile.store in STORES, f"store must be one of {', '.join(STORES)}")
+    if profile.routing is None:
+        profile.routing = "sticky" if profile.store == "memory" else "round_robin"
     check(profile.routing in ROUTINGS, f"routing must be one of {', '.join(ROUTINGS)}")
     check(1 <= profile.nodes <= 16, "nodes must be between 1 and 16")
     check(1 <= profile.users <= 100_000, "users must be between 1 and 100000")

@@ -192,7 +192,12 @@ def _start_locust(profile: RunProfile, run_dir: Path, host: str) -> subprocess.P
     ]
     if profile.processes > 1:
         args += ["--processes", str(profile.processes)]
-    env = {**os.environ, "MCP_SCALE_RUN": str(run_dir / RUN_CONFIG), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "MCP_SCALE_RUN": str(run_dir / RUN_CONFIG),
+        "MCP_SCALE_RUN_DIR": str(run_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
     with open(run_dir / "locust.log", "ab") as log:
         return subprocess.Popen(args, stdout=log, stderr=log, env=env, start_new_session=True)
 

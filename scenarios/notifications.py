@@ -1,0 +1,24 @@
+"""Notifications: every session holds its listening stream and asks any node to notify it.
+
+Exercises cross-node delivery (G2), resume after a node's death (G3), survival (G1; G7 in
+memory mode) and isolation (G8): each notify carries a nonce and numbered messages, so the
+delivery checker can count every message lost, duplicated or delivered to another session.
+"""
+
+from __future__ import annotations
+
+from locust import between, task
+
+from scenarios.common import ScenarioUser
+
+
+class NotificationsUser(ScenarioUser):
+    wait_time = between(0.5, 1.5)
+
+    @task(5)
+    def notify(self) -> None:
+        self.action("notify", count=5, interval_ms=20, nonce=self.nonce())
+
+    @task(1)
+    def echo(self) -> None:
+        self.action("echo", text=self.nonce())
