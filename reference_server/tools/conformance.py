@@ -162,7 +162,7 @@ async def tool_with_progress(args: JsonDict, ctx: ToolContext) -> JsonDict:
                 "message": f"Completed step {progress} of 100",
             }
             await ctx.send_related(notification("notifications/progress", params))
-    return text_result(f"Progress reported with token {token!r}")
+    return text_result(f"Progress reported with token {json.dumps(token)}")
 
 
 # ---------------------------------------------------------------------------------------------
