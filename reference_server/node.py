@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from reference_server.config import ServerConfig
+from reference_server.errors import StoreUnavailable
 from reference_server.redis_guard import RedisGuard, connect, connect_subscriber
 from reference_server.sessions import InMemorySessionStore, RedisSessionStore, SessionStore
 from reference_server.stats import NodeStats
@@ -24,13 +27,31 @@ class Node:
     # Only with the leak defect: what is never freed.
     leaked: list[bytes] = field(default_factory=list)
 
+    _sweeper: asyncio.Task[None] | None = None
+
     async def start(self) -> None:
         await self.store.start()
         await self.streams.start()
+        self._sweeper = asyncio.create_task(self._sweep_expired(), name="sweep-expired")
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         await self.streams.close()
         await self.store.close()
+
+    async def _sweep_expired(self) -> None:
+        """Drop the stream state (event logs, counters) of sessions that expired idle."""
+        every = min(30.0, max(0.5, self.config.session_ttl / 2))
+        while True:  # bounded by the node's lifetime: cancelled by close()
+            await asyncio.sleep(every)
+            try:
+                for session_id in await self.store.sweep():
+                    await self.streams.forget_session(session_id)
+            except StoreUnavailable:
+                continue
 
 
 def build_catalog() -> Catalog:

@@ -25,13 +25,14 @@ _HANG_RETRIES = 36_000
 def connect(url: str, timeout: float, hang: bool) -> aioredis.Redis:
     """A client whose every command fails within ``timeout`` (or never, for the defect)."""
     seconds = None if hang else timeout
-    # No retries inside redis-py: a retry loop there would stretch the bound we promise.
+    # One immediate retry, on connection errors only: after a Redis restart every pooled
+    # connection is dead and fails once; a timeout is not retried, so the bound holds.
     return aioredis.Redis.from_url(
         url,
         decode_responses=True,
         socket_timeout=seconds,
         socket_connect_timeout=seconds,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         health_check_interval=0,
     )
 

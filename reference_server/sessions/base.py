@@ -71,3 +71,8 @@ class SessionStore(Protocol):
     async def delete(self, session_id: str) -> bool:
         """Forget the session; True if it existed."""
         ...
+
+    async def sweep(self) -> list[str]:
+        """Drop sessions past their idle expiry; returns their ids (so that their stream
+        state can be dropped too)."""
+        ...

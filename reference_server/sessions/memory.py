@@ -47,7 +47,12 @@ class InMemorySessionStore:
             record.subscriptions.remove(uri)
 
     async def subscribers(self, uri: str) -> list[str]:
-        return [sid for sid, rec in self._sessions.items() if uri in rec.subscriptions]
+        cutoff = time.time() - self._ttl
+        return [
+            sid
+            for sid, rec in self._sessions.items()
+            if uri in rec.subscriptions and rec.last_seen >= cutoff
+        ]
 
     async def live_sessions(self) -> list[str]:
         cutoff = time.time() - self._ttl
@@ -55,3 +60,10 @@ class InMemorySessionStore:
 
     async def delete(self, session_id: str) -> bool:
         return self._sessions.pop(session_id, None) is not None
+
+    async def sweep(self) -> list[str]:
+        cutoff = time.time() - self._ttl
+        expired = [sid for sid, rec in self._sessions.items() if rec.last_seen < cutoff]
+        for sid in expired:
+            del self._sessions[sid]
+        return expired

@@ -39,6 +39,29 @@ end
 return 0
 """
 
+_SUBSCRIBE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[2])
+return 1
+"""
+
+# Subscribers that are still live; those that expired without a DELETE are pruned here, so
+# the per-resource sets do not grow with session churn.
+_SUBSCRIBERS = """
+local live = {}
+for _, sid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local expiry = redis.call('ZSCORE', KEYS[2], sid)
+  if expiry and tonumber(expiry) > tonumber(ARGV[1]) then
+    table.insert(live, sid)
+  else
+    redis.call('SREM', KEYS[1], sid)
+  end
+end
+return live
+"""
+
 _DELETE = """
 local existed = redis.call('DEL', KEYS[1])
 for _, uri in ipairs(redis.call('SMEMBERS', KEYS[2])) do
@@ -70,6 +93,8 @@ class RedisSessionStore:
         self._touch = redis.register_script(_TOUCH)
         self._set_if_exists = redis.register_script(_SET_IF_EXISTS)
         self._delete = redis.register_script(_DELETE)
+        self._subscribe = redis.register_script(_SUBSCRIBE)
+        self._subscribers = redis.register_script(_SUBSCRIBERS)
 
     async def start(self) -> None:
         return None
@@ -108,14 +133,9 @@ class RedisSessionStore:
         await self._guard.run(lambda: self._set_if_exists(keys=keys, args=["log_level", level]))
 
     async def subscribe(self, session_id: str, uri: str) -> None:
-        async def write() -> Any:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.sadd(_subs_key(session_id), uri)
-                pipe.expire(_subs_key(session_id), self._ttl)
-                pipe.sadd(_subscribers_key(uri), session_id)
-                return await pipe.execute()
-
-        await self._guard.run(write)
+        keys = [_session_key(session_id), _subs_key(session_id), _subscribers_key(uri)]
+        args: list[str | int] = [uri, session_id, self._ttl]
+        await self._guard.run(lambda: self._subscribe(keys=keys, args=args))
 
     async def unsubscribe(self, session_id: str, uri: str) -> None:
         async def write() -> Any:
@@ -127,8 +147,9 @@ class RedisSessionStore:
         await self._guard.run(write)
 
     async def subscribers(self, uri: str) -> list[str]:
-        members = await self._guard.run(lambda: self._redis.smembers(_subscribers_key(uri)))
-        return sorted(str(member) for member in members)
+        keys = [_subscribers_key(uri), INDEX]
+        live = await self._guard.run(lambda: self._subscribers(keys=keys, args=[repr(time.time())]))
+        return sorted(str(member) for member in live)
 
     async def live_sessions(self) -> list[str]:
         now = time.time()
@@ -147,3 +168,15 @@ class RedisSessionStore:
         args = [session_id, "mcp:sub:"]
         existed = await self._guard.run(lambda: self._delete(keys=keys, args=args))
         return bool(existed)
+
+    async def sweep(self) -> list[str]:
+        now = time.time()
+
+        async def take() -> Any:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zrangebyscore(INDEX, "-inf", now)
+                pipe.zremrangebyscore(INDEX, "-inf", now)
+                return await pipe.execute()
+
+        expired, _ = await self._guard.run(take)
+        return [str(sid) for sid in expired]

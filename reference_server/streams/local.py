@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import random
+import secrets
 
 from reference_server.protocol import JsonDict, RequestId
 from reference_server.streams.base import Event, OpenStream
@@ -28,6 +29,9 @@ class LocalEndpoints:
         self.streams: dict[str, OpenStream] = {}
         self._pending: dict[str, asyncio.Future[JsonDict]] = {}
         self._ids = itertools.count(1)
+        # A node restarted under the same id must not reissue its previous life's ids: a late
+        # answer to the dead node's request would resolve a new one.
+        self._id_prefix = f"{node_id}-{secrets.token_hex(3)}"
         self._ids_per_session: dict[str, itertools.count[int]] = {}
 
     def attach(self, stream: OpenStream) -> None:
@@ -74,7 +78,7 @@ class LocalEndpoints:
             counter = self._ids_per_session.setdefault(session_id, itertools.count(1))
             return next(counter)
         # The node id prefix keeps ids unique per session across the cluster (G4).
-        return f"{self.node_id}-{next(self._ids)}"
+        return f"{self._id_prefix}-{next(self._ids)}"
 
     def expect(self, session_id: str, request_id: RequestId) -> asyncio.Future[JsonDict]:
         future: asyncio.Future[JsonDict] = asyncio.get_running_loop().create_future()
