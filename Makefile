@@ -14,7 +14,7 @@ demo: setup
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy reference_server harness scenarios bench tests
+	$(BIN)/mypy reference_server harness scenarios bench
 
 test: setup lint
 	$(BIN)/pytest -q -m "not slow"

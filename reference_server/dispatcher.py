@@ -179,8 +179,9 @@ class Dispatcher:
         return {}
 
     async def _complete(self, params: JsonDict, call: Call) -> JsonDict:
-        ref = params.get("ref") or {}
-        argument = params.get("argument") or {}
+        ref, argument = params.get("ref"), params.get("argument")
+        if not isinstance(ref, dict) or not isinstance(argument, dict):
+            raise RpcError(INVALID_PARAMS, "ref and argument must be objects")
         name, value = str(argument.get("name", "")), str(argument.get("value", ""))
         values: list[str] = []
         for completer in self._node.catalog.completers:

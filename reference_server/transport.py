@@ -22,6 +22,7 @@ from reference_server.errors import StoreUnavailable
 from reference_server.node import Node
 from reference_server.protocol import (
     INTERNAL_ERROR,
+    INVALID_PARAMS,
     INVALID_REQUEST,
     PARSE_ERROR,
     REQUEST_TIMEOUT,
@@ -150,6 +151,10 @@ class McpTransport:
 
     async def _initialize(self, message: JsonDict, stateful: bool) -> Response:
         params = message.get("params") or {}
+        for name in ("capabilities", "clientInfo"):
+            if not isinstance(params.get(name, {}), dict):
+                error = error_response(message["id"], INVALID_PARAMS, f"{name} must be an object")
+                return json_response(error, 400)
         version = negotiate_version(params)
         result = result_response(
             message["id"], initialize_result(version, self._node.config.node_id)

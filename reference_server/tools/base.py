@@ -14,6 +14,7 @@ travel before the result; every other call is answered with plain JSON.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,6 +165,17 @@ def text_result(text: str, structured: JsonDict | None = None, is_error: bool = 
 def require(args: JsonDict, name: str, kind: type | tuple[type, ...]) -> Any:
     """The argument ``name`` of type ``kind``; raises the -32602 error when it is not."""
     value = args.get(name)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _kinds(kind)):
         raise RpcError(INVALID_PARAMS, f"argument {name!r} is missing or not of the right type")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RpcError(INVALID_PARAMS, f"argument {name!r} must be a finite number")
     return value
+
+
+def optional(args: JsonDict, name: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    """The argument ``name`` if given (checked like ``require``), else ``default``."""
+    return require(args, name, kind) if name in args else default
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)

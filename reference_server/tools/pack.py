@@ -14,7 +14,14 @@ from reference_server.protocol import (
     log_level_allows,
     notification,
 )
-from reference_server.tools.base import Catalog, Tool, ToolContext, require, text_result
+from reference_server.tools.base import (
+    Catalog,
+    Tool,
+    ToolContext,
+    optional,
+    require,
+    text_result,
+)
 
 # Bounds on what one call may ask for, so that no argument makes a node loop for long.
 MAX_NOTIFY = 10_000
@@ -42,7 +49,7 @@ async def whoami(args: JsonDict, ctx: ToolContext) -> JsonDict:
 
 
 async def slow(args: JsonDict, ctx: ToolContext) -> JsonDict:
-    ms = min(require(args, "ms", (int, float)), MAX_SLEEP_MS)
+    ms = max(0, min(require(args, "ms", (int, float)), MAX_SLEEP_MS))
     await asyncio.sleep(ms / 1000)
     return text_result(f"slept {ms} ms", {"slept_ms": ms})
 
@@ -50,7 +57,7 @@ async def slow(args: JsonDict, ctx: ToolContext) -> JsonDict:
 async def notify(args: JsonDict, ctx: ToolContext) -> JsonDict:
     session_id = _session_id(ctx)
     count = min(require(args, "count", int), MAX_NOTIFY)
-    interval = min(args.get("interval_ms", 0), MAX_SLEEP_MS) / 1000
+    interval = min(optional(args, "interval_ms", (int, float), 0), MAX_SLEEP_MS) / 1000
     nonce = require(args, "nonce", str)
     for seq in range(1, count + 1):
         data = {"nonce": nonce, "seq": seq, "sent_at": time.time()}
@@ -112,7 +119,7 @@ async def sample(args: JsonDict, ctx: ToolContext) -> JsonDict:
 
 async def progress(args: JsonDict, ctx: ToolContext) -> JsonDict:
     steps = min(require(args, "steps", int), MAX_NOTIFY)
-    interval = min(args.get("interval_ms", 0), MAX_SLEEP_MS) / 1000
+    interval = min(optional(args, "interval_ms", (int, float), 0), MAX_SLEEP_MS) / 1000
     for step in range(1, steps + 1):
         if ctx.progress_token is not None:
             params = {"progressToken": ctx.progress_token, "progress": step, "total": steps}

@@ -6,8 +6,10 @@ the code whose checkers they are meant to prove.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -185,6 +187,7 @@ class ListeningStream(threading.Thread):
         self.ended = threading.Event()
         self.opened = threading.Event()
         self._client = httpx.Client(timeout=httpx.Timeout(10.0, read=None))
+        self._socket: socket.socket | None = None
         self._lock = threading.Lock()
 
     def run(self) -> None:
@@ -196,6 +199,7 @@ class ListeningStream(threading.Thread):
             headers["last-event-id"] = self.last_event_id
         try:
             with self._client.stream("GET", self.url, headers=headers) as response:
+                self._socket = response.extensions["network_stream"].get_extra_info("socket")
                 self.status = response.status_code
                 self.opened.set()
                 if response.status_code != 200:
@@ -230,6 +234,11 @@ class ListeningStream(threading.Thread):
         return False
 
     def close(self) -> None:
+        """End the stream now: closing the client alone would leave the reader blocked in
+        recv (and still receiving) while the server keeps the stream open."""
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
         self._client.close()
         self.join(timeout=5)
 
