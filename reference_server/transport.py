@@ -278,7 +278,7 @@ class McpTransport:
                 if prime:
                     # Priming event: a client whose stream breaks before any message resumes
                     # from here, and so still gets what was sent meanwhile.
-                    yield f"id: {last_event_id or '0-0'}\nretry: {SSE_RETRY_MS}\ndata: \n\n"
+                    yield f"id: {stream.cursor}\nretry: {SSE_RETRY_MS}\ndata: \n\n"
                 async for event in stream.events(SSE_KEEPALIVE):
                     if event is None:
                         yield ": keepalive\n\n"

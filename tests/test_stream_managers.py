@@ -208,8 +208,8 @@ def test_deliver_without_stream_is_logged_and_replayed_after_last_event_id(
 
 
 @pytest.mark.timeout(20)
-def test_resume_from_the_priming_id_replays_everything(make_manager: ManagerFactory) -> None:
-    """``0-0`` is what the GET handler sends as the priming event id before any message."""
+def test_resume_from_the_start_replays_everything(make_manager: ManagerFactory) -> None:
+    """``0-0`` names the start of a session's log."""
 
     async def scenario() -> None:
         async with make_manager() as manager:
@@ -217,6 +217,28 @@ def test_resume_from_the_priming_id_replays_everything(make_manager: ManagerFact
                 await manager.deliver("s-1", note(f"m{i}"))
             reader = Reader(await manager.open_stream("s-1", "0-0"))
             assert nonces(await reader.take(3)) == ["m1", "m2", "m3"]
+
+    run(scenario())
+
+
+@pytest.mark.timeout(20)
+def test_a_fresh_stream_is_primed_at_the_end_of_the_log(make_manager: ManagerFactory) -> None:
+    """A client that loses a fresh stream before any event resumes from its priming id (the
+    stream's cursor) and must not be replayed what earlier streams already delivered."""
+
+    async def scenario() -> None:
+        async with make_manager() as manager:
+            empty = await manager.open_stream("s-1", None)
+            assert empty.cursor == "0-0"
+            await manager.release_stream(empty)
+            ids = [await manager.deliver("s-1", note(f"m{i}")) for i in range(1, 4)]
+            fresh = await manager.open_stream("s-1", None)
+            assert fresh.cursor == ids[-1]
+            await manager.release_stream(fresh)
+            await manager.deliver("s-1", note("m4"))
+            resumed = Reader(await manager.open_stream("s-1", fresh.cursor))
+            assert nonces(await resumed.take(1)) == ["m4"]
+            assert await resumed.nothing_within(0.1)
 
     run(scenario())
 

@@ -24,6 +24,9 @@ class OpenStream:
         self.replay: list[Event] = []
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue(STREAM_QUEUE_LIMIT)
         self.closed = False
+        # Where the stream starts in the session's event log: the priming event's id, so a
+        # client that loses the stream before any event resumes from here, not from the start.
+        self.cursor = "0-0"
         # Ids already sent by replay: live events that raced with the replay are not sent twice.
         self._replayed: set[str] = set()
 

@@ -37,10 +37,14 @@ class InMemoryStreamManager:
 
     async def open_stream(self, session_id: str, last_event_id: str | None) -> OpenStream:
         stream = OpenStream(session_id)
+        log = self._logs.get(session_id, ())
         after = _sequence(last_event_id) if last_event_id else None
-        if after is not None and "drop-on-resume" not in self._local.defects:
-            log = self._logs.get(session_id, ())
-            stream.set_replay([(f"{seq}-0", data) for seq, data in log if seq > after])
+        if after is not None:
+            stream.cursor = f"{after}-0"
+            if "drop-on-resume" not in self._local.defects:
+                stream.set_replay([(f"{seq}-0", data) for seq, data in log if seq > after])
+        elif log:
+            stream.cursor = f"{log[-1][0]}-0"
         self._local.attach(stream)
         return stream
 

@@ -161,17 +161,32 @@ class RedisStreamManager:
     async def open_stream(self, session_id: str, last_event_id: str | None) -> OpenStream:
         stream = OpenStream(session_id)
         self._local.attach(stream)
-        owner_key = _owner_key(session_id)
         try:
-            await self._guard.run(lambda: self._redis.set(owner_key, self._node_id, ex=OWNER_TTL))
             resuming = bool(last_event_id and _EVENT_ID.match(last_event_id))
-            if resuming and "drop-on-resume" not in self._local.defects:
+            if resuming:
                 assert last_event_id is not None
-                stream.set_replay(await self._read_after(session_id, last_event_id))
+                await self._take_ownership(session_id)
+                stream.cursor = last_event_id
+                if "drop-on-resume" not in self._local.defects:
+                    stream.set_replay(await self._read_after(session_id, last_event_id))
+            else:
+                stream.cursor = await self._take_ownership(session_id)
         except BaseException:
             self._local.detach(stream)
             raise
         return stream
+
+    async def _take_ownership(self, session_id: str) -> str:
+        """Own the session's stream; returns the log's last id at that instant."""
+
+        async def claim() -> Any:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(_owner_key(session_id), self._node_id, ex=OWNER_TTL)
+                pipe.xrevrange(_log_key(session_id), "+", "-", count=1)
+                return await pipe.execute()
+
+        _, last = await self._guard.run(claim)
+        return str(last[0][0]) if last else "0-0"
 
     async def _read_after(self, session_id: str, last_event_id: str) -> list[Event]:
         # The log is capped, so one bounded read returns all that it still holds.

@@ -1,0 +1,28 @@
+"""Settings of one MCP client: endpoints, routing, protocol, timeouts and stream retries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+LATEST_VERSION = "2025-11-25"
+
+
+@dataclass
+class ClientConfig:
+    urls: list[str]  # endpoint URLs, e.g. ["http://127.0.0.1:8001/mcp", ...]
+    routing: str = "round_robin"  # round_robin | sticky | random | single (routing.POLICIES)
+    start: int = 0  # index of the first node (spread clients over nodes with it)
+    seed: int | None = None  # for random routing
+    protocol_version: str = LATEST_VERSION
+    client_name: str = "mcp-scale"
+    client_version: str = "0.1.0"
+    capabilities: dict[str, Any] = field(
+        default_factory=lambda: {"sampling": {}, "roots": {"listChanged": True}}
+    )
+    timeout: float = 10.0  # bound on every request, from send to the end of its answer
+    reinit_on_404: bool = True  # a 404 for our session starts a new one (op "reinit")
+    stream_max_failures: int = 10  # failed reconnects in a row before a stream gives up
+    stream_backoff: float = 0.05  # first reconnect delay after a failure, doubled each time
+    stream_backoff_max: float = 2.0
+    node_names: dict[str, str] = field(default_factory=dict)  # url -> name in records

@@ -1,0 +1,29 @@
+"""What the client knows about its current MCP session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON_ACCEPT = "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+SSE_ACCEPT = "Accept: text/event-stream\r\n"
+
+
+@dataclass
+class Session:
+    id: str | None  # Mcp-Session-Id; None when the server does not keep sessions
+    protocol_version: str
+    node: str  # endpoint URL that created it
+    server_info: dict[str, Any] = field(default_factory=dict)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    created: float = 0.0  # epoch seconds
+    # Preformatted header blocks (see Transport.open) for each kind of request.
+    session_headers: str = field(init=False, repr=False)
+    post_headers: str = field(init=False, repr=False)
+    get_headers: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        ident = f"Mcp-Session-Id: {self.id}\r\n" if self.id else ""
+        self.session_headers = f"{ident}MCP-Protocol-Version: {self.protocol_version}\r\n"
+        self.post_headers = JSON_ACCEPT + self.session_headers
+        self.get_headers = SSE_ACCEPT + self.session_headers

@@ -1,0 +1,170 @@
+"""The listening GET stream of a session, in its own greenlet: read, record, answer, resume.
+
+The loop reconnects after every end of the stream: at once after a healthy stream broke, after
+the server's ``retry`` when the server closed it cleanly, and with jittered exponential
+backoff after failed attempts, giving up after ``stream_max_failures`` in a row. A reconnect
+to the same session sends Last-Event-ID (the priming event's id counts), so the server can
+replay what was missed; a 404 re-initializes the session and starts afresh.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import TYPE_CHECKING
+
+import gevent
+import gevent.event
+from gevent import GreenletExit
+
+from harness.client import jsonrpc
+from harness.client.errors import describe
+from harness.client.sse import SseParser
+from harness.client.transport import Response
+
+if TYPE_CHECKING:
+    from harness.client.client import McpClient
+    from harness.client.session import Session
+
+# A stream that ends sooner than this without one data event counts as a failed attempt.
+HEALTHY_AFTER = 1.0
+
+
+class ListeningStream:
+    """Owned by an McpClient; ``connected`` is set while a stream is open."""
+
+    def __init__(self, client: McpClient) -> None:
+        self._client = client
+        self.process = client.stream_process
+        self.last_event_id: str | None = None
+        self.retry_ms: int | None = None
+        self.connected = gevent.event.Event()
+        self.opened = 0  # streams opened so far
+        self._session_id: str | None = None
+        self._greenlet: gevent.Greenlet[[], None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._greenlet is not None and not self._greenlet.dead
+
+    def start(self) -> None:
+        if not self.running:
+            self._greenlet = gevent.spawn(self._run)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Kills the greenlet (its socket is closed as it unwinds) and waits for it."""
+        greenlet, self._greenlet = self._greenlet, None
+        if greenlet is not None and greenlet is not gevent.getcurrent():
+            greenlet.kill(block=True, timeout=timeout)
+        self.connected.clear()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def _run(self) -> None:
+        client, config = self._client, self._client.config
+        failures = 0
+        while failures <= config.stream_max_failures:
+            session = client.session
+            if session is None:
+                return
+            if session.id != self._session_id:
+                self._session_id, self.last_event_id = session.id, None
+            record, response, url = client._open_stream(self.process, session, self.last_event_id)
+            if response is None or url is None:
+                status = record.get("status")
+                if status == 405:
+                    return  # the server offers no listening stream
+                failures += 1
+                if status == 404 and session.id and config.reinit_on_404:
+                    client._reinit(session.id, self.process, from_stream=True)
+                    if client.session_id != session.id:
+                        continue  # a new session: open its stream at once
+                gevent.sleep(self._backoff(failures))
+                continue
+            self.opened += 1
+            healthy, clean = self._consume(response, url, session)
+            failures = 0 if healthy else failures + 1
+            if failures:
+                gevent.sleep(self._backoff(failures))
+            elif clean and self.retry_ms:
+                gevent.sleep(self.retry_ms / 1000)
+        client.recorder.complete(
+            "fail",
+            self.process,
+            "stream_break",
+            {"reason": "gave up", "failures": failures},
+            started=time.monotonic(),
+            session=self._session_id,
+            error=f"gave up after {failures} failed attempts",
+        )
+
+    def _consume(self, response: Response, url: str, session: Session) -> tuple[bool, bool]:
+        """Reads one open stream to its end; returns (healthy, ended cleanly by the server)."""
+        client = self._client
+        parser = SseParser(self.last_event_id)
+        started = time.monotonic()
+        got_data = clean = False
+        reason, error = "eof", ""
+        self.connected.set()
+        try:
+            readline = response.readline
+            while True:
+                line = readline(b"\n")
+                if not line:
+                    clean = bool(response.message_complete)
+                    reason = "eof" if clean else "truncated"
+                    break
+                event = parser.feed(line)
+                self.last_event_id = parser.last_event_id
+                if event is None:
+                    continue
+                got_data = True
+                try:
+                    message = jsonrpc.loads(event.data)
+                except ValueError as exc:
+                    self._bad_message(event.data, url, session, exc)
+                    continue
+                client._received(message, "get", url, event.id, self.process, session)
+        except GreenletExit:
+            reason = "closed by client"
+            raise
+        except Exception as exc:
+            reason, error = "error", describe(exc)
+        finally:
+            response.release()
+            self.connected.clear()
+            self.retry_ms = parser.retry_ms or self.retry_ms
+            value = {"reason": reason, "last_event_id": self.last_event_id}
+            extras = {"error": error} if error else {}
+            client.recorder.complete(
+                "fail" if error else "ok",
+                self.process,
+                "stream_break",
+                value,
+                started=started,
+                session=session.id,
+                url=url,
+                **extras,
+            )
+        return got_data or time.monotonic() - started >= HEALTHY_AFTER, clean
+
+    def _bad_message(self, data: bytes, url: str, session: Session, exc: Exception) -> None:
+        text = data[:200].decode("utf-8", "replace")
+        self._client.recorder.complete(
+            "fail",
+            self.process,
+            "message",
+            text,
+            started=time.monotonic(),
+            session=session.id,
+            url=url,
+            stream="get",
+            error=describe(exc),
+        )
+
+    def _backoff(self, failures: int) -> float:
+        config = self._client.config
+        delay = min(config.stream_backoff * 2.0 ** (failures - 1), config.stream_backoff_max)
+        return delay * (0.5 + random.random() / 2)

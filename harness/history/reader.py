@@ -1,0 +1,74 @@
+"""read_history: every history file of a run merged into one time-ordered list."""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from operator import itemgetter
+from pathlib import Path
+
+from harness.history._json import DecodeError, loads
+from harness.history.record import Record
+from harness.history.writer import FILE_PREFIX, FILE_SUFFIX
+
+_by_time = itemgetter("time")
+
+
+def history_files(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """The run's history files, ``history-*.jsonl``, sorted by name."""
+    return sorted(Path(run_dir).glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
+
+
+def read_history_file(path: str | os.PathLike[str]) -> list[Record]:
+    """One file's records in file order; a last line cut short by a crash is dropped.
+
+    A line that does not parse anywhere else is an error: only a crash can cut the last one.
+    """
+    with open(path, encoding="utf-8", errors="replace") as file:
+        lines = file.read().split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    with _no_gc():
+        try:
+            return list(map(loads, lines))  # the fast path: every line parses
+        except DecodeError:
+            return _parse_carefully(lines, path)
+
+
+def read_history(run_dir: str | os.PathLike[str]) -> list[Record]:
+    """Every record of the run, ordered by time (stable), each given its ``index`` in order."""
+    records: list[Record] = []
+    for path in history_files(run_dir):
+        records += read_history_file(path)
+    records.sort(key=_by_time)
+    for index, record in enumerate(records):
+        record["index"] = index
+    return records
+
+
+def _parse_carefully(lines: list[str], path: str | os.PathLike[str]) -> list[Record]:
+    records: list[Record] = []
+    last = len(lines) - 1
+    for number, line in enumerate(lines):
+        if not line:
+            continue
+        try:
+            records.append(loads(line))
+        except DecodeError:
+            if number < last:
+                raise ValueError(f"{path}:{number + 1}: not a JSON history record") from None
+    return records
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Millions of new dicts make the cyclic GC rescan them again and again: pause it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
