@@ -198,10 +198,17 @@ class McpClient:
     ) -> Record:
         session_id = self.session_id
         started = time.monotonic() if event else self.recorder.invoke(process, f, value, session_id)
-        exchange = Exchange()
         timer = gevent.Timeout.start_new(self.config.timeout if timeout is None else timeout)
+        refused: list[str] = []
         try:
-            type_, result, extras = action(exchange)
+            while True:  # bounded: one attempt per node at most
+                exchange = Exchange()
+                try:
+                    type_, result, extras = action(exchange)
+                    break
+                except BaseException as exc:
+                    if not self._may_fail_over(exc, exchange, timer, refused):
+                        raise
         except BaseException as exc:
             timer.close()
             if _foreign(exc, timer):
@@ -223,6 +230,8 @@ class McpClient:
             return record
         timer.close()
         session_id = extras.pop("session", session_id)
+        if refused:
+            extras["failed_over"] = [self.recorder.node(url) for url in refused]
         record = self.recorder.complete(
             type_,
             process,
@@ -236,6 +245,22 @@ class McpClient:
         if self._want_stream and process == self.process and type_ == "ok":
             self._revive_stream()
         return record
+
+    def _may_fail_over(
+        self, exc: BaseException, exchange: Exchange, timer: gevent.Timeout, refused: list[str]
+    ) -> bool:
+        """Whether to send again to another node: only when this one refused the connection,
+        so the request surely never arrived (what a load balancer does for a dead backend)."""
+        node = exchange.node
+        if node is None or isinstance(exc, gevent.Timeout | GreenletExit):
+            return False  # the op's time is up (or the op was killed): no second try
+        if not is_connect_failure(exc, exchange.stage):
+            return False
+        if self.config.routing == "single" or len(refused) + 1 >= len(self.router.urls):
+            return False
+        refused.append(node)
+        self.router.failed(node)
+        return True
 
     def _revive_stream(self) -> None:
         """Starts the stream again if it gave up (all nodes were down for a while)."""

@@ -1,0 +1,196 @@
+"""End to end: the real CLI drives a real local cluster with Locust while nodes are SIGKILLed,
+and what the history shows is what happened. Also: no process outlives a run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.history import read_history
+
+RUN_TIMEOUT = 150
+
+
+def mcp_scale(
+    *args: str, state_dir: Path, timeout: float = RUN_TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MCP_SCALE_STATE_DIR": str(state_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie waits for its parent to reap it: it runs nothing any more.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def ops(history: list[dict[str, Any]], f: str, type_: str | None = None) -> list[dict[str, Any]]:
+    return [r for r in history if r["f"] == f and (type_ is None or r["type"] == type_)]
+
+
+def fault_time(history: list[dict[str, Any]], name: str) -> float:
+    (record,) = [
+        r for r in history if r["process"] == "nemesis" and r["f"] == name and r["type"] == "ok"
+    ]
+    return float(record["time"])
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "state"
+    yield folder
+    # Whatever a failed test left behind is stopped here, by recorded PID.
+    mcp_scale("cleanup", "--all", state_dir=folder, timeout=60)
+
+
+def run(tmp_path: Path, state_dir: Path, *args: str) -> list[dict[str, Any]]:
+    out = tmp_path / "run"
+    result = mcp_scale("run", *args, "--out", str(out), state_dir=state_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [dict(r) for r in read_history(out)]
+
+
+@pytest.mark.timeout(RUN_TIMEOUT + 30)
+def test_redis_sessions_of_a_killed_node_carry_on_through_the_others(
+    tmp_path: Path, state_dir: Path
+) -> None:
+    history = run(
+        tmp_path,
+        state_dir,
+        "--scenario",
+        "notifications",
+        "--nodes",
+        "3",
+        "--store",
+        "redis",
+        "--users",
+        "30",
+        "--spawn-rate",
+        "30",
+        "--duration",
+        "16s",
+        "--chaos",
+        "kill-node:n1@6s; restart-node:n1@11s",
+    )
+    killed, restarted = fault_time(history, "kill-node"), fault_time(history, "restart-node")
+    assert killed < restarted
+    born_on_n1 = {r["session"] for r in ops(history, "initialize", "ok") if r["node"] == "n1"}
+    assert born_on_n1, "round-robin spreads sessions, so some start on n1"
+    # Between the kill and the restart, n1's sessions keep working through n2 and n3.
+    carried_on = {
+        r["session"]
+        for r in ops(history, "call:notify", "ok")
+        if r["session"] in born_on_n1 and killed < r["time"] < restarted and r["node"] != "n1"
+    }
+    assert carried_on == born_on_n1 - {None}
+    assert not ops(history, "reinit"), "no session is lost in Redis mode"
+    assert len(ops(history, "call:notify", "ok")) > 100
+    # Every invocation by a user has its completion.
+    assert len(ops(history, "call:notify", "invoke")) >= len(ops(history, "call:notify", "ok"))
+
+
+@pytest.mark.timeout(RUN_TIMEOUT + 30)
+def test_memory_sessions_of_a_killed_node_get_404_and_reinitialize(
+    tmp_path: Path, state_dir: Path
+) -> None:
+    history = run(
+        tmp_path,
+        state_dir,
+        "--scenario",
+        "notifications",
+        "--nodes",
+        "3",
+        "--store",
+        "memory",
+        "--users",
+        "30",
+        "--spawn-rate",
+        "30",
+        "--duration",
+        "16s",
+        "--chaos",
+        "kill-node:n1@6s; restart-node:n1@11s",
+    )
+    killed = fault_time(history, "kill-node")
+    born_on_n1 = {r["session"] for r in ops(history, "initialize", "ok") if r["node"] == "n1"}
+    assert born_on_n1
+    not_found = {r["session"] for r in history if r.get("status") == 404 and r["time"] > killed}
+    assert not_found & born_on_n1
+    reinits = ops(history, "reinit", "ok")
+    assert {r["value"]["old_session"] for r in reinits} & born_on_n1
+    assert all(r["session"] != r["value"]["old_session"] for r in reinits)
+
+
+@pytest.mark.timeout(RUN_TIMEOUT + 30)
+def test_sampling_requests_are_all_answered_through_a_node_kill(
+    tmp_path: Path, state_dir: Path
+) -> None:
+    history = run(
+        tmp_path,
+        state_dir,
+        "--scenario",
+        "sampling",
+        "--nodes",
+        "3",
+        "--store",
+        "redis",
+        "--users",
+        "20",
+        "--spawn-rate",
+        "20",
+        "--duration",
+        "16s",
+        "--chaos",
+        "kill-node:n2@6s; restart-node:n2@11s",
+    )
+    asked = {
+        (r["session"], r["value"]["id"])
+        for r in ops(history, "message")
+        if isinstance(r["value"], dict) and r["value"].get("method") == "sampling/createMessage"
+    }
+    answered = {(r["session"], r["value"]["id"]) for r in ops(history, "answer", "ok")}
+    assert len(asked) > 50
+    assert asked == answered, f"unanswered: {sorted(asked - answered)[:5]}"
+    pairs = invocations_with_completions(history, "call:sample")
+    assert sum(1 for _, done in pairs if done["type"] == "ok") > 50
+    for invoke, done in pairs:
+        if done["type"] == "ok":
+            # Each answer came back to the call that asked: its nonce is the call's own.
+            assert done["value"] == {
+                "text": f"answer:{invoke['value']['nonce']}",
+                "nonce": invoke["value"]["nonce"],
+            }
+
+
+def invocations_with_completions(
+    history: list[dict[str, Any]], f: str
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each invocation of ``f`` with its completion (a client process does one op at a time)."""
+    open_ops: dict[str, dict[str, Any]] = {}
+    pairs = []
+    for record in history:
+        if record["f"] != f:
+            continue
+        if record["type"] == "invoke":
+            open_ops[record["process"]] = record
+        elif record["process"] in open_ops:
+            pairs.append((open_ops.pop(record["process"]), record))
+    return pairs
