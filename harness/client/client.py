@@ -30,7 +30,7 @@ from harness.client.jsonrpc import JsonDict
 from harness.client.recorder import Hook, Recorder
 from harness.client.responses import check_stream_response, error_body, header, read_answer
 from harness.client.routing import make_router
-from harness.client.session import JSON_ACCEPT, Session
+from harness.client.session import JSON_ACCEPT, STATELESS_ACCEPT, Session
 from harness.client.stream import ListeningStream
 from harness.client.transport import Exchange, Response, Transport
 from harness.history import OpType, Record
@@ -61,6 +61,7 @@ class McpClient:
         self._transport = transport or Transport()
         self._own_transport = transport is None
         self._ids = itertools.count(1)
+        self._accept = STATELESS_ACCEPT if config.stateless else JSON_ACCEPT
         self._reinit_lock = gevent.lock.Semaphore()
         self._want_stream = False  # keep a listening stream open (restarted when it gave up)
 
@@ -311,7 +312,7 @@ class McpClient:
 
         def action(exchange: Exchange) -> Outcome:
             url = exchange.node = self.router.pick()
-            response = self._transport.open("POST", url, JSON_ACCEPT, body, exchange)
+            response = self._transport.open("POST", url, self._accept, body, exchange)
 
             def on_message(message: Any, event_id: str | None) -> None:
                 self._received(message, "post", url, event_id, process, None)
@@ -333,6 +334,7 @@ class McpClient:
                 result.get("serverInfo") or {},
                 result.get("capabilities") or {},
                 time.time(),
+                self._accept,
             )
             initialized = jsonrpc.notification("notifications/initialized")
             self._post(initialized, None, exchange, process, session)
@@ -365,7 +367,7 @@ class McpClient:
     ) -> JsonDict | None:
         """POSTs one message; returns the response to ``rpc_id`` (None for a notification)."""
         url = exchange.node = self.router.pick()
-        headers = session.post_headers if session else JSON_ACCEPT
+        headers = session.post_headers if session else self._accept
         response = self._transport.open("POST", url, headers, body, exchange)
 
         def on_message(message: Any, event_id: str | None) -> None:

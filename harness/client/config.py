@@ -21,6 +21,7 @@ class ClientConfig:
         default_factory=lambda: {"sampling": {}, "roots": {"listChanged": True}}
     )
     timeout: float = 10.0  # bound on every request, from send to the end of its answer
+    stateless: bool = False  # Accept only application/json: no session, no stream
     reinit_on_404: bool = True  # a 404 for our session starts a new one (op "reinit")
     stream_max_failures: int = 10  # failed reconnects in a row before a stream gives up
     stream_backoff: float = 0.05  # first reconnect delay after a failure, doubled each time

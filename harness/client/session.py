@@ -7,6 +7,8 @@ from typing import Any
 
 JSON_ACCEPT = "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
 SSE_ACCEPT = "Accept: text/event-stream\r\n"
+# A client that cannot take SSE: the server answers in plain JSON and keeps no session.
+STATELESS_ACCEPT = "Content-Type: application/json\r\nAccept: application/json\r\n"
 
 
 @dataclass
@@ -17,6 +19,7 @@ class Session:
     server_info: dict[str, Any] = field(default_factory=dict)
     capabilities: dict[str, Any] = field(default_factory=dict)
     created: float = 0.0  # epoch seconds
+    accept: str = JSON_ACCEPT  # the POST header block: JSON_ACCEPT, or STATELESS_ACCEPT
     # Preformatted header blocks (see Transport.open) for each kind of request.
     session_headers: str = field(init=False, repr=False)
     post_headers: str = field(init=False, repr=False)
@@ -25,5 +28,5 @@ class Session:
     def __post_init__(self) -> None:
         ident = f"Mcp-Session-Id: {self.id}\r\n" if self.id else ""
         self.session_headers = f"{ident}MCP-Protocol-Version: {self.protocol_version}\r\n"
-        self.post_headers = JSON_ACCEPT + self.session_headers
+        self.post_headers = self.accept + self.session_headers
         self.get_headers = SSE_ACCEPT + self.session_headers
