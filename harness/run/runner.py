@@ -105,6 +105,7 @@ def _drive(
     out: TextIO,
 ) -> RunOutcome:
     urls = backend.urls
+    actions = load_target_profile(profile.target_profile, profile.backend)
     names = dict(zip(urls, backend.node_ids(), strict=True))
     config = {
         "run_dir": str(run_dir),
@@ -119,9 +120,12 @@ def _drive(
         "duration": profile.duration,
         "shape": profile.shape,
         "request_timeout": profile.request_timeout,
-        "actions": load_target_profile(profile.target_profile, profile.backend).to_dict(),
+        "actions": actions.to_dict(),
     }
     (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=2))
+    untested = actions.untested()
+    if untested:
+        out.write(f"not tested (the target profile has no tool for): {', '.join(untested)}\n")
     chaos = ChaosController(profile.fault_schedule(), backend, history.write)
     zero = time.time()
     history.write(make_record("ok", "harness", "run-start", profile.to_dict()))
