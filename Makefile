@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 setup:
 	VENV=$(VENV) scripts/setup.sh
 
-demo: setup
+demo:
+	MCP_SCALE_TEST_TOOLS=0 MCP_SCALE_SKIP_CONFORMANCE=1 VENV=$(VENV) scripts/setup.sh
 	$(BIN)/mcp-scale demo
 
 lint:

@@ -27,6 +27,7 @@ def _run_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="drive a cluster with a scenario while faults are applied")
     run.add_argument("profile", nargs="?", help="YAML profile; flags given override it")
     run.add_argument("--scenario", choices=list(SCENARIOS))
+    run.add_argument("--backend", choices=["local", "docker", "external"])
     run.add_argument("--nodes", type=int)
     run.add_argument("--store", choices=["memory", "redis"])
     run.add_argument("--users", type=int)

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 ACTIONS = ("echo", "slow", "whoami", "notify", "broadcast", "sample", "touch", "log")
-TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
+TARGETS_DIR = Path(__file__).resolve().parent / "targets"
 REFERENCE_PROFILE = TARGETS_DIR / "reference-server.yaml"
 
 

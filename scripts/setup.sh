@@ -27,15 +27,27 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
     echo "$want" > "$STAMP"
 fi
 
-if ! command -v redis-server >/dev/null 2>&1; then
+# Debian packages: redis-server (every cluster), and for the tests docker-compose (offline
+# validation of the compose file), haproxy (its config against real nodes) and chromium
+# (the report screenshot test).
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ "${MCP_SCALE_TEST_TOOLS:-1}" = 1 ]; then
+    command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+    command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        log "installing redis-server from Debian"
+        log "installing from Debian: ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq >/dev/null
-        apt-get install -y -qq redis-server >/dev/null
-    else
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    elif ! command -v redis-server >/dev/null 2>&1; then
         log "redis-server is missing: install it (Debian: sudo apt-get install redis-server)"
         exit 2
+    else
+        log "optional test tools missing (${missing[*]}): the tests that need them are skipped"
     fi
 fi
 

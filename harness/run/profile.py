@@ -189,6 +189,12 @@ def validate(profile: RunProfile) -> None:
             "target's processes are not ours to kill: drop --chaos or use the local backend",
         )
         profile.nodes = len(profile.target)
+    elif profile.backend == "docker":
+        check(
+            not profile.defects,
+            "--defect: docker nodes are started by compose; add it to a "
+            "node's command in a docker-compose.override.yml",
+        )
     elif profile.store == "memory":
         for fault in profile.faults if profile.chaos_every else []:
             check(FAULTS[fault].on_node, f"fault {fault} needs Redis; this run uses --store memory")

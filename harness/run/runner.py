@@ -22,6 +22,12 @@ from types import FrameType
 from typing import TextIO
 
 from harness.chaos.controller import ChaosController
+from harness.cluster.docker_backend import (
+    ClusterNotFound,
+    DockerCluster,
+    DockerUnavailable,
+    default_project,
+)
 from harness.cluster.external import ExternalTarget, TargetUnreachable
 from harness.cluster.local import LocalCluster
 from harness.cluster.node_process import NodeStartError
@@ -34,6 +40,7 @@ from harness.target_profile import load_target_profile
 from scenarios.registry import SCENARIOS
 
 RUN_CONFIG = "run.json"
+Backend = LocalCluster | ExternalTarget | DockerCluster
 # How long Locust may overrun the planned duration (stop timeout, shutdown) before we end it.
 LOCUST_GRACE = 60.0
 
@@ -70,9 +77,12 @@ def execute(profile: RunProfile, run_dir: Path, out: TextIO = sys.stdout) -> Run
         registry.remove()
 
 
-def _backend(profile: RunProfile, run_dir: Path) -> LocalCluster | ExternalTarget:
+def _backend(profile: RunProfile, run_dir: Path) -> Backend:
     if profile.backend == "external":
         return ExternalTarget(list(profile.target))
+    if profile.backend == "docker":
+        # The cluster is started by docker compose; the harness only acts on its containers.
+        return DockerCluster(default_project(Path.cwd()))
     return LocalCluster(
         nodes=profile.nodes,
         store=profile.store,
@@ -81,7 +91,7 @@ def _backend(profile: RunProfile, run_dir: Path) -> LocalCluster | ExternalTarge
     )
 
 
-def _start(backend: LocalCluster | ExternalTarget, registry: ProcessRegistry, out: TextIO) -> None:
+def _start(backend: Backend, registry: ProcessRegistry, out: TextIO) -> None:
     out.write("starting the cluster...\n")
     out.flush()
     try:
@@ -89,7 +99,13 @@ def _start(backend: LocalCluster | ExternalTarget, registry: ProcessRegistry, ou
             # Record before starting too: a crash mid-start still leaves a trail to clean up.
             registry.record({})
         backend.start()
-    except (NodeStartError, RedisNotAvailable, TargetUnreachable) as exc:
+    except (
+        NodeStartError,
+        RedisNotAvailable,
+        TargetUnreachable,
+        DockerUnavailable,
+        ClusterNotFound,
+    ) as exc:
         raise RunFailed(str(exc)) from exc
     registry.record(backend.processes())
     for node_id, url in zip(backend.node_ids(), backend.urls, strict=True):
@@ -99,7 +115,7 @@ def _start(backend: LocalCluster | ExternalTarget, registry: ProcessRegistry, ou
 def _drive(
     profile: RunProfile,
     run_dir: Path,
-    backend: LocalCluster | ExternalTarget,
+    backend: Backend,
     registry: ProcessRegistry,
     history: HistoryWriter,
     out: TextIO,

@@ -1,0 +1,372 @@
+"""The docker backend: Redis and reference-server nodes that ``docker compose`` started, found
+through the Docker API by their labels and faulted through it.
+
+Nothing here starts or removes a container: compose owns the cluster's life. What the backend
+may touch is decided by labels only, never by container name: a container is ours when it
+carries both ``com.docker.compose.project=<project>`` and ``com.mcp-scale.project=mcp-scale``
+(docker-compose.yml puts the second on every service). Its role (``node`` or ``redis``) and a
+node's id come from the ``com.mcp-scale.role`` and ``com.mcp-scale.node-id`` labels, and every
+fault acts on the container object (by id) picked from that label-filtered list.
+
+The ``docker`` package (the Docker SDK for Python) is imported only when a client is needed, so
+this module imports without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+PROJECT_LABEL = "com.mcp-scale.project"
+PROJECT_VALUE = "mcp-scale"
+ROLE_LABEL = "com.mcp-scale.role"
+NODE_ID_LABEL = "com.mcp-scale.node-id"
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
+# The port a node listens on inside its container (docker-compose.yml: --port 8000).
+NODE_PORT = 8000
+
+NODE_FAULTS = ("kill-node", "stop-node", "pause-node", "resume-node", "restart-node")
+REDIS_FAULTS = ("kill-redis", "restart-redis")
+
+
+class DockerUnavailable(RuntimeError):
+    """The docker package is missing or no Docker engine answers."""
+
+
+class ClusterNotFound(RuntimeError):
+    """The compose project has no containers this backend may use, or they are inconsistent."""
+
+
+class ContainerUnhealthy(RuntimeError):
+    """A container did not become healthy in time after a restart."""
+
+
+class ContainerLike(Protocol):
+    """What this module uses of ``docker.models.containers.Container``."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def labels(self) -> dict[str, str]: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def attrs(self) -> dict[str, Any]: ...
+
+    def reload(self) -> object: ...
+
+    def kill(self) -> object: ...
+
+    def stop(self, timeout: int = ...) -> object: ...
+
+    def pause(self) -> object: ...
+
+    def unpause(self) -> object: ...
+
+    def restart(self, timeout: int = ...) -> object: ...
+
+    def start(self) -> object: ...
+
+
+class ContainerCollectionLike(Protocol):
+    """What this module uses of ``docker.models.containers.ContainerCollection``."""
+
+    def list(
+        self, all: bool = ..., filters: dict[str, Any] | None = ...
+    ) -> Sequence[ContainerLike]: ...
+
+    def get(self, container_id: str) -> ContainerLike: ...
+
+
+class DockerClientLike(Protocol):
+    """What this module uses of ``docker.DockerClient``."""
+
+    @property
+    def containers(self) -> ContainerCollectionLike: ...
+
+    def ping(self) -> object: ...
+
+    def close(self) -> object: ...
+
+
+def connect() -> DockerClientLike:
+    """A client for the engine that DOCKER_HOST (or /var/run/docker.sock) names, pinged."""
+    try:
+        sdk: Any = importlib.import_module("docker")
+    except ImportError:
+        sdk = None
+    # Look for the SDK's entry point, not just the name: a stray folder named docker on the
+    # path would import as an empty namespace package.
+    from_env = getattr(sdk, "from_env", None)
+    if from_env is None:
+        raise DockerUnavailable(
+            "the docker backend needs the Docker SDK for Python: pip install 'docker>=7'"
+        )
+    try:
+        client = from_env()
+        client.ping()
+    except Exception as exc:  # docker.errors.DockerException, requests' connection errors
+        raise DockerUnavailable(f"no Docker engine answers: {exc}") from exc
+    return cast(DockerClientLike, client)
+
+
+def default_project(directory: Path | None = None) -> str:
+    """The compose project name ``docker compose`` uses by default: $COMPOSE_PROJECT_NAME, else
+    the name of the directory (of docker-compose.yml), lower-cased, other characters dropped."""
+    name = os.environ.get("COMPOSE_PROJECT_NAME") or (directory or Path.cwd()).resolve().name
+    return re.sub(r"[^a-z0-9_-]", "", name.lower()).lstrip("_-")
+
+
+def short_id(container: ContainerLike) -> str:
+    return container.id[:12]
+
+
+def label_filters(project: str) -> dict[str, Any]:
+    """The Docker API filter for one compose project's mcp-scale containers (labels ANDed)."""
+    return {"label": [f"{COMPOSE_PROJECT_LABEL}={project}", f"{PROJECT_LABEL}={PROJECT_VALUE}"]}
+
+
+def _node_key(node_id: str) -> tuple[str, int, str]:
+    """Sort n2 before n10."""
+    match = re.fullmatch(r"(\D*)(\d+)", node_id)
+    return (match.group(1), int(match.group(2)), "") if match else (node_id, 0, node_id)
+
+
+@dataclass
+class DockerCluster:
+    """The containers of one compose project, as a FaultTarget (see harness.chaos.faults).
+
+    ``address`` says how URLs are built: ``host`` from the ports a node publishes on the host
+    (a harness running on the host), ``network`` from compose service names (a harness running
+    in a container of the same compose network).
+    """
+
+    project: str
+    client: DockerClientLike | None = None
+    address: str = "host"
+    health_timeout: float = 30.0
+    stop_timeout: int = 10
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    _urls: dict[str, str] = field(default_factory=dict, repr=False)
+    _own_client: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.address not in ("host", "network"):
+            raise ValueError(f"address must be 'host' or 'network', got {self.address!r}")
+
+    # Lifecycle: compose starts and removes the containers; we only check they are there.
+
+    def start(self) -> DockerCluster:
+        if self.client is None:
+            self.client = connect()
+            self._own_client = True
+        nodes = self._nodes()
+        if not nodes:
+            raise ClusterNotFound(
+                f"no reference-server containers in compose project {self.project!r} (labels "
+                f"{COMPOSE_PROJECT_LABEL}={self.project}, {PROJECT_LABEL}={PROJECT_VALUE}, "
+                f"{ROLE_LABEL}=node): start them first, e.g. "
+                f"`docker compose -p {self.project} up -d lb`"
+            )
+        self._urls = {node_id: self._url(container) for node_id, container in nodes.items()}
+        return self
+
+    def close(self) -> None:
+        """Leaves every container as it is (compose owns them); releases our API client."""
+        if self._own_client and self.client is not None:
+            self.client.close()
+            self.client = None
+            self._own_client = False
+
+    def __enter__(self) -> DockerCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def node_ids(self) -> list[str]:
+        return sorted(self._urls, key=_node_key)
+
+    @property
+    def urls(self) -> list[str]:
+        return [self._urls[node_id] for node_id in self.node_ids()]
+
+    def lb_url(self) -> str:
+        """The load balancer's /mcp URL, in the same addressing as ``urls``."""
+        balancers = self._owned(role="lb")
+        if len(balancers) != 1:
+            raise ClusterNotFound(
+                f"compose project {self.project!r} has {len(balancers)} load-balancer "
+                f"containers ({ROLE_LABEL}=lb); expected one"
+            )
+        return self._url(balancers[0])
+
+    def processes(self) -> dict[str, tuple[int, str]]:
+        """Nothing for the PID registry: containers are not ours by PID, and compose (not a
+        crashed harness) is what cleans them up."""
+        return {}
+
+    # Faults.
+
+    def apply_fault(self, name: str, target: str | None) -> str:
+        """Apply a nemesis fault to a container of this project; see harness.chaos.faults."""
+        if name in REDIS_FAULTS:
+            container, who = self._redis(), "redis"
+        elif name in NODE_FAULTS:
+            container, who = self._node(target), str(target)
+        else:
+            raise ValueError(f"the docker backend has no fault {name!r}")
+        what = f"{who} container {short_id(container)}"
+        status = container.status
+        if name in ("kill-node", "kill-redis"):
+            return what + self._signal(container, status, container.kill)
+        if name == "stop-node":
+            return what + self._signal(
+                container, status, lambda: container.stop(timeout=self.stop_timeout)
+            )
+        if name == "pause-node":
+            if status != "running":
+                return f"{what} (not running: {status})"
+            container.pause()
+            return what
+        if name == "resume-node":
+            if status != "paused":
+                return f"{what} (not paused: {status})"
+            container.unpause()
+            return what
+        return what + self._restart(container, status)
+
+    def _signal(self, container: ContainerLike, status: str, act: Callable[[], object]) -> str:
+        if status not in ("running", "paused"):
+            return f" (not running: {status})"
+        if status == "paused":
+            container.unpause()  # as NodeProcess sends SIGCONT before a signal
+        act()
+        return ""
+
+    def _restart(self, container: ContainerLike, status: str) -> str:
+        """Like NodeProcess.restart: SIGKILL if it runs, start again, wait until healthy."""
+        if status == "paused":
+            container.unpause()
+        if status in ("running", "paused", "restarting"):
+            container.restart(timeout=0)
+            how = "restarted"
+        else:
+            container.start()
+            how = f"started from {status}"
+        took = self._wait_healthy(container)
+        return f" {how}, healthy after {took:.1f}s"
+
+    def _wait_healthy(self, container: ContainerLike) -> float:
+        """Until Docker reports the container running and (if it has a health check) healthy."""
+        began = self.clock()
+        deadline = began + self.health_timeout
+        seen = "unknown"
+        while self.clock() < deadline:
+            container.reload()
+            state: dict[str, Any] = container.attrs.get("State") or {}
+            health = (state.get("Health") or {}).get("Status")
+            seen = f"{state.get('Status')}, health {health}"
+            if state.get("Running") and health in (None, "healthy"):
+                return self.clock() - began
+            if state.get("Status") in ("exited", "dead"):
+                raise ContainerUnhealthy(
+                    f"container {short_id(container)} exited with {state.get('ExitCode')} "
+                    "after its restart"
+                )
+            self.sleep(0.2)
+        raise ContainerUnhealthy(
+            f"container {short_id(container)} not healthy {self.health_timeout:g}s after its "
+            f"restart ({seen})"
+        )
+
+    # Selection: only from the label-filtered list, re-read for each fault.
+
+    def _client(self) -> DockerClientLike:
+        if self.client is None:
+            raise ClusterNotFound("the docker backend is not started (call start() first)")
+        return self.client
+
+    def owns(self, container: ContainerLike) -> bool:
+        labels = container.labels or {}
+        return (
+            labels.get(COMPOSE_PROJECT_LABEL) == self.project
+            and labels.get(PROJECT_LABEL) == PROJECT_VALUE
+        )
+
+    def _owned(self, role: str | None = None) -> list[ContainerLike]:
+        """This project's containers (stopped ones too), each checked again for both labels:
+        a container without them is never ours, whatever the engine's filter returned."""
+        listed = self._client().containers.list(all=True, filters=label_filters(self.project))
+        owned = [container for container in listed if self.owns(container)]
+        if role is None:
+            return owned
+        return [c for c in owned if (c.labels or {}).get(ROLE_LABEL) == role]
+
+    def _nodes(self) -> dict[str, ContainerLike]:
+        nodes: dict[str, ContainerLike] = {}
+        for container in self._owned(role="node"):
+            node_id = (container.labels or {}).get(NODE_ID_LABEL)
+            if not node_id:
+                raise ClusterNotFound(
+                    f"node container {short_id(container)} has no {NODE_ID_LABEL} label"
+                )
+            if node_id in nodes:
+                raise ClusterNotFound(
+                    f"containers {short_id(nodes[node_id])} and {short_id(container)} both "
+                    f"claim node {node_id!r} in compose project {self.project!r} (scaled?)"
+                )
+            nodes[node_id] = container
+        return nodes
+
+    def _node(self, node_id: str | None) -> ContainerLike:
+        nodes = self._nodes()
+        if node_id not in nodes:
+            known = ", ".join(sorted(nodes, key=_node_key)) or "none"
+            raise ValueError(
+                f"no node {node_id!r} in compose project {self.project!r} (nodes: {known})"
+            )
+        return nodes[node_id]
+
+    def _redis(self) -> ContainerLike:
+        found = self._owned(role="redis")
+        if len(found) != 1:
+            raise ValueError(
+                f"compose project {self.project!r} has {len(found)} Redis containers "
+                f"({ROLE_LABEL}=redis); a Redis fault needs exactly one"
+            )
+        return found[0]
+
+    def _url(self, container: ContainerLike) -> str:
+        if self.address == "network":
+            service = (container.labels or {}).get(COMPOSE_SERVICE_LABEL)
+            if not service:
+                raise ClusterNotFound(
+                    f"container {short_id(container)} has no {COMPOSE_SERVICE_LABEL} label"
+                )
+            return f"http://{service}:{NODE_PORT}/mcp"
+        bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
+        published = bindings.get(f"{NODE_PORT}/tcp") or []
+        if not published or not published[0].get("HostPort"):
+            raise ClusterNotFound(
+                f"container {short_id(container)} publishes no host port for {NODE_PORT}/tcp: "
+                "publish one (docker-compose.yml does) or use address='network' from inside "
+                "the compose network"
+            )
+        host = published[0].get("HostIp") or "127.0.0.1"
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{published[0]['HostPort']}/mcp"
