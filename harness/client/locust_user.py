@@ -188,8 +188,12 @@ class McpUser(User):
         """
         if self.client.session is None and self.client.initialize()["type"] != "ok":
             return False
-        if self.listen and self.client.stream is None:
-            self.client.open_stream().connected.wait(self.timeout)
+        if self.listen:
+            stream = self.client.stream or self.client.open_stream()
+            # Also after a reinit or a broken stream: a new session's stream must be open
+            # before anything is sent to it.
+            if not stream.connected.is_set():
+                stream.connected.wait(self.timeout)
         return True
 
     def nonce(self) -> str:

@@ -97,6 +97,13 @@ class LocalEndpoints:
         future.set_result(message)
         return True
 
+    def fail_pending(self, error: BaseException) -> None:
+        """Fail every awaited answer: it may have been forwarded while we could not hear it."""
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(error)
+
     def forget(self, session_id: str) -> None:
         self.close_stream(session_id)
         self._ids_per_session.pop(session_id, None)

@@ -25,6 +25,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from reference_server.errors import StoreUnavailable
 from reference_server.protocol import JsonDict, RequestId
 from reference_server.redis_guard import REDIS_FAILURES, RedisGuard
 from reference_server.stats import NodeStats
@@ -299,8 +300,11 @@ class RedisStreamManager:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         self._on_forwarded(str(message["data"]))
-            except REDIS_FAILURES:
+            except REDIS_FAILURES as exc:
                 self._stats.redis_errors += 1
+                # Answers forwarded to us from now on would be lost: fail their waiters fast
+                # (G6) instead of letting them wait out the client-request timeout.
+                self._local.fail_pending(StoreUnavailable(f"redis pub/sub lost: {exc}"))
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,0 +1,377 @@
+"""How long the analysis of a big history takes: read_history + check_history + compute_metrics.
+
+Generates a synthetic history of ``--records`` records (default 1,000,000) with the shape of a
+real run (users with sessions and listening streams; notify calls and their numbered messages,
+echo calls, sampling requests and answers, broadcasts to every session, resource touches to
+subscribers; a node killed and restarted, with broken streams that resume, failed calls and
+re-initialized sessions), written as JSON lines into a temporary run directory split over
+several worker files, then times each stage and prints it against the 30 s target::
+
+    .venv/bin/python bench/analysis_speed.py [--records 1000000] [--users 2000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.checkers import CheckContext, check_history, merge_validity
+from harness.gates import compute_metrics
+from harness.history import HistoryWriter, history_path, read_history
+
+TARGET_SECONDS = 30.0
+NODES = ("n1", "n2", "n3")
+
+
+class Synth:
+    """Builds records user by user, each user's operations one after the other in time."""
+
+    def __init__(self, users: int, duration: float, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.users = users
+        self.duration = duration
+        self.kill_at, self.restart_at = duration / 3, duration / 3 + 10.0
+        self.records: list[dict[str, Any]] = []
+        self.live: list[tuple[str, str]] = []  # (user, session) with an open stream
+        self.ids = 0
+
+    def add(self, t: float, kind: str, process: str, f: str, value: Any, **extra: Any) -> None:
+        record = {"time": t, "type": kind, "process": process, "f": f, "value": value}
+        record.update(extra)
+        self.records.append(record)
+
+    def session_id(self) -> str:
+        return f"{self.rng.getrandbits(128):032x}"
+
+    def faults(self) -> None:
+        for at, name in ((self.kill_at, "kill-node"), (self.restart_at, "restart-node")):
+            self.add(at, "invoke", "nemesis", name, "n1")
+            self.add(at + 0.02, "ok", "nemesis", name, "n1", detail="pid")
+
+    def user(self, number: int, limit: int) -> None:
+        rng, user = self.rng, f"w{number % 4}-u{number}"
+        stream = f"{user}/stream"
+        t = rng.uniform(0.0, 5.0)
+        node = NODES[number % 3]
+        session = self.initialize(t, user, node, "initialize", {"protocolVersion": "2025-11-25"})
+        self.open_stream(t + 0.01, stream, session, None)
+        uri = f"mcp-scale://resource/{number}"  # its own: touches update only this user
+        self.call(t + 0.02, user, session, "subscribe", {"uri": uri}, {}, node)
+        event = 0
+        broke = False
+        t += 0.05
+        while t < self.duration - 2 and len(self.records) < limit:
+            if not broke and node == "n1" and t > self.kill_at:
+                broke = True
+                self.add(
+                    self.kill_at + 0.01,
+                    "fail",
+                    stream,
+                    "stream_break",
+                    {"reason": "error", "last_event_id": f"{event}-0"},
+                    session=session,
+                    node=node,
+                    latency=1.0,
+                    error="HTTPParseError: Incomplete response.",
+                )
+                node = NODES[1 + number % 2]
+                self.open_stream(self.kill_at + 0.05, stream, session, f"{event}-0")
+            choice = rng.random()
+            served = rng.choice(NODES)
+            if served == "n1" and self.kill_at <= t < self.restart_at:
+                self.call(
+                    t,
+                    user,
+                    session,
+                    "call:echo",
+                    {"text": "x"},
+                    None,
+                    served,
+                    kind="fail",
+                    error="ConnectionRefusedError(ECONNREFUSED)",
+                )
+            elif choice < 0.55:
+                event = self.notify(t, user, session, served, event)
+            elif choice < 0.80:
+                self.call(t, user, session, "call:echo", {"text": "x"}, "x", served)
+            elif choice < 0.97:
+                self.sample(t, user, session, served)
+            else:
+                self.touch(t, user, session, served, uri)
+            t += rng.uniform(0.5, 1.5)
+        self.add(
+            t,
+            "ok",
+            stream,
+            "stream_break",
+            {"reason": "closed by client", "last_event_id": f"{event}-0"},
+            session=session,
+            node=node,
+            latency=t,
+        )
+        self.call(t + 0.001, user, session, "delete", {"session": session}, None, node, status=200)
+
+    def initialize(self, t: float, user: str, node: str, f: str, value: dict[str, Any]) -> str:
+        session = self.session_id()
+        self.add(t, "invoke", user, f, value, session=None)
+        done = {**value, "session": session, "protocolVersion": "2025-11-25"}
+        self.add(t + 0.003, "ok", user, f, done, session=session, node=node, latency=0.003)
+        return session
+
+    def open_stream(self, t: float, stream: str, session: str, last: str | None) -> None:
+        value = {"last_event_id": last}
+        self.add(t, "invoke", stream, "stream_open", value, session=session)
+        self.add(t + 0.002, "ok", stream, "stream_open", value, session=session, latency=0.002)
+
+    def call(
+        self,
+        t: float,
+        user: str,
+        session: str,
+        f: str,
+        value: Any,
+        result: Any,
+        node: str,
+        kind: str = "ok",
+        **extra: Any,
+    ) -> None:
+        self.add(t, "invoke", user, f, value, session=session)
+        self.add(
+            t + 0.002, kind, user, f, result, session=session, node=node, latency=0.002, **extra
+        )
+
+    def notify(self, t: float, user: str, session: str, node: str, event: int) -> int:
+        nonce = f"{user}-{self.rng.getrandbits(48):012x}"
+        self.add(
+            t,
+            "invoke",
+            user,
+            "call:notify",
+            {"count": 5, "interval_ms": 20, "nonce": nonce},
+            session=session,
+        )
+        for seq in range(1, 6):
+            event += 1
+            sent = t + 0.02 * seq
+            data = {"nonce": nonce, "seq": seq, "sent_at": sent}
+            message = {
+                "jsonrpc": "2.0",
+                "method": "notifications/message",
+                "params": {"level": "info", "logger": "notify", "data": data},
+            }
+            self.add(
+                sent + 0.002,
+                "ok",
+                f"{user}/stream",
+                "message",
+                message,
+                session=session,
+                node=node,
+                stream="get",
+                event_id=f"{event}-0",
+            )
+        self.add(
+            t + 0.105,
+            "ok",
+            user,
+            "call:notify",
+            {"emitted": 5},
+            session=session,
+            node=node,
+            latency=0.105,
+        )
+        return event
+
+    def sample(self, t: float, user: str, session: str, node: str) -> None:
+        nonce = f"{user}-{self.rng.getrandbits(48):012x}"
+        self.ids += 1
+        rpc_id = f"{node}-{self.ids}"
+        self.add(
+            t, "invoke", user, "call:sample", {"prompt": "hi", "nonce": nonce}, session=session
+        )
+        params = {
+            "messages": [],
+            "maxTokens": 64,
+            "metadata": {"nonce": nonce},
+            "_meta": {"nonce": nonce},
+        }
+        request = {
+            "jsonrpc": "2.0",
+            "id": rpc_id,
+            "method": "sampling/createMessage",
+            "params": params,
+        }
+        self.add(
+            t + 0.002, "ok", user, "message", request, session=session, node=node, stream="post"
+        )
+        answer = {"id": rpc_id, "method": "sampling/createMessage", "text": f"answer:{nonce}"}
+        self.add(t + 0.003, "ok", user, "answer", answer, session=session, node=node, latency=0.001)
+        self.add(
+            t + 0.005,
+            "ok",
+            user,
+            "call:sample",
+            {"text": f"answer:{nonce}", "nonce": nonce},
+            session=session,
+            node=node,
+            latency=0.005,
+        )
+
+    def touch(self, t: float, user: str, session: str, node: str, uri: str) -> None:
+        self.add(t, "invoke", user, "call:touch_resource", {"uri": uri}, session=session)
+        message = {
+            "jsonrpc": "2.0",
+            "method": "notifications/resources/updated",
+            "params": {"uri": uri, "_meta": {"sent_at": t + 0.001}},
+        }
+        self.add(
+            t + 0.002,
+            "ok",
+            f"{user}/stream",
+            "message",
+            message,
+            session=session,
+            node=node,
+            stream="get",
+        )
+        self.add(
+            t + 0.003,
+            "ok",
+            user,
+            "call:touch_resource",
+            {"addressed": 1},
+            session=session,
+            node=node,
+            latency=0.003,
+        )
+
+    def broadcasts(self, every: float, sessions: list[tuple[str, str]]) -> None:
+        """A broadcast from the first user every ``every`` seconds, reaching every session."""
+        at = 10.0
+        while at < self.duration - 10:
+            nonce = f"w0-u0-{self.rng.getrandbits(48):012x}"
+            self.add(
+                at,
+                "invoke",
+                "w0-u0",
+                "call:broadcast",
+                {"kind": "tools", "nonce": nonce},
+                session="bcast",
+            )
+            message = {
+                "jsonrpc": "2.0",
+                "method": "notifications/tools/list_changed",
+                "params": {"_meta": {"nonce": nonce, "sent_at": at}},
+            }
+            for user, session in sessions:
+                self.add(
+                    at + 0.01,
+                    "ok",
+                    f"{user}/stream",
+                    "message",
+                    message,
+                    session=session,
+                    stream="get",
+                )
+            self.add(
+                at + 0.02,
+                "ok",
+                "w0-u0",
+                "call:broadcast",
+                {"addressed": len(sessions)},
+                session="bcast",
+                node="n2",
+                latency=0.02,
+            )
+            at += every
+
+
+RECORDS_PER_OP = 5.1  # the operation mix below makes about this many records per operation
+
+
+def generate(records: int, users: int, seed: int) -> list[dict[str, Any]]:
+    """About 90% user operations over a duration sized to fill them, 10% broadcasts."""
+    duration = max(60.0, records * 0.9 / (users * RECORDS_PER_OP))
+    synth = Synth(users, duration=duration, seed=seed)
+    synth.faults()
+    sessions_before = len(synth.records)
+    for number in range(1, users + 1):
+        synth.user(number, limit=int(records * 0.9 * number / users) + sessions_before)
+    sessions = [
+        (r["process"], r["session"])
+        for r in synth.records
+        if r["f"] == "initialize" and r["type"] == "ok"
+    ]
+    room = max(0, records - len(synth.records))
+    count = max(1, room // max(1, len(sessions) + 2))
+    synth.broadcasts(max(1.0, (synth.duration - 20) / count), sessions)
+    return synth.records[:records]
+
+
+def write(run_dir: Path, records: list[dict[str, Any]]) -> None:
+    files: dict[str, HistoryWriter] = {}
+    for record in sorted(records, key=lambda r: r["time"]):
+        process = record["process"]
+        worker = "harness" if process == "nemesis" else process.split("-", 1)[0]
+        writer = files.get(worker)
+        if writer is None:
+            writer = files[worker] = HistoryWriter(history_path(run_dir, worker), 0)
+        writer.write(record)
+    for writer in files.values():
+        writer.close()
+
+
+def timed(label: str, action: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = action()
+    seconds = time.perf_counter() - started
+    print(f"{label:<26}{seconds:8.2f} s")
+    return result, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="write the run dir here and keep it")
+    args = parser.parse_args()
+    run_dir = args.keep or Path(tempfile.mkdtemp(prefix="mcp-scale-bench-"))
+    try:
+        started = time.perf_counter()
+        records = generate(args.records, args.users, args.seed)
+        write(run_dir, records)
+        size = sum(p.stat().st_size for p in run_dir.glob("history-*.jsonl")) / 1e6
+        print(
+            f"generated {len(records):,} records ({size:.0f} MB) in "
+            f"{time.perf_counter() - started:.1f} s: {run_dir}"
+        )
+        del records
+        history, read_s = timed("read_history", lambda: read_history(run_dir))
+        ctx = CheckContext(store="redis", scenario="mixed")
+        results, check_s = timed("check_history", lambda: check_history(history, ctx))
+        for result in results:
+            print(
+                f"  {result.name:<24}{result.details['seconds']:8.2f} s  "
+                f"{result.valid!s:<8}{result.summary[:70]}"
+            )
+        _, metrics_s = timed("compute_metrics", lambda: compute_metrics(history, results))
+        total = read_s + check_s + metrics_s
+        verdict = "within" if total < TARGET_SECONDS else "OVER"
+        print(
+            f"{'total':<26}{total:8.2f} s  ({verdict} the {TARGET_SECONDS:g} s target, "
+            f"{total / TARGET_SECONDS:.2f}x of it; verdict {merge_validity(results)})"
+        )
+    finally:
+        if args.keep is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

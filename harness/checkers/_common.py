@@ -1,0 +1,254 @@
+"""What several checkers need from a history: users, nonces, faults and listening spans.
+
+Everything here is fed one record at a time from a checker's own single pass, and keeps only
+dicts keyed by session, process or nonce, so that a million records take well under a second.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.chaos.faults import FAULTS
+from harness.history import Record
+
+MAX_EXAMPLES = 5
+STREAM_SUFFIX = "/stream"
+NEMESIS = "nemesis"
+HARNESS = "harness"
+NOT_CLIENTS = frozenset((NEMESIS, HARNESS))
+# Faults that undo another one: they end a fault episode rather than start one.
+HEALS: frozenset[str] = frozenset(name for name, kind in FAULTS.items() if kind.heal is None)
+# A stream the client itself ended: what it would still have received is censored, not lost.
+CLIENT_CLOSED = "closed by client"
+INF = math.inf
+
+
+def user_of(process: str) -> str:
+    """The user a process belongs to: ``w0-u3/stream`` -> ``w0-u3``."""
+    return process[: -len(STREAM_SUFFIX)] if process.endswith(STREAM_SUFFIX) else process
+
+
+def is_heal(fault: str) -> bool:
+    known = fault in FAULTS
+    return fault in HEALS if known else fault.startswith(("restart", "resume", "heal"))
+
+
+def nonce_in(message: Any) -> str | None:
+    """The nonce a server message carries: ``params.data.nonce`` (notify) or ``params._meta``
+    / ``params.metadata`` (sampling, broadcasts)."""
+    if not isinstance(message, dict):
+        return None
+    params = message.get("params")
+    if not isinstance(params, dict):
+        return None
+    for key in ("data", "_meta", "metadata"):
+        holder = params.get(key)
+        if isinstance(holder, dict):
+            nonce = holder.get("nonce")
+            if isinstance(nonce, str):
+                return nonce
+    return None
+
+
+def method_of(message: Any) -> str | None:
+    if isinstance(message, dict):
+        method = message.get("method")
+        return method if isinstance(method, str) else None
+    return None
+
+
+def text_of(value: Any) -> str | None:
+    """A tool result's text: the ``text`` of structured content, or the text itself."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        text = value.get("text")
+        return text if isinstance(text, str) else None
+    return None
+
+
+def add_example(
+    examples: list[dict[str, Any]], record: Record | dict[str, Any], why: str, **detail: Any
+) -> None:
+    """Keeps the first MAX_EXAMPLES offending records, each with why it offends (``why``) and
+    what the checker knew about it (``detail``)."""
+    if len(examples) < MAX_EXAMPLES:
+        example = dict(record)
+        example["why"] = why
+        if detail:
+            example["detail"] = detail
+        examples.append(example)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) by nearest rank of unsorted ``values``; nan when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3) if not math.isnan(seconds) else seconds
+
+
+@dataclass
+class Episode:
+    """One fault, from its nemesis invoke to the heal of the same target (or the run's end)."""
+
+    name: str
+    target: Any
+    start: float
+    end: float = INF
+    applied: bool = True
+
+    def describe(self) -> str:
+        return f"{self.name}:{self.target}" if self.target is not None else self.name
+
+
+@dataclass
+class Faults:
+    """The run's fault episodes, as the nemesis recorded them; feed it nemesis records."""
+
+    episodes: list[Episode] = field(default_factory=list)
+    _open: dict[tuple[str, Any], int] = field(default_factory=dict)
+
+    def feed(self, record: Record) -> None:
+        name, kind, target = record["f"], record["type"], record.get("value")
+        if kind == "invoke":
+            if is_heal(name):
+                for key, index in list(self._open.items()):
+                    if key[1] == target:
+                        self.episodes[index].end = record["time"]
+                        del self._open[key]
+                return
+            self._open[(name, _hashable(target))] = len(self.episodes)
+            self.episodes.append(Episode(name, target, record["time"]))
+        elif kind == "fail" and not is_heal(name):
+            failed = self._open.pop((name, _hashable(target)), None)
+            if failed is not None:
+                self.episodes[failed].applied = False
+
+    @property
+    def latest(self) -> int | None:
+        """The index of the latest episode started so far (during a pass), if any."""
+        return len(self.episodes) - 1 if self.episodes else None
+
+    def active_on(self, node: Any, time: float, names: frozenset[str]) -> bool:
+        """Whether a fault named in ``names`` held ``node`` at ``time``."""
+        return any(
+            e.applied and e.target == node and e.name in names and e.start <= time < e.end
+            for e in self.episodes
+        )
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | type(None)) else repr(value)
+
+
+@dataclass
+class Span:
+    """When a session's listening stream was open, resumes included: from its first open to
+    its final end (``end`` is INF if it never ended in the history)."""
+
+    start: float
+    end: float
+    end_reason: str | None
+
+    def covers(self, begin: float, until: float) -> bool:
+        return self.start <= begin and self.end >= until
+
+    def client_closed(self) -> bool:
+        return self.end_reason == CLIENT_CLOSED
+
+
+@dataclass
+class Listening:
+    """Feeds on ``stream_open`` and ``stream_break`` records; answers :meth:`span`."""
+
+    first_open: dict[str, float] = field(default_factory=dict)
+    last_open: dict[str, float] = field(default_factory=dict)
+    last_break: dict[str, tuple[float, str | None]] = field(default_factory=dict)
+
+    def feed_open(self, record: Record) -> None:
+        session = record.get("session")
+        if session and record["type"] == "ok":
+            time = record["time"]
+            self.first_open.setdefault(session, time)
+            self.last_open[session] = time
+
+    def feed_break(self, record: Record) -> None:
+        session = record.get("session")
+        if session:
+            value = record.get("value")
+            reason = value.get("reason") if isinstance(value, dict) else None
+            self.last_break[session] = (record["time"], reason)
+
+    def span(self, session: str | None) -> Span | None:
+        if session is None:
+            return None
+        start = self.first_open.get(session)
+        if start is None:
+            return None
+        ended = self.last_break.get(session)
+        if ended is not None and ended[0] >= self.last_open[session]:
+            return Span(start, ended[0], ended[1])
+        return Span(start, INF, None)
+
+    def sessions(self) -> list[str]:
+        return list(self.first_open)
+
+
+@dataclass
+class Recovery:
+    """Per fault episode, the users it affected and how long until each worked again.
+
+    A user is affected by the latest fault started before one of its operations failed (a
+    ``fail`` or ``info`` completion, or a stream that broke with an error), unless the failure
+    came more than ``window`` seconds after the fault was healed. It has recovered at its
+    first ``ok`` operation after that failure (think time between operations included); the
+    recovery time is counted from the fault's start. Feed it client completions in order.
+    """
+
+    faults: Faults
+    window: float = 30.0
+    # (episode index, user) -> [session at the first failure, first failure time, ok time]
+    affected: dict[tuple[int, str], list[Any]] = field(default_factory=dict)
+    _waiting: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+
+    def failed(self, record: Record) -> None:
+        episode = self.faults.latest
+        if episode is None or record["time"] > self.faults.episodes[episode].end + self.window:
+            return
+        key = (episode, user_of(record["process"]))
+        if key not in self.affected:
+            self.affected[key] = [record.get("session"), record["time"], None]
+            self._waiting.setdefault(key[1], []).append(key)
+
+    def succeeded(self, record: Record) -> None:
+        waiting = self._waiting.pop(user_of(record["process"]), None)
+        if waiting:
+            for key in waiting:
+                self.affected[key][2] = record["time"]
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per (applied fault, affected user): recovered after how many seconds."""
+        rows: list[dict[str, Any]] = []
+        for (index, user), (session, failed_at, ok_at) in self.affected.items():
+            episode = self.faults.episodes[index]
+            if not episode.applied:
+                continue
+            rows.append(
+                {
+                    "fault": episode.describe(),
+                    "fault_start": episode.start,
+                    "user": user,
+                    "session": session,
+                    "failed_at": failed_at,
+                    "recovered_after": None if ok_at is None else ok_at - episode.start,
+                }
+            )
+        return rows

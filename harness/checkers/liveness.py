@@ -1,0 +1,182 @@
+"""liveness: no request hangs, and every fault is followed by bounded stalls (G6).
+
+- A ``hang`` is an operation that completed ``info`` with a timeout: the server never
+  answered. Hangs fail the check, except ``hangs_expected`` (served by a node that a
+  ``pause-node``/``stop-node`` held at the time: the fault is a hang) and ``hangs_explained``
+  (a sample call whose sampling answer the client could not deliver: the client's failure).
+- During a Redis outage (``kill-redis`` until ``restart-redis``) requests must fail fast: an
+  operation invoked in the outage that took longer than ``fail_fast`` seconds, whatever its
+  outcome (a request that blocked until Redis came back is no better than a hang), is
+  ``slow_in_outage`` (fails).
+- ``unfinished``: invokes with no completion at the end of the history (a crashed client).
+- Stalls: for each fault, the users it affected (an operation failed after it started) and how
+  long until each had an ``ok`` operation again, from the fault's start. ``stall_max_ms`` is
+  the longest; ``stalled`` counts users that never recovered. Reported, and gated by
+  thresholds; they do not fail the check by themselves (survival judges lost sessions).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from harness.checkers._common import (
+    INF,
+    NEMESIS,
+    NOT_CLIENTS,
+    Faults,
+    Recovery,
+    add_example,
+    ms,
+    user_of,
+)
+from harness.checkers.context import CheckContext
+from harness.checkers.result import CheckResult
+from harness.history import EVENT_FS, Record
+
+NAME = "liveness"
+COUNTS = (
+    "operations",
+    "hangs",
+    "hangs_expected",
+    "hangs_explained",
+    "slow_in_outage",
+    "unfinished",
+    "faults",
+    "stalled",
+    "stall_max_ms",
+)
+FAIL_FAST = 3.0  # the reference server bounds Redis calls to 1 s (and retries once)
+HOLDING_FAULTS = frozenset(("pause-node", "stop-node"))
+OUTAGE_FAULTS = frozenset(("kill-redis",))
+
+
+def check(history: list[Record], ctx: CheckContext, *, fail_fast: float = FAIL_FAST) -> CheckResult:
+    faults = Faults()
+    recovery = Recovery(faults)
+    counts = dict.fromkeys(COUNTS, 0.0)
+    examples: list[dict[str, Any]] = []
+    pending: dict[str, Record] = {}
+    answer_lost: set[str] = set()  # users whose sampling answer never left the client
+    outages: list[list[float]] = []  # [start, end] of each Redis outage
+    for record in history:
+        process, kind, f = record["process"], record["type"], record["f"]
+        if process in NOT_CLIENTS:
+            if process == NEMESIS:
+                faults.feed(record)
+                _outage(record, outages)
+            continue
+        if kind == "invoke":
+            pending[process] = record
+            continue
+        if f in EVENT_FS:
+            if f == "answer" and kind == "fail" and "status" not in record:
+                answer_lost.add(user_of(process))
+            if f != "message" and not (f == "stream_break" and kind == "ok"):
+                (recovery.succeeded if kind == "ok" else recovery.failed)(record)
+            continue
+        invoke = pending.pop(process, None)
+        counts["operations"] += 1
+        if kind == "ok":
+            recovery.succeeded(record)
+        elif not record.get("interrupted"):
+            recovery.failed(record)
+            if kind == "info" and str(record.get("error", "")).startswith("timeout"):
+                _hang(record, faults, answer_lost, counts, examples)
+                answer_lost.discard(user_of(process))
+                continue
+        answer_lost.discard(user_of(process))
+        if invoke is not None and record.get("latency", 0.0) > fail_fast and outages:
+            _slow(record, invoke, outages, fail_fast, counts, examples)
+    counts["unfinished"] = float(len(pending))
+    return _verdict(counts, examples, recovery, faults, fail_fast)
+
+
+def _outage(record: Record, outages: list[list[float]]) -> None:
+    if record["type"] != "invoke":
+        return
+    if record["f"] in OUTAGE_FAULTS:
+        outages.append([record["time"], INF])
+    elif record["f"] == "restart-redis" and outages and outages[-1][1] == INF:
+        outages[-1][1] = record["time"]
+
+
+def _slow(
+    record: Record,
+    invoke: Record,
+    outages: list[list[float]],
+    fail_fast: float,
+    counts: dict[str, float],
+    examples: list[dict[str, Any]],
+) -> None:
+    """Counts an operation invoked during a Redis outage that took too long."""
+    if any(start <= invoke["time"] < end for start, end in outages):
+        counts["slow_in_outage"] += 1
+        add_example(examples, record, why=f"took over {fail_fast:g}s in a Redis outage")
+
+
+def _hang(
+    record: Record,
+    faults: Faults,
+    answer_lost: set[str],
+    counts: dict[str, float],
+    examples: list[dict[str, Any]],
+) -> None:
+    node = record.get("node")
+    started = record["time"] - record.get("latency", 0.0)
+    if node is not None and faults.active_on(node, started, HOLDING_FAULTS):
+        counts["hangs_expected"] += 1
+    elif user_of(record["process"]) in answer_lost:
+        counts["hangs_explained"] += 1
+    else:
+        counts["hangs"] += 1
+        add_example(examples, record, why="no answer before the client's timeout")
+
+
+def _verdict(
+    counts: dict[str, float],
+    examples: list[dict[str, Any]],
+    recovery: Recovery,
+    faults: Faults,
+    fail_fast: float,
+) -> CheckResult:
+    table = recovery.table()
+    stalls = [row["recovered_after"] for row in table if row["recovered_after"] is not None]
+    counts["faults"] = float(sum(1 for e in faults.episodes if e.applied))
+    counts["stalled"] = float(len(table) - len(stalls))
+    counts["stall_max_ms"] = ms(max(stalls, default=math.nan))
+    details = {"stalls": _per_fault(table)}
+    n = int(counts["operations"])
+    if n == 0:
+        return CheckResult(NAME, "unknown", "no client operation completed", counts)
+    hangs, slow = int(counts["hangs"]), int(counts["slow_in_outage"])
+    stall_text = ""
+    if stalls:
+        stall_text = f"; longest stall after a fault {counts['stall_max_ms'] / 1000:.2f}s"
+    if counts["stalled"]:
+        stall_text += f", {int(counts['stalled'])} users never recovered"
+    if hangs or slow:
+        parts = [f"{hangs} of {n} operations hung" if hangs else ""]
+        if slow:
+            parts.append(f"{slow} took over {fail_fast:g}s during a Redis outage")
+        summary = "; ".join(p for p in parts if p) + stall_text
+        return CheckResult(NAME, False, summary, counts, examples, details=details)
+    summary = f"no hang in {n} operations" + stall_text
+    return CheckResult(NAME, True, summary, counts, examples, details=details)
+
+
+def _per_fault(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The longest stall after each fault, and how many users it affected."""
+    faults: dict[tuple[str, float], dict[str, Any]] = {}
+    for row in table:
+        key = (row["fault"], row["fault_start"])
+        entry = faults.setdefault(
+            key,
+            {"fault": key[0], "start": key[1], "affected": 0, "stall_max": 0.0, "stalled": 0},
+        )
+        entry["affected"] += 1
+        if row["recovered_after"] is None:
+            entry["stalled"] += 1
+        else:
+            entry["stall_max"] = max(entry["stall_max"], row["recovered_after"])
+    return list(faults.values())

@@ -1,0 +1,95 @@
+"""compute_metrics: one flat dict of numbers from a history and its checker results."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from harness.checkers import CheckResult
+from harness.checkers._common import NEMESIS, NOT_CLIENTS, is_heal
+from harness.history import EVENT_FS, Record
+
+TOOLS_CALL = "tools_call"  # every call:<tool> together
+_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
+
+
+def op_metric_name(f: str) -> str:
+    """An operation's name in metric names: ``call:notify`` -> ``call_notify``."""
+    return f.replace(":", "_").replace("/", "_").replace("-", "_")
+
+
+def compute_metrics(history: list[Record], results: list[CheckResult]) -> dict[str, float]:
+    """Every metric a threshold may name (see harness.gates); missing when not measured.
+
+    Counts of a checker whose verdict is "unknown" are left out: a threshold cannot pass on
+    a history that could not decide.
+    """
+    metrics = _run_metrics(history)
+    for result in results:
+        if result.valid == "unknown":
+            continue
+        for count, value in result.counts.items():
+            if not math.isnan(value):
+                metrics[f"{result.name}.{count}"] = float(value)
+    return metrics
+
+
+def _run_metrics(history: list[Record]) -> dict[str, float]:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    requests = errors = timeouts = messages = faults = 0
+    first, last = math.inf, -math.inf
+    for record in history:
+        process, kind, f = record["process"], record["type"], record["f"]
+        if process in NOT_CLIENTS:
+            if process == NEMESIS and kind == "ok" and not is_heal(f):
+                faults += 1
+            continue
+        time = record["time"]
+        first = time if time < first else first
+        last = time if time > last else last
+        if kind == "invoke":
+            continue
+        if f in EVENT_FS:
+            messages += f == "message"
+            continue
+        if record.get("interrupted"):
+            continue
+        requests += 1
+        if kind == "ok":
+            latency = record.get("latency")
+            if latency is not None:
+                latencies[f].append(latency * 1000.0)
+        else:
+            errors += 1
+            timeouts += str(record.get("error", "")).startswith("timeout")
+    span = last - first if last > first else 0.0
+    metrics = {
+        "requests.count": float(requests),
+        "requests.rate": requests / span if span else math.nan,
+        "errors.count": float(errors),
+        "errors.rate": errors / requests if requests else math.nan,
+        "errors.timeouts": float(timeouts),
+        "messages.count": float(messages),
+        "faults.count": float(faults),
+    }
+    tools = [value for f, values in latencies.items() if f.startswith("call:") for value in values]
+    if tools:
+        latencies[TOOLS_CALL] = tools
+    for f, values in latencies.items():
+        metrics.update(_latency(op_metric_name(f), values))
+    return {name: value for name, value in metrics.items() if not math.isnan(value)}
+
+
+def _latency(name: str, values: list[float]) -> dict[str, float]:
+    values.sort()
+    n = len(values)
+    out = {f"latency.{name}.{agg}": _rank(values, q) for agg, q in _PERCENTILES.items()}
+    out[f"latency.{name}.max"] = values[-1]
+    out[f"latency.{name}.mean"] = math.fsum(values) / n
+    out[f"latency.{name}.count"] = float(n)
+    return out
+
+
+def _rank(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    return ordered[min(len(ordered), max(1, math.ceil(q / 100.0 * len(ordered)))) - 1]

@@ -1,0 +1,593 @@
+"""Checkers on short literal histories built by hand: valid, the exact defect, unknown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness.checkers import (
+    CHECKERS,
+    COUNTS,
+    CheckContext,
+    CheckResult,
+    broadcast,
+    check_history,
+    delivery,
+    isolation,
+    liveness,
+    merge_validity,
+    routing,
+    run_checker,
+    survival,
+)
+from harness.history import Record
+
+REDIS = CheckContext(store="redis")
+MEMORY = CheckContext(store="memory")
+U1, U2 = "w0-u1", "w0-u2"
+S1, S2 = "s1", "s2"
+
+
+def r(t: float, type_: str, process: str, f: str, value: Any = None, **extra: Any) -> Record:
+    record: dict[str, Any] = {"time": t, "type": type_, "process": process, "f": f}
+    record["value"] = value
+    record.update(extra)
+    return record  # type: ignore[return-value]
+
+
+def init(t: float, user: str, session: str, node: str = "n1") -> list[Record]:
+    return [
+        r(t, "invoke", user, "initialize", {"protocolVersion": "2025-11-25"}, session=None),
+        r(t + 0.01, "ok", user, "initialize", {"session": session}, session=session, node=node),
+    ]
+
+
+def listen(t: float, user: str, session: str, last: str | None = None) -> list[Record]:
+    value = {"last_event_id": last}
+    return [
+        r(t, "invoke", f"{user}/stream", "stream_open", value, session=session),
+        r(t + 0.01, "ok", f"{user}/stream", "stream_open", value, session=session, node="n1"),
+    ]
+
+
+def brk(t: float, user: str, session: str, reason: str = "error") -> Record:
+    kind = "ok" if reason in ("eof", "closed by client") else "fail"
+    value = {"reason": reason, "last_event_id": "e1"}
+    return r(t, kind, f"{user}/stream", "stream_break", value, session=session)
+
+
+def notify(t: float, user: str, session: str, nonce: str, n: int, done: str = "ok") -> list[Record]:
+    value = {"emitted": n} if done == "ok" else {"count": n, "nonce": nonce}
+    extra = {"status": 404, "error": "HTTP 404"} if done == "fail" else {}
+    return [
+        r(t, "invoke", user, "call:notify", {"count": n, "nonce": nonce}, session=session),
+        r(t + 0.1, done, user, "call:notify", value, session=session, node="n2", **extra),
+    ]
+
+
+def note(
+    t: float, user: str, session: str, nonce: str, seq: int, sent: float | None = None
+) -> Record:
+    data = {"nonce": nonce, "seq": seq, "sent_at": t - 0.001 if sent is None else sent}
+    message = {"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": data}}
+    return r(t, "ok", f"{user}/stream", "message", message, session=session, stream="get")
+
+
+def fault(t: float, name: str, target: str | None = "n1") -> list[Record]:
+    return [
+        r(t, "invoke", "nemesis", name, target),
+        r(t + 0.01, "ok", "nemesis", name, target),
+    ]
+
+
+def op(
+    t: float, user: str, session: str, type_: str = "ok", f: str = "call:echo", **extra: Any
+) -> list[Record]:
+    extra = {"node": "n2", "latency": 0.01, **extra}
+    return [
+        r(t, "invoke", user, f, {"text": "x"}, session=session),
+        r(t + 0.01, type_, user, f, "x", session=session, **extra),
+    ]
+
+
+def history(*parts: Record | list[Record]) -> list[Record]:
+    records: list[Record] = []
+    for part in parts:
+        records += part if isinstance(part, list) else [part]
+    records.sort(key=lambda record: record["time"])
+    for index, record in enumerate(records):
+        record["index"] = index
+    return records
+
+
+# ---- the set of checkers ------------------------------------------------------------------
+
+
+def test_every_checker_is_registered_with_its_counts() -> None:
+    names = ["survival", "delivery", "routing", "isolation", "broadcast", "liveness"]
+    assert list(CHECKERS) == names
+    assert list(COUNTS) == names
+    results = check_history([], REDIS)
+    assert [res.name for res in results] == names
+    assert all(res.valid == "unknown" for res in results)
+    assert merge_validity(results) == "unknown"
+
+
+def test_a_crashing_checker_is_unknown_not_a_crashed_run() -> None:
+    def broken(history: list[Record], ctx: CheckContext) -> CheckResult:
+        raise KeyError("boom")
+
+    result = run_checker("broken", broken, [], REDIS)
+    assert result.valid == "unknown"
+    assert "KeyError" in result.summary and "boom" in result.summary
+    # A malformed record crashes every checker that reads it; none of them escapes.
+    malformed: Any = {"time": 1.0, "type": "ok"}
+    results = check_history([malformed], REDIS)
+    assert {res.valid for res in results} == {"unknown"}
+    assert all("crashed" in res.summary for res in results)
+
+
+def test_check_history_refuses_unknown_names_and_passes_options() -> None:
+    with pytest.raises(ValueError, match="known: survival"):
+        check_history([], REDIS, names=["survival", "nope"])
+    h = history(init(1, U1, S1), listen(1.1, U1, S1), notify(2, U1, S1, "w0-u1-a", 1))
+    h.append(note(2.05, U1, S1, "w0-u1-a", 1))
+    (strict,) = check_history(
+        h, REDIS, names=["delivery"], options={"delivery": {"min_messages": 1}}
+    )
+    assert strict.valid is True
+
+
+# ---- survival ---------------------------------------------------------------------------
+
+
+def test_survival_valid_sessions_survive_a_node_kill() -> None:
+    h = history(
+        init(1, U1, S1),
+        op(2, U1, S1),
+        fault(5, "kill-node"),
+        op(5.5, U1, S1, "fail", error="ConnectionRefusedError"),
+        op(6.0, U1, S1),
+        r(9, "invoke", U1, "delete", {"session": S1}, session=S1),
+        r(9.1, "ok", U1, "delete", None, session=S1, status=200),
+    )
+    result = survival.check(h, REDIS)
+    assert result.valid is True
+    assert result.counts["survived"] == 1 and result.counts["lost"] == 0
+    assert result.counts["affected"] == 1
+    assert result.counts["recovery_max_ms"] == pytest.approx(1010.0)  # fault 5.0 -> ok 6.01
+    (row,) = result.details["sessions"]
+    assert row == {
+        "session": S1,
+        "start": 1.01,
+        "end": 9.1,
+        "lost": False,
+        "outcome": "survived",
+        "group": "n1",
+    }
+
+
+def _lost_session_history() -> list[Record]:
+    return history(
+        init(1, U1, S1),
+        fault(5, "kill-node"),
+        op(5.5, U1, S1, "fail", status=404, error="HTTP 404"),
+        r(5.52, "invoke", U1, "reinit", {"old_session": S1}, session=S1),
+        r(5.53, "ok", U1, "reinit", {"old_session": S1, "session": S2}, session=S2, node="n2"),
+        op(6, U1, S2),
+    )
+
+
+def test_survival_a_404_session_fails_under_redis() -> None:
+    result = survival.check(_lost_session_history(), REDIS)
+    assert result.valid is False and not result.expected and result.fails_run
+    assert result.counts["lost"] == 1 and result.counts["lost_expected"] == 0
+    assert result.examples[0]["status"] == 404
+    rows = {row["session"]: row for row in result.details["sessions"]}
+    assert rows[S1]["lost"] is True and rows[S1]["end"] == 5.51
+    assert rows[S2]["lost"] is False and rows[S2]["group"] == "n2"
+
+
+def test_survival_a_404_session_after_a_kill_is_expected_in_memory_mode() -> None:
+    result = survival.check(_lost_session_history(), MEMORY)
+    assert result.valid is False and result.expected and not result.fails_run
+    assert result.counts["lost_expected"] == 1
+    assert "expected in memory mode" in result.summary
+
+
+def test_survival_a_session_unusable_after_a_fault_is_lost() -> None:
+    fails = [op(5 + i, U1, S1, "fail", status=503, error="HTTP 503") for i in range(3)]
+    result = survival.check(history(init(1, U1, S1), fault(4, "kill-redis", None), *fails), REDIS)
+    assert result.valid is False
+    assert result.counts["lost"] == 1 and result.counts["unrecovered"] == 1
+
+
+def test_survival_unknown_without_sessions_or_with_only_failed_endings() -> None:
+    assert survival.check(history(fault(1, "kill-node")), REDIS).valid == "unknown"
+    h = history(init(1, U1, S1), op(3, U1, S1, "info", error="timeout after 10s"))
+    result = survival.check(h, REDIS)
+    assert result.valid == "unknown" and result.counts["unknown"] == 1
+
+
+# ---- delivery ---------------------------------------------------------------------------
+
+
+def _delivery(
+    *messages: Record | list[Record], n: int = 3, ctx: CheckContext = REDIS, **extra: Any
+) -> CheckResult:
+    h = history(init(1, U1, S1), listen(1.1, U1, S1), notify(2, U1, S1, "w0-u1-a", n), *messages)
+    h += op(10, U1, S1)  # the history goes on after every message was due (5 s after)
+    return delivery.check(h, ctx, min_messages=3, **extra)
+
+
+def test_delivery_valid_every_message_once() -> None:
+    result = _delivery(*(note(2.05 + i / 100, U1, S1, "w0-u1-a", i) for i in (1, 2, 3)))
+    assert result.valid is True
+    assert result.counts["due"] == 3 and result.counts["delivered"] == 3
+
+
+def test_delivery_a_lost_message_fails() -> None:
+    result = _delivery(note(2.05, U1, S1, "w0-u1-a", 1), note(2.07, U1, S1, "w0-u1-a", 3))
+    assert result.valid is False
+    assert result.counts["lost"] == 1
+    assert result.examples[0]["detail"] == {"nonce": "w0-u1-a", "first_missing_seq": 2}
+
+
+def test_delivery_a_message_replayed_twice_is_a_duplicate() -> None:
+    result = _delivery(
+        note(2.05, U1, S1, "w0-u1-a", 1),
+        note(2.06, U1, S1, "w0-u1-a", 2),
+        brk(2.07, U1, S1),
+        listen(2.08, U1, S1, last="e1"),
+        note(2.10, U1, S1, "w0-u1-a", 2),  # replayed although it came before Last-Event-ID
+        note(2.11, U1, S1, "w0-u1-a", 3),
+    )
+    assert result.valid is False
+    assert result.counts["duplicated"] == 1 and result.counts["lost"] == 0
+
+
+def test_delivery_a_resumed_stream_must_get_what_it_missed() -> None:
+    result = _delivery(
+        note(2.05, U1, S1, "w0-u1-a", 1), brk(2.06, U1, S1), listen(2.5, U1, S1, "e1")
+    )
+    assert result.valid is False and result.counts["lost"] == 2
+
+
+def test_delivery_late_messages_are_counted_not_failed() -> None:
+    result = _delivery(
+        note(2.05, U1, S1, "w0-u1-a", 1),
+        note(2.06, U1, S1, "w0-u1-a", 2),
+        note(9.0, U1, S1, "w0-u1-a", 3, sent=2.1),
+    )
+    assert result.valid is True and result.counts["late"] == 1
+    assert result.counts["latency_max_ms"] == pytest.approx(6900.0)
+
+
+def test_delivery_before_the_stream_opened_is_unlistened() -> None:
+    h = history(init(1, U1, S1), notify(2, U1, S1, "w0-u1-a", 3), listen(2.2, U1, S1))
+    result = delivery.check(h, REDIS, min_messages=0)
+    assert result.counts["unlistened"] == 3 and result.counts["lost"] == 0
+
+
+def test_delivery_after_the_client_closed_its_stream_is_censored() -> None:
+    result = _delivery(note(2.05, U1, S1, "w0-u1-a", 1), brk(2.15, U1, S1, "closed by client"))
+    assert result.counts["censored"] == 2 and result.counts["lost"] == 0
+
+
+def test_delivery_when_the_history_ends_before_a_message_is_due_it_is_censored() -> None:
+    h = history(init(1, U1, S1), listen(1.1, U1, S1), notify(2, U1, S1, "w0-u1-a", 3))
+    result = delivery.check(h, REDIS, min_messages=0)
+    assert result.counts["censored"] == 3 and result.counts["lost"] == 0
+
+
+def test_delivery_counts_messages_no_notify_asked_for() -> None:
+    result = _delivery(
+        *(note(2.05 + i / 100, U1, S1, "w0-u1-a", i) for i in (1, 2, 3)),
+        note(2.2, U1, S1, "w0-u1-zz", 1),
+    )
+    assert result.valid is True and result.counts["unattributed"] == 1
+
+
+def test_delivery_losses_with_a_dead_session_are_expected_in_memory_mode() -> None:
+    parts = [note(2.05, U1, S1, "w0-u1-a", 1), brk(2.2, U1, S1)]
+    stale = r(2.3, "fail", f"{U1}/stream", "stream_open", {}, session=S1, status=404)
+    memory = _delivery(*parts, stale, ctx=MEMORY)
+    assert memory.valid is False and memory.expected
+    assert memory.counts["lost_expected"] == 2
+    redis = _delivery(*parts, stale, ctx=REDIS)
+    assert redis.valid is False and not redis.expected
+
+
+def test_delivery_unknown_with_too_few_messages_or_no_notify_action() -> None:
+    h = history(init(1, U1, S1), listen(1.1, U1, S1), notify(2, U1, S1, "w0-u1-a", 1))
+    h.append(note(2.05, U1, S1, "w0-u1-a", 1))
+    assert delivery.check(h, REDIS).valid == "unknown"  # 1 message < 10
+    untested = CheckContext(untested_actions=("notify",))
+    assert "not tested" in delivery.check(h, untested).summary
+
+
+# ---- routing ----------------------------------------------------------------------------
+
+
+def _sampling(
+    nonce: str, request_id: Any, answer: str, t: float = 2.0, **answered: Any
+) -> list[Record]:
+    request = {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "sampling/createMessage",
+        "params": {"_meta": {"nonce": nonce}},
+    }
+    reply = {"id": request_id, "method": "sampling/createMessage", "text": f"answer:{nonce}"}
+    kind = answered.pop("type", "ok")
+    return [
+        r(t, "invoke", U1, "call:sample", {"prompt": "hi", "nonce": nonce}, session=S1),
+        r(t + 0.01, "ok", U1, "message", request, session=S1, stream="post"),
+        r(t + 0.02, kind, U1, "answer", reply, session=S1, **answered),
+        r(t + 0.03, "ok", U1, "call:sample", {"text": answer, "nonce": nonce}, session=S1),
+    ]
+
+
+def test_routing_valid_each_answer_reaches_its_waiter() -> None:
+    h = history(
+        _sampling("w0-u1-a", "n1-1", "answer:w0-u1-a"),
+        _sampling("w0-u1-b", "n2-1", "answer:w0-u1-b", 3),
+    )
+    result = routing.check(h, REDIS)
+    assert result.valid is True and result.counts["answered"] == 2
+
+
+def test_routing_a_crossed_answer_fails() -> None:
+    result = routing.check(history(_sampling("w0-u1-a", "n1-1", "answer:w0-u2-z")), REDIS)
+    assert result.valid is False and result.counts["crossed"] == 1
+    assert result.examples[0]["detail"]["got"] == "answer:w0-u2-z"
+
+
+def test_routing_a_request_id_reused_on_a_session_fails() -> None:
+    h = history(
+        _sampling("w0-u1-a", 1, "answer:w0-u1-a"), _sampling("w0-u1-b", 1, "answer:w0-u1-b", 3)
+    )
+    result = routing.check(h, REDIS)
+    assert result.valid is False and result.counts["reused_ids"] == 1
+
+
+def test_routing_unanswered_or_refused_requests_fail_but_undelivered_answers_do_not() -> None:
+    unanswered = [
+        rec for rec in _sampling("w0-u1-a", "n1-1", "answer:w0-u1-a") if rec["f"] != "answer"
+    ]
+    assert routing.check(history(unanswered), REDIS).counts["unanswered"] == 1
+    refused = _sampling("w0-u1-a", "n1-1", "answer:w0-u1-a", type="fail", status=404)
+    assert routing.check(history(refused), REDIS).valid is False
+    undelivered = _sampling("w0-u1-a", "n1-1", "answer:w0-u1-a", type="fail", error="refused")
+    result = routing.check(history(undelivered), REDIS)
+    assert result.valid is True and result.counts["undelivered"] == 1
+
+
+def test_routing_unknown_without_sampling() -> None:
+    assert routing.check(history(init(1, U1, S1)), REDIS).valid == "unknown"
+    assert routing.check([], CheckContext(untested_actions=("sample",))).valid == "unknown"
+
+
+# ---- isolation --------------------------------------------------------------------------
+
+
+def test_isolation_valid_messages_stay_on_their_session() -> None:
+    h = history(notify(2, U1, S1, "w0-u1-a", 1), note(2.05, U1, S1, "w0-u1-a", 1))
+    result = isolation.check(h, REDIS)
+    assert result.valid is True and result.counts["checked"] == 1
+
+
+def test_isolation_another_sessions_message_fails() -> None:
+    h = history(notify(2, U1, S1, "w0-u1-a", 1), note(2.05, U2, S2, "w0-u1-a", 1))
+    result = isolation.check(h, REDIS)
+    assert result.valid is False and result.counts["crossed"] == 1
+    assert result.examples[0]["detail"] == {"meant_for": S1}
+
+
+def test_isolation_without_an_invoke_the_nonce_prefix_decides() -> None:
+    result = isolation.check(history(note(2.05, U2, S2, "w0-u1-a", 1)), REDIS)
+    assert result.valid is False and result.counts["by_prefix"] == 1
+    assert isolation.check(history(note(2.05, U1, S1, "w0-u1-a", 1)), REDIS).valid is True
+
+
+def test_isolation_a_resource_update_to_a_non_subscriber_fails() -> None:
+    update = {"method": "notifications/resources/updated", "params": {"uri": "res/1"}}
+    h = history(
+        r(1, "invoke", U1, "subscribe", {"uri": "res/1"}, session=S1),
+        r(2, "ok", f"{U1}/stream", "message", update, session=S1),
+        r(2, "ok", f"{U2}/stream", "message", update, session=S2),
+    )
+    result = isolation.check(h, REDIS)
+    assert result.valid is False and result.counts["unsubscribed"] == 1
+
+
+def test_isolation_unknown_without_attributable_messages() -> None:
+    assert isolation.check(history(init(1, U1, S1)), REDIS).valid == "unknown"
+
+
+# ---- broadcast --------------------------------------------------------------------------
+
+
+def _list_changed(t: float, user: str, session: str, nonce: str) -> Record:
+    message = {"method": "notifications/tools/list_changed", "params": {"_meta": {"nonce": nonce}}}
+    return r(t, "ok", f"{user}/stream", "message", message, session=session, stream="get")
+
+
+def _broadcast(t: float, nonce: str, node: str = "n1", addressed: int = 2) -> list[Record]:
+    return [
+        r(t, "invoke", U1, "call:broadcast", {"kind": "tools", "nonce": nonce}, session=S1),
+        r(t + 0.05, "ok", U1, "call:broadcast", {"addressed": addressed}, session=S1, node=node),
+    ]
+
+
+def _two_listeners() -> list[Record]:
+    return history(
+        init(1, U1, S1, "n1"), init(1, U2, S2, "n2"), listen(1.1, U1, S1), listen(1.1, U2, S2)
+    )
+
+
+def test_broadcast_valid_reaches_every_live_session() -> None:
+    h = history(
+        _two_listeners(),
+        _broadcast(3, "w0-u1-b"),
+        _list_changed(3.02, U1, S1, "w0-u1-b"),
+        _list_changed(3.03, U2, S2, "w0-u1-b"),
+    )
+    result = broadcast.check(h, REDIS)
+    assert result.valid is True and result.counts["reached"] == 2
+
+
+def test_broadcast_a_missed_session_fails() -> None:
+    h = history(
+        _two_listeners(),
+        _broadcast(3, "w0-u1-b", addressed=1),
+        _list_changed(3.02, U1, S1, "w0-u1-b"),
+    )
+    result = broadcast.check(h, REDIS)
+    assert result.valid is False
+    assert result.counts["missed"] == 1 and result.counts["under_addressed"] == 1
+    assert result.examples[0]["detail"]["missed"] == [S2]
+
+
+def test_broadcast_received_twice_by_a_session_fails() -> None:
+    h = history(
+        _two_listeners(),
+        _broadcast(3, "w0-u1-b"),
+        _list_changed(3.02, U1, S1, "w0-u1-b"),
+        _list_changed(3.03, U2, S2, "w0-u1-b"),
+        _list_changed(3.5, U2, S2, "w0-u1-b"),
+    )
+    result = broadcast.check(h, REDIS)
+    assert result.valid is False and result.counts["duplicated"] == 1
+
+
+def test_broadcast_a_resuming_session_is_live_but_a_later_one_is_not() -> None:
+    h = history(
+        _two_listeners(),
+        brk(2.9, U2, S2),
+        _broadcast(3, "w0-u1-b"),
+        listen(3.5, U2, S2, last="e1"),  # resumed: the broadcast must be replayed
+        init(2.5, "w0-u3", "s3"),
+        listen(3.01, "w0-u3", "s3"),  # opened after the broadcast began: not required
+        _list_changed(3.02, U1, S1, "w0-u1-b"),
+    )
+    result = broadcast.check(h, REDIS)
+    assert result.valid is False and result.counts["required"] == 2 and result.counts["missed"] == 1
+
+
+def test_broadcast_in_memory_mode_only_the_serving_nodes_sessions_are_required() -> None:
+    h = history(
+        _two_listeners(),
+        _broadcast(3, "w0-u1-b", node="n1"),
+        _list_changed(3.02, U1, S1, "w0-u1-b"),
+    )
+    result = broadcast.check(h, MEMORY)
+    assert result.valid is True and result.counts["required"] == 1
+
+
+def test_broadcast_a_touch_must_reach_live_subscribers() -> None:
+    update = {
+        "method": "notifications/resources/updated",
+        "params": {"uri": "res/1", "_meta": {"sent_at": 3.02}},
+    }
+    h = history(
+        _two_listeners(),
+        r(1.2, "invoke", U1, "subscribe", {"uri": "res/1"}, session=S1),
+        r(1.3, "ok", U1, "subscribe", {}, session=S1),
+        r(1.2, "invoke", U2, "subscribe", {"uri": "res/1"}, session=S2),
+        r(1.3, "ok", U2, "subscribe", {}, session=S2),
+        r(3, "invoke", U1, "call:touch_resource", {"uri": "res/1"}, session=S1),
+        r(3.05, "ok", U1, "call:touch_resource", {"addressed": 2}, session=S1, node="n1"),
+        r(3.03, "ok", f"{U1}/stream", "message", update, session=S1),
+    )
+    result = broadcast.check(h, REDIS)
+    assert result.valid is False
+    assert result.counts["updates_required"] == 2 and result.counts["updates_missed"] == 1
+
+
+def test_broadcast_unknown_without_broadcasts() -> None:
+    assert broadcast.check(_two_listeners(), REDIS).valid == "unknown"
+    ctx = CheckContext(untested_actions=("broadcast", "touch"))
+    assert "not tested" in broadcast.check([], ctx).summary
+
+
+# ---- liveness ---------------------------------------------------------------------------
+
+
+def test_liveness_valid_no_hang_and_the_stall_after_a_fault() -> None:
+    h = history(
+        init(1, U1, S1),
+        fault(5, "kill-node"),
+        op(5.2, U1, S1, "fail", error="ConnectionRefusedError"),
+        op(5.7, U1, S1),
+    )
+    result = liveness.check(h, REDIS)
+    assert result.valid is True
+    assert result.counts["stall_max_ms"] == pytest.approx(710.0)
+    assert result.details["stalls"][0]["fault"] == "kill-node:n1"
+
+
+def test_liveness_a_request_that_timed_out_is_a_hang() -> None:
+    h = history(init(1, U1, S1), op(2, U1, S1, "info", error="timeout after 10.0s"))
+    result = liveness.check(h, REDIS)
+    assert result.valid is False and result.counts["hangs"] == 1
+
+
+def test_liveness_hangs_on_a_paused_node_are_expected() -> None:
+    h = history(
+        init(1, U1, S1),
+        fault(2, "pause-node", "n2"),
+        op(3, U1, S1, "info", error="timeout after 10.0s", latency=0.01),
+    )
+    result = liveness.check(h, REDIS)
+    assert result.valid is True and result.counts["hangs_expected"] == 1
+
+
+def test_liveness_a_hang_after_the_clients_answer_failed_is_explained() -> None:
+    h = history(
+        r(2, "invoke", U1, "call:sample", {"nonce": "w0-u1-a"}, session=S1),
+        r(2.1, "fail", U1, "answer", {"id": 1}, session=S1, error="ConnectionRefusedError"),
+        r(
+            12,
+            "info",
+            U1,
+            "call:sample",
+            {"nonce": "w0-u1-a"},
+            session=S1,
+            error="timeout after 10.0s",
+        ),
+    )
+    result = liveness.check(h, REDIS)
+    assert result.valid is True and result.counts["hangs_explained"] == 1
+
+
+def test_liveness_requests_blocked_during_a_redis_outage_are_too_slow() -> None:
+    h = history(
+        init(1, U1, S1),
+        fault(5, "kill-redis", None),
+        r(5.5, "invoke", U1, "call:echo", {}, session=S1),
+        r(9.5, "ok", U1, "call:echo", "x", session=S1, latency=4.0),
+        fault(10, "restart-redis", None),
+        op(11, U1, S1, "fail", status=503, latency=1.0),
+    )
+    result = liveness.check(h, REDIS)
+    assert result.valid is False and result.counts["slow_in_outage"] == 1
+
+
+def test_liveness_unknown_without_operations() -> None:
+    assert liveness.check(history(fault(1, "kill-node")), REDIS).valid == "unknown"
+
+
+def test_context_maps_actions_to_the_targets_tools() -> None:
+    assert REDIS.tool_f("touch") == "call:touch_resource"
+    ctx = CheckContext(tools=(("notify", "emit"),))
+    assert ctx.tool_f("notify") == "call:emit"
+    h = history(
+        init(1, U1, S1),
+        listen(1.1, U1, S1),
+        r(2, "invoke", U1, "call:emit", {"count": 1, "nonce": "w0-u1-a"}, session=S1),
+        r(2.1, "ok", U1, "call:emit", {"emitted": 1}, session=S1),
+        op(10, U1, S1),
+    )
+    assert delivery.check(h, ctx, min_messages=1).counts["lost"] == 1
