@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from harness import exit_codes
+from harness.analysis import analyze_run
 from harness.cluster.registry import cleanup_orphans
+from harness.demo import command_demo, default_out
+from harness.history import history_files
+from harness.report import compare_runs, load_summary, render_report
+from harness.report.console import print_verdict
 from harness.run.profile import ProfileError, RunProfile, load_profile
 from harness.run.runner import RunFailed, execute
 from harness.target_profile import TargetProfileError, load_target_profile
 from reference_server.config import DEFECTS
 from scenarios.registry import SCENARIOS, SHAPES
-
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_COULD_NOT_RUN = 0, 1, 2, 3
 
 
 def _run_parser(sub: Any) -> None:
@@ -45,6 +48,12 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--target", help="external MCP endpoint URLs, comma-separated")
     run.add_argument("--target-profile", help="YAML mapping scenario actions to the target's tools")
     run.add_argument("--request-timeout", help="bound on each client request, e.g. 10s")
+    run.add_argument(
+        "--threshold",
+        action="append",
+        dest="thresholds",
+        help='a gate, e.g. "delivery.lost == 0" or "latency.tools_call.p99 < 250ms" (repeatable)',
+    )
     run.add_argument("--seed", type=int)
     run.add_argument("--out", help="run directory (default reports/<scenario>-<time>)")
 
@@ -55,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
+    report = sub.add_parser("report", help="check and report run directories (again)")
+    report.add_argument("run_dirs", nargs="+", help="one run, or several to show side by side")
+    report.add_argument("--out", help="where to write (default: the run directory itself)")
+    compare = sub.add_parser("compare", help="two runs' reports side by side, regressions flagged")
+    compare.add_argument("run_a", help="the baseline run (or its summary.json)")
+    compare.add_argument("run_b", help="the run to judge against it")
+    demo = sub.add_parser("demo", help="the headline run: Redis vs memory store under faults")
+    demo.add_argument("--out", help="where to write (default reports/demo-<time>)")
+    demo.add_argument("--duration", default="45s", help="of each of the two runs")
+    demo.add_argument("--users", type=int, default=40)
     cleanup = sub.add_parser("cleanup", help="stop processes that a crashed run left behind")
     cleanup.add_argument("--all", action="store_true", help="also runs whose harness still lives")
     return parser
@@ -71,22 +90,52 @@ def command_run(args: argparse.Namespace) -> int:
         load_target_profile(profile.target_profile, profile.backend)
     except (ProfileError, TargetProfileError) as exc:
         print(f"mcp-scale run: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    run_dir = Path(profile.out or f"reports/{profile.scenario}-{time.strftime('%Y%m%d-%H%M%S')}")
+        return exit_codes.USAGE
+    run_dir = Path(profile.out) if profile.out else _default_out(profile.scenario)
     try:
-        outcome = execute(profile, run_dir)
+        execute(profile, run_dir)
     except RunFailed as exc:
         print(f"mcp-scale run: could not run: {exc}", file=sys.stderr)
-        print(f"what was recorded is in {run_dir}", file=sys.stderr)
-        return EXIT_COULD_NOT_RUN
+        print(_recorded(run_dir), file=sys.stderr)
+        return exit_codes.COULD_NOT_RUN
     except KeyboardInterrupt:
-        print(f"\nmcp-scale run: interrupted; what was recorded is in {run_dir}", file=sys.stderr)
-        return EXIT_COULD_NOT_RUN
-    print(
-        f"run finished: {outcome.records} harness records, {outcome.faults_applied} faults "
-        f"applied ({outcome.faults_failed} failed); history in {outcome.run_dir}"
-    )
-    return EXIT_PASS
+        print(f"\nmcp-scale run: interrupted. {_recorded(run_dir)}", file=sys.stderr)
+        return exit_codes.COULD_NOT_RUN
+    run = analyze_run(run_dir)
+    render_report(run_dir, [run])
+    print_verdict([run], run_dir)
+    return exit_codes.FAIL if run.verdict == "fail" else exit_codes.PASS
+
+
+def _recorded(run_dir: Path) -> str:
+    return f"What was recorded is in {run_dir}; `mcp-scale report {run_dir}` reports it."
+
+
+def command_report(args: argparse.Namespace) -> int:
+    dirs = [Path(d) for d in args.run_dirs]
+    missing = [str(d) for d in dirs if not history_files(d)]
+    if missing:
+        print(f"mcp-scale report: no history in {', '.join(missing)}", file=sys.stderr)
+        return exit_codes.USAGE
+    out = Path(args.out) if args.out else dirs[0] if len(dirs) == 1 else _default_out("report")
+    runs = [analyze_run(d) for d in dirs]
+    render_report(out, runs)
+    print_verdict(runs, out)
+    return exit_codes.FAIL if any(run.verdict == "fail" for run in runs) else exit_codes.PASS
+
+
+def command_compare(args: argparse.Namespace) -> int:
+    try:
+        comparison = compare_runs(load_summary(args.run_a), load_summary(args.run_b))
+    except (OSError, ValueError) as exc:
+        print(f"mcp-scale compare: {exc} (run `mcp-scale report` on it first)", file=sys.stderr)
+        return exit_codes.USAGE
+    print(comparison.to_text())
+    return exit_codes.FAIL if comparison.has_regressions else exit_codes.PASS
+
+
+def _default_out(kind: str) -> Path:
+    return default_out(kind)
 
 
 def command_cleanup(args: argparse.Namespace) -> int:
@@ -94,12 +143,18 @@ def command_cleanup(args: argparse.Namespace) -> int:
     for line in stopped:
         print(f"stopped {line}")
     print(f"{len(stopped)} processes stopped")
-    return EXIT_PASS
+    return exit_codes.PASS
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"run": command_run, "cleanup": command_cleanup}
+    commands = {
+        "run": command_run,
+        "report": command_report,
+        "compare": command_compare,
+        "demo": command_demo,
+        "cleanup": command_cleanup,
+    }
     return commands[args.command](args)
 
 

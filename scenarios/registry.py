@@ -13,6 +13,7 @@ class Scenario:
     name: str
     summary: str
     guarantees: tuple[str, ...]  # which DESIGN.md guarantees its history lets checkers verify
+    checkers: tuple[str, ...]  # the checkers its history can decide (harness.checkers.CHECKERS)
 
     @property
     def locustfile(self) -> Path:
@@ -26,23 +27,32 @@ SCENARIOS: dict[str, Scenario] = {
             "notifications",
             "each session holds a listening stream and asks any node to notify it",
             ("G1", "G2", "G3", "G7", "G8"),
+            ("survival", "delivery", "isolation", "liveness"),
         ),
         Scenario(
             "sampling",
             "tools/call sample on any node; the client answers through another",
             ("G1", "G4", "G7"),
+            ("survival", "routing", "liveness"),
         ),
         Scenario(
             "subscriptions",
             "sessions subscribe to resources and touch them; broadcasts of list_changed",
             ("G1", "G5", "G8"),
+            ("survival", "broadcast", "isolation", "liveness"),
         ),
-        Scenario("churn", "sessions opened, used once and deleted as fast as possible", ("G1",)),
-        Scenario("stateless", "JSON-only clients: no session, no stream", ()),
+        Scenario(
+            "churn",
+            "sessions opened, used once and deleted as fast as possible",
+            ("G1",),
+            ("survival", "liveness"),
+        ),
+        Scenario("stateless", "JSON-only clients: no session, no stream", (), ("liveness",)),
         Scenario(
             "mixed",
             "notifications, sampling, subscriptions, echo and churn in one population",
             ("G1", "G2", "G3", "G4", "G5", "G7", "G8"),
+            ("survival", "delivery", "routing", "isolation", "broadcast", "liveness"),
         ),
     )
 }

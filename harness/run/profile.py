@@ -12,6 +12,7 @@ import yaml
 from harness.chaos.faults import FAULTS, Fault
 from harness.chaos.schedule import ScheduleError, parse_timeline, periodic_schedule
 from harness.durations import parse_duration
+from harness.gates import ThresholdError, parse_thresholds
 from reference_server.config import DEFECTS
 from scenarios.registry import SCENARIOS, SHAPES
 
@@ -198,6 +199,10 @@ def validate(profile: RunProfile) -> None:
     elif profile.store == "memory":
         for fault in profile.faults if profile.chaos_every else []:
             check(FAULTS[fault].on_node, f"fault {fault} needs Redis; this run uses --store memory")
+    try:
+        parse_thresholds(profile.thresholds)
+    except ThresholdError as exc:
+        raise ProfileError(f"thresholds: {exc}") from None
     try:
         schedule = profile.fault_schedule()
     except ScheduleError as exc:
