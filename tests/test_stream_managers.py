@@ -13,6 +13,7 @@ There is no pytest-asyncio here: every test is synchronous and runs one coroutin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -504,6 +505,33 @@ def test_redis_response_routed_on_one_node_resolves_the_waiter_on_another(
             assert stats_a.responses_forwarded == 1
             assert await node_a.route_response("s-1", answer) is False
             assert await node_b.route_response("s-1", answer) is False
+
+    run(scenario())
+
+
+@pytest.mark.timeout(20)
+def test_redis_answer_for_a_node_not_listening_is_parked_until_it_listens_again(
+    redis_server: RedisProcess,
+) -> None:
+    """The window after a Redis restart, before the waiting node has resubscribed: the answer
+    forwarded meanwhile is not lost but collected when it listens again."""
+
+    async def scenario() -> None:
+        async with (
+            redis_manager(redis_server.url, "n1") as node_a,
+            redis_manager(redis_server.url, "n2") as node_b,
+        ):
+            request_id = node_b.next_request_id("s-1")
+            future = await node_b.expect_response("s-1", request_id)
+            listener = node_b._tasks[0]
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            answer = {"jsonrpc": "2.0", "id": request_id, "result": {"text": "late"}}
+            assert await node_a.route_response("s-1", answer) is True
+            assert not future.done()
+            await node_b._collect_parked_answers()
+            assert await asyncio.wait_for(future, ARRIVAL) == answer
 
     run(scenario())
 

@@ -91,7 +91,13 @@ class LocalEndpoints:
             future.cancel()
 
     def resolve(self, session_id: str, message: JsonDict) -> bool:
-        future = self._pending.pop(pending_key(session_id, message["id"]), None)
+        return self.resolve_key(pending_key(session_id, message["id"]), message)
+
+    def pending_keys(self) -> list[str]:
+        return list(self._pending)
+
+    def resolve_key(self, key: str, message: JsonDict) -> bool:
+        future = self._pending.pop(key, None)
         if future is None or future.done():
             return False
         future.set_result(message)

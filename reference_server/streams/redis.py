@@ -6,7 +6,9 @@ Layout:
 - ``mcp:owner:<session>``: the node holding the session's open stream, with a heartbeat TTL.
 - ``mcp:node:<node>``: one pub/sub channel per node, however many sessions it serves.
 - ``mcp:pending:<session>|<request id>``: the node awaiting the client's answer to a
-  server->client request, so that a response POSTed to any node is forwarded to it.
+  server->client request, so that a response POSTed to any node is forwarded to it;
+  ``mcp:answer:<session>|<request id>``: an answer parked because its node was not listening
+  at that moment (reconnecting after a Redis outage); the node collects it once subscribed.
 
 Every message is appended to the log before it is published, and a node takes ownership of a
 stream before it reads the log for replay, so a message is either replayed or pushed live:
@@ -255,16 +257,32 @@ class RedisStreamManager:
             await self._guard.run(lambda: self._redis.delete(key))
 
     async def route_response(self, session_id: str, message: JsonDict) -> bool:
-        key = f"mcp:pending:{pending_key(session_id, message['id'])}"
-        node = await self._guard.run(lambda: self._take_pending(keys=[key], args=[]))
+        key = pending_key(session_id, message["id"])
+        node = await self._guard.run(lambda: self._take_pending(keys=[f"mcp:pending:{key}"]))
         if node is None:
             return False
         if node == self._node_id:
             return self._local.resolve(session_id, message)
         payload = f"r\n{session_id}\n{_compact(message)}"
-        await self._guard.run(lambda: self._redis.publish(_channel(str(node)), payload))
+        heard = await self._guard.run(lambda: self._redis.publish(_channel(str(node)), payload))
+        if not heard:
+            await self._guard.run(
+                lambda: self._redis.set(
+                    f"mcp:answer:{key}", _compact(message), ex=self._response_ttl
+                )
+            )
         self._stats.responses_forwarded += 1
         return True
+
+    async def _collect_parked_answers(self) -> None:
+        keys = self._local.pending_keys()
+        if not keys:
+            return
+        parked = [f"mcp:answer:{key}" for key in keys]
+        answers = await self._guard.run(lambda: self._redis.mget(parked))
+        for key, answer in zip(keys, answers, strict=True):
+            if answer is not None:
+                self._local.resolve_key(key, json.loads(answer))
 
     async def forget_session(self, session_id: str) -> None:
         self._local.forget(session_id)
@@ -291,8 +309,10 @@ class RedisStreamManager:
                 await pubsub.subscribe(_channel(self._node_id))
                 if reconnected:
                     # Forwarded events may have been lost while we were cut off: end our
-                    # streams so that their clients resume from the log.
+                    # streams so that their clients resume from the log, and pick up the
+                    # answers parked for us meanwhile.
                     self._local.close_all()
+                    await self._collect_parked_answers()
                 reconnected = True
                 self.subscribed.set()
                 backoff = 0.05
