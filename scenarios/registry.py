@@ -27,7 +27,7 @@ SCENARIOS: dict[str, Scenario] = {
             "notifications",
             "each session holds a listening stream and asks any node to notify it",
             ("G1", "G2", "G3", "G7", "G8"),
-            ("survival", "delivery", "isolation", "liveness"),
+            ("survival", "delivery", "isolation", "metadata", "liveness"),
         ),
         Scenario(
             "sampling",
@@ -52,7 +52,7 @@ SCENARIOS: dict[str, Scenario] = {
             "mixed",
             "notifications, sampling, subscriptions, echo and churn in one population",
             ("G1", "G2", "G3", "G4", "G5", "G7", "G8"),
-            ("survival", "delivery", "routing", "isolation", "broadcast", "liveness"),
+            ("survival", "delivery", "routing", "isolation", "broadcast", "metadata", "liveness"),
         ),
     )
 }

@@ -105,7 +105,7 @@ def history(*parts: Record | list[Record]) -> list[Record]:
 
 
 def test_every_checker_is_registered_with_its_counts() -> None:
-    names = ["survival", "delivery", "routing", "isolation", "broadcast", "liveness"]
+    names = ["survival", "delivery", "routing", "isolation", "broadcast", "metadata", "liveness"]
     assert list(CHECKERS) == names
     assert list(COUNTS) == names
     results = check_history([], REDIS)
@@ -591,3 +591,54 @@ def test_context_maps_actions_to_the_targets_tools() -> None:
         op(10, U1, S1),
     )
     assert delivery.check(h, ctx, min_messages=1).counts["lost"] == 1
+
+
+# --- metadata ---------------------------------------------------------------------------------
+
+
+def set_level(t: float, user: str, session: str, level: str, done: str = "ok") -> list[Record]:
+    return [
+        r(t, "invoke", user, "set_level", {"level": level}, session=session),
+        r(t + 0.01, done, user, "set_level", {}, session=session, node="n1"),
+    ]
+
+
+def log(t: float, user: str, session: str, level: str, applied: str, sent: bool) -> list[Record]:
+    return [
+        r(t, "invoke", user, "call:log", {"level": level, "message": "m"}, session=session),
+        r(t + 0.01, "ok", user, "call:log", {"sent": sent, "level": applied}, session=session),
+    ]
+
+
+def test_metadata_valid_when_every_node_applies_the_level_set() -> None:
+    history = [
+        *init(0, U1, S1),
+        *set_level(1, U1, S1, "warning"),
+        *log(2, U1, S1, "info", "warning", False),
+        *log(3, U1, S1, "error", "warning", True),
+    ]
+    result = CHECKERS["metadata"](history, REDIS)
+    assert result.valid is True
+    assert result.counts["checked"] == 2
+
+
+def test_metadata_catches_a_node_that_forgot_the_level() -> None:
+    history = [
+        *init(0, U1, S1),
+        *set_level(1, U1, S1, "error"),
+        *log(2, U1, S1, "info", "debug", True),  # another node never learnt the level
+    ]
+    result = CHECKERS["metadata"](history, REDIS)
+    assert result.valid is False
+    assert result.counts["wrong_level"] == 1
+    assert result.examples[0]["detail"]["expected_level"] == "error"
+
+
+def test_metadata_unknown_without_a_level_set_or_after_a_failed_one() -> None:
+    history = [
+        *init(0, U1, S1),
+        *log(1, U1, S1, "info", "debug", True),
+        *set_level(2, U1, S1, "error", done="info"),
+        *log(3, U1, S1, "info", "debug", True),
+    ]
+    assert CHECKERS["metadata"](history, REDIS).valid == "unknown"

@@ -21,14 +21,22 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
-from harness.checkers import broadcast, delivery, isolation, liveness, routing, survival
+from harness.checkers import (
+    broadcast,
+    delivery,
+    isolation,
+    liveness,
+    metadata,
+    routing,
+    survival,
+)
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult, Validity, merge_validity
 from harness.history import Record
 
 Checker = Callable[[list[Record], CheckContext], CheckResult]
 
-_MODULES = (survival, delivery, routing, isolation, broadcast, liveness)
+_MODULES = (survival, delivery, routing, isolation, broadcast, metadata, liveness)
 CHECKERS: dict[str, Checker] = {module.NAME: module.check for module in _MODULES}
 COUNTS: dict[str, tuple[str, ...]] = {module.NAME: module.COUNTS for module in _MODULES}
 
