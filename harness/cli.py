@@ -54,6 +54,7 @@ def _run_parser(sub: Any) -> None:
         dest="thresholds",
         help='a gate, e.g. "delivery.lost == 0" or "latency.tools_call.p99 < 250ms" (repeatable)',
     )
+    run.add_argument("--sample-every", help="resource sampling interval, e.g. 1s")
     run.add_argument("--seed", type=int)
     run.add_argument("--out", help="run directory (default reports/<scenario>-<time>)")
 

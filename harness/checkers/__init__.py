@@ -25,6 +25,7 @@ from harness.checkers import (
     broadcast,
     delivery,
     isolation,
+    leak,
     liveness,
     metadata,
     routing,
@@ -36,7 +37,7 @@ from harness.history import Record
 
 Checker = Callable[[list[Record], CheckContext], CheckResult]
 
-_MODULES = (survival, delivery, routing, isolation, broadcast, metadata, liveness)
+_MODULES = (survival, delivery, routing, isolation, broadcast, metadata, liveness, leak)
 CHECKERS: dict[str, Checker] = {module.NAME: module.check for module in _MODULES}
 COUNTS: dict[str, tuple[str, ...]] = {module.NAME: module.COUNTS for module in _MODULES}
 

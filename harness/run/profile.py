@@ -50,6 +50,7 @@ class RunProfile:
     out: str | None = None
     seed: int = 1
     request_timeout: float = 10.0
+    sample_every: float = 1.0  # resource samples (RSS, CPU, fds, Redis memory) interval
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -121,7 +122,7 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         return ProfileError(f"{where}: {key.replace('_', '-')} must be {expected}, got {value!r}")
 
     try:
-        if key in ("duration", "chaos_heal_after", "request_timeout"):
+        if key in ("duration", "chaos_heal_after", "request_timeout", "sample_every"):
             return parse_duration(value)
         if key == "chaos_every":
             return None if value in (None, "", 0) else parse_duration(value)
@@ -174,6 +175,7 @@ def validate(profile: RunProfile) -> None:
     check(profile.spawn_rate > 0, "spawn-rate must be positive")
     check(0 < profile.duration <= 7 * 24 * 3600, "duration must be positive and at most 7 days")
     check(1 <= profile.processes <= 64, "processes must be between 1 and 64")
+    check(0.1 <= profile.sample_every <= 3600, "sample-every must be between 100ms and 1h")
     for fault in profile.faults:
         check(fault in FAULTS, f"unknown fault {fault!r} in faults; faults: {', '.join(FAULTS)}")
     for defect in profile.defects:

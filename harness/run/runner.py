@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -30,10 +31,11 @@ from harness.cluster.docker_backend import (
 )
 from harness.cluster.external import ExternalTarget, TargetUnreachable
 from harness.cluster.local import LocalCluster
-from harness.cluster.node_process import NodeStartError
+from harness.cluster.node_process import NodeProcess, NodeStartError
 from harness.cluster.redis_process import RedisNotAvailable
 from harness.cluster.registry import ProcessRegistry, cleanup_orphans
 from harness.history import HistoryWriter, history_path, make_record
+from harness.monitor import ResourceSampler, SampleTarget
 from harness.run.profile import RunProfile
 from harness.run.progress import Progress, ProgressPrinter, progress_line
 from harness.target_profile import load_target_profile
@@ -148,6 +150,10 @@ def _drive(
     locust = _start_locust(profile, run_dir, urls[0])
     registry.record(backend.processes(), groups=(locust.pid,))
     chaos.start(zero)
+    sampler = ResourceSampler(
+        sample_targets(backend, locust.pid), history.write, profile.sample_every
+    )
+    sampler.start()
     printer = ProgressPrinter(out)
     exit_code: int | None = None
     try:
@@ -166,6 +172,7 @@ def _drive(
         printer.done()
     finally:
         chaos.stop()
+        sampler.stop()
         if locust.poll() is None:
             _stop_group(locust)
     history.write(
@@ -180,6 +187,29 @@ def _drive(
         tail = _tail(run_dir / "locust.log")
         raise RunFailed(f"Locust exited with {exit_code}; see {run_dir / 'locust.log'}:\n{tail}")
     return RunOutcome(run_dir, history.count, len(chaos.applied), len(chaos.failed), exit_code)
+
+
+def sample_targets(backend: Backend, loadgen_pid: int) -> list[SampleTarget]:
+    """What the monitor samples: processes this run started (by PID), and Redis's INFO."""
+    targets = [SampleTarget("loadgen", "loadgen", lambda: loadgen_pid)]
+    if isinstance(backend, LocalCluster):
+        for node in backend.members.values():
+            targets.append(
+                SampleTarget(
+                    node.node_id,
+                    "node",
+                    partial(_pid_if_alive, node),
+                    metrics_url=f"{node.base_url}/metrics",
+                )
+            )
+        redis = backend.redis
+        if redis is not None:
+            targets.append(SampleTarget("redis", "redis", lambda: redis.pid, redis_url=redis.url))
+    return targets
+
+
+def _pid_if_alive(node: NodeProcess) -> int | None:
+    return node.pid if node.alive() else None
 
 
 def _start_locust(profile: RunProfile, run_dir: Path, host: str) -> subprocess.Popen[bytes]:
