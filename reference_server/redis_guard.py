@@ -22,19 +22,27 @@ REDIS_FAILURES = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.Time
 _HANG_RETRIES = 36_000
 
 
+# Connections one node keeps to Redis. A burst of requests beyond it waits for a free one
+# (up to the timeout) rather than failing at once, as the default pool does.
+MAX_CONNECTIONS = 256
+
+
 def connect(url: str, timeout: float, hang: bool) -> aioredis.Redis:
     """A client whose every command fails within ``timeout`` (or never, for the defect)."""
     seconds = None if hang else timeout
     # One immediate retry, on connection errors only: after a Redis restart every pooled
     # connection is dead and fails once; a timeout is not retried, so the bound holds.
-    return aioredis.Redis.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=seconds,
         decode_responses=True,
         socket_timeout=seconds,
         socket_connect_timeout=seconds,
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         health_check_interval=0,
     )
+    return aioredis.Redis(connection_pool=pool)
 
 
 def connect_subscriber(url: str, timeout: float) -> aioredis.Redis:
