@@ -1,26 +1,17 @@
-"""The JSON codec of history files: orjson when it is installed, the standard library else."""
+"""The JSON codec of history files: orjson, several times faster than the standard library on
+the client's hot path (two records per operation) and when a million records are read."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-try:  # pragma: no cover - depends on the environment
-    import orjson
+import orjson
 
-    def _orjson_line(record: Any) -> bytes:
-        return cast(bytes, orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE, default=str))
 
-    dumps_line: Callable[[Any], bytes] = _orjson_line
-    loads: Callable[[bytes | str], Any] = orjson.loads
-except ImportError:
-    _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+def dumps_line(record: Any) -> bytes:
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE, default=str)
 
-    def _json_line(record: Any) -> bytes:
-        return (_encode(record) + "\n").encode("utf-8")
 
-    dumps_line = _json_line
-    loads = json.loads
+loads = orjson.loads
 
-DecodeError: type[ValueError] = ValueError  # json.JSONDecodeError and orjson's both derive it
+DecodeError: type[ValueError] = orjson.JSONDecodeError

@@ -99,6 +99,7 @@ def survival_chart(runs: list[ChartRun]) -> Figure:
     """Kaplan-Meier on the run's clock: sessions enter when created (left truncation), die
     when lost, and are censored at their last record; fault markers on the same clock."""
     from lifelines import KaplanMeierFitter
+    from lifelines.exceptions import StatError
     from lifelines.plotting import add_at_risk_counts
 
     curves = _survival_curves(runs)
@@ -112,7 +113,14 @@ def survival_chart(runs: list[ChartRun]) -> Figure:
         entry = part["start"].to_numpy(dtype=float)
         durations = np.maximum(part["end"].to_numpy(dtype=float), entry + 1e-6)
         kmf = KaplanMeierFitter(label=label)
-        kmf.fit(durations, event_observed=part["lost"].to_numpy(dtype=bool), entry=entry)
+        lost = part["lost"].to_numpy(dtype=bool)
+        try:
+            kmf.fit(durations, event_observed=lost, entry=entry)
+        except StatError:
+            # lifelines refuses a left-truncated curve that reaches 0, which is the honest
+            # answer when every session of a group died (a killed node in memory mode): fit
+            # it from the run's start instead, where the same drop to 0 is allowed.
+            kmf.fit(durations, event_observed=lost)
         kmf.plot_survival_function(ax=ax, ci_show=True, color=PALETTE[i % len(PALETTE)])
         lowest = min(lowest, float(np.nanmin(kmf.confidence_interval_.to_numpy())))
         fitters.append(kmf)
