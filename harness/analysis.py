@@ -15,7 +15,6 @@ from harness.history import read_history
 from harness.report import RunData, load_run
 from scenarios.registry import SCENARIOS
 
-
 # Shorter runs leave too little after the warm-up for a trend: the leak check is not run.
 LEAK_MIN_DURATION = 40.0
 
