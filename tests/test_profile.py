@@ -62,3 +62,9 @@ def test_cli_exits_2_before_starting_anything(tmp_path: Path) -> None:
     missing = mcp_scale("run", str(tmp_path / "absent.yaml"), state_dir=state)
     assert missing.returncode == 2
     assert "no such file" in missing.stderr
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("profiles/*.yaml")))
+def test_shipped_profiles_are_valid(path: Path) -> None:
+    profile = load_profile(str(path), {})
+    assert profile.fault_schedule()
