@@ -61,8 +61,13 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
     mcp_scale("cleanup", "--all", state_dir=folder, timeout=60)
 
 
-def run(tmp_path: Path, state_dir: Path, *args: str) -> list[dict[str, Any]]:
+def run(
+    tmp_path: Path, state_dir: Path, scenario: str, store: str, users: int, chaos: str
+) -> list[dict[str, Any]]:
+    """A 16 s run on 3 nodes; the history it wrote."""
     out = tmp_path / "run"
+    args = ["--scenario", scenario, "--nodes", "3", "--store", store, "--users", str(users)]
+    args += ["--spawn-rate", str(users), "--duration", "16s", "--chaos", chaos]
     result = mcp_scale("run", *args, "--out", str(out), state_dir=state_dir)
     assert result.returncode == 0, result.stdout + result.stderr
     return [dict(r) for r in read_history(out)]
@@ -73,22 +78,7 @@ def test_redis_sessions_of_a_killed_node_carry_on_through_the_others(
     tmp_path: Path, state_dir: Path
 ) -> None:
     history = run(
-        tmp_path,
-        state_dir,
-        "--scenario",
-        "notifications",
-        "--nodes",
-        "3",
-        "--store",
-        "redis",
-        "--users",
-        "30",
-        "--spawn-rate",
-        "30",
-        "--duration",
-        "16s",
-        "--chaos",
-        "kill-node:n1@6s; restart-node:n1@11s",
+        tmp_path, state_dir, "notifications", "redis", 30, "kill-node:n1@6s; restart-node:n1@11s"
     )
     killed, restarted = fault_time(history, "kill-node"), fault_time(history, "restart-node")
     assert killed < restarted
@@ -112,22 +102,7 @@ def test_memory_sessions_of_a_killed_node_get_404_and_reinitialize(
     tmp_path: Path, state_dir: Path
 ) -> None:
     history = run(
-        tmp_path,
-        state_dir,
-        "--scenario",
-        "notifications",
-        "--nodes",
-        "3",
-        "--store",
-        "memory",
-        "--users",
-        "30",
-        "--spawn-rate",
-        "30",
-        "--duration",
-        "16s",
-        "--chaos",
-        "kill-node:n1@6s; restart-node:n1@11s",
+        tmp_path, state_dir, "notifications", "memory", 30, "kill-node:n1@6s; restart-node:n1@11s"
     )
     killed = fault_time(history, "kill-node")
     born_on_n1 = {r["session"] for r in ops(history, "initialize", "ok") if r["node"] == "n1"}
@@ -144,22 +119,7 @@ def test_sampling_requests_are_all_answered_through_a_node_kill(
     tmp_path: Path, state_dir: Path
 ) -> None:
     history = run(
-        tmp_path,
-        state_dir,
-        "--scenario",
-        "sampling",
-        "--nodes",
-        "3",
-        "--store",
-        "redis",
-        "--users",
-        "20",
-        "--spawn-rate",
-        "20",
-        "--duration",
-        "16s",
-        "--chaos",
-        "kill-node:n2@6s; restart-node:n2@11s",
+        tmp_path, state_dir, "sampling", "redis", 20, "kill-node:n2@6s; restart-node:n2@11s"
     )
     asked = {
         (r["session"], r["value"]["id"])
