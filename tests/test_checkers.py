@@ -105,7 +105,17 @@ def history(*parts: Record | list[Record]) -> list[Record]:
 
 
 def test_every_checker_is_registered_with_its_counts() -> None:
-    names = ["survival", "delivery", "routing", "isolation", "broadcast", "metadata", "liveness"]
+    names = [
+        "survival",
+        "delivery",
+        "routing",
+        "isolation",
+        "broadcast",
+        "metadata",
+        "liveness",
+        "leak",
+        "drift",
+    ]
     assert list(CHECKERS) == names
     assert list(COUNTS) == names
     results = check_history([], REDIS)
