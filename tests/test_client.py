@@ -264,6 +264,27 @@ def test_connection_refused_is_a_fail(clients: Any) -> None:
 
 
 @pytest.mark.timeout(60)
+def test_a_refused_connection_goes_to_the_next_node(
+    make_cluster: MakeCluster, clients: Any
+) -> None:
+    """What a load balancer does for a dead backend: the request surely never arrived, so it
+    is sent to the next node, and the record names the node that refused it."""
+    cluster = make_cluster(nodes=2, store="redis")
+    dead = cluster.node("n2")
+    client, _ = clients(
+        cluster.urls,
+        routing="round_robin",
+        node_names={node.url: node.node_id for node in cluster.members.values()},
+    )
+    assert client.initialize()["type"] == "ok"
+    dead.kill()
+    calls = [client.call_tool("echo", {"text": str(i)}) for i in range(4)]
+    assert [c["type"] for c in calls] == ["ok"] * 4
+    assert {c["node"] for c in calls} == {"n1"}
+    assert any(c.get("failed_over") == ["n2"] for c in calls)
+
+
+@pytest.mark.timeout(60)
 def test_notifications_arrive_on_the_listening_stream(
     make_cluster: MakeCluster, clients: Any
 ) -> None:
