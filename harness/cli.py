@@ -19,7 +19,7 @@ from harness.demo import command_demo, default_out
 from harness.history import history_files
 from harness.report import compare_runs, load_summary, render_report
 from harness.report.console import print_verdict
-from harness.run.profile import ProfileError, RunProfile, load_profile
+from harness.run.profile import SOAK_DEFAULTS, ProfileError, RunProfile, load_profile
 from harness.run.runner import RunFailed, execute
 from harness.target_profile import TargetProfileError, load_target_profile
 from reference_server.config import DEFECTS
@@ -28,6 +28,25 @@ from scenarios.registry import SCENARIOS, SHAPES
 
 def _run_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="drive a cluster with a scenario while faults are applied")
+    _run_arguments(run, soak=False)
+
+
+def _soak_parser(sub: Any) -> None:
+    soak = sub.add_parser(
+        "soak",
+        help="steady load for hours, resources sampled, optional rolling restarts; a longevity "
+        "report (leak slopes, latency drift) at the end, also when interrupted",
+        description="A run with the soak shape (steady --users after a short ramp; default "
+        "--duration 1h): every --sample-every the nodes' RSS, CPU, fds, threads, streams and "
+        "sessions, Redis's memory, keys, clients and channels, and the load generator's RSS "
+        "and CPU are recorded; the leak check fits their trends with 95% confidence bounds "
+        "and the drift check compares latency percentiles of the first and last hour (of a "
+        "shorter run: third). Ctrl-C or SIGTERM stops it and still writes the report.",
+    )
+    _run_arguments(soak, soak=True)
+
+
+def _run_arguments(run: Any, soak: bool) -> None:
     run.add_argument("profile", nargs="?", help="YAML profile; flags given override it")
     run.add_argument("--scenario", choices=list(SCENARIOS))
     run.add_argument("--backend", choices=["local", "docker", "external"])
@@ -35,15 +54,26 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--store", choices=["memory", "redis"])
     run.add_argument("--users", type=int)
     run.add_argument("--spawn-rate", type=float)
-    run.add_argument("--duration", help="e.g. 60s, 5m")
-    run.add_argument("--shape", choices=list(SHAPES))
+    run.add_argument("--duration", help="e.g. 60s, 5m, 8h" + (" (default 1h)" if soak else ""))
+    if not soak:
+        run.add_argument("--shape", choices=list(SHAPES))
     run.add_argument("--processes", type=int, help="Locust worker processes (more cores)")
     run.add_argument("--routing", choices=["round_robin", "sticky", "random", "single"])
     run.add_argument("--chaos", help='fault timeline, e.g. "kill-node:n1@20s; restart-node:n1@30s"')
     run.add_argument("--chaos-every", help="a seeded random fault every this often, e.g. 15s")
     run.add_argument("--chaos-seed", type=int)
-    run.add_argument("--chaos-heal-after", help="how long a periodic fault lasts, e.g. 5s")
+    run.add_argument(
+        "--chaos-heal-after",
+        help="how long a periodic fault or a restarted node / Redis stays down, e.g. 5s",
+    )
     run.add_argument("--faults", help="faults to draw from, e.g. kill-node,pause-node")
+    run.add_argument(
+        "--rolling-restart-every",
+        help="kill one node and start it again this often, n1, n2, ... in turn, e.g. 10m",
+    )
+    run.add_argument(
+        "--redis-restart-every", help="kill Redis and start it again this often, e.g. 1h"
+    )
     run.add_argument("--defect", action="append", dest="defects", choices=sorted(DEFECTS))
     run.add_argument("--target", help="external MCP endpoint URLs, comma-separated")
     run.add_argument("--target-profile", help="YAML mapping scenario actions to the target's tools")
@@ -54,9 +84,32 @@ def _run_parser(sub: Any) -> None:
         dest="thresholds",
         help='a gate, e.g. "delivery.lost == 0" or "latency.tools_call.p99 < 250ms" (repeatable)',
     )
-    run.add_argument("--sample-every", help="resource sampling interval, e.g. 1s")
+    run.add_argument("--sample-every", help="resource sampling interval, e.g. 1s, 10s")
+    longevity = run.add_argument_group(
+        "leak and drift checks", "(the leak check runs on runs of 40 s or more, drift on soaks)"
+    )
+    longevity.add_argument(
+        "--memory-limit", help="project the time for RSS / Redis memory to reach this (1GiB)"
+    )
+    longevity.add_argument(
+        "--leak-rss", help="node RSS growth per hour above which it leaks (default 50MiB)"
+    )
+    longevity.add_argument("--leak-fds", help="open fds per hour above which they leak (200)")
+    longevity.add_argument(
+        "--leak-redis", help="Redis memory growth per hour above which it leaks (50MiB)"
+    )
+    longevity.add_argument(
+        "--leak-warmup", help="samples left out of the fit at the start (25%%, at most 60s)"
+    )
+    longevity.add_argument(
+        "--drift-p99", help="p99 growth, first to last window, that fails a soak (50%%)"
+    )
+    longevity.add_argument(
+        "--drift-min", help="...and only when p99 grew by at least this much (20ms)"
+    )
     run.add_argument("--seed", type=int)
-    run.add_argument("--out", help="run directory (default reports/<scenario>-<time>)")
+    default_dir = "reports/soak-<time>" if soak else "reports/<scenario>-<time>"
+    run.add_argument("--out", help=f"run directory (default {default_dir})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
+    _soak_parser(sub)
     report = sub.add_parser("report", help="check and report run directories (again)")
     report.add_argument("run_dirs", nargs="+", help="one run, or several to show side by side")
     report.add_argument("--out", help="where to write (default: the run directory itself)")
@@ -86,26 +140,57 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    return _run_command(args, "run")
+
+
+def command_soak(args: argparse.Namespace) -> int:
+    return _run_command(args, "soak")
+
+
+def _run_command(args: argparse.Namespace, command: str) -> int:
+    overrides = _overrides(args)
+    defaults = None
+    if command == "soak":
+        overrides["shape"] = "soak"
+        defaults = SOAK_DEFAULTS
     try:
-        profile = load_profile(args.profile, _overrides(args))
+        profile = load_profile(args.profile, overrides, defaults)
         load_target_profile(profile.target_profile, profile.backend)
     except (ProfileError, TargetProfileError) as exc:
-        print(f"mcp-scale run: error: {exc}", file=sys.stderr)
+        print(f"mcp-scale {command}: error: {exc}", file=sys.stderr)
         return exit_codes.USAGE
-    run_dir = Path(profile.out) if profile.out else _default_out(profile.scenario)
+    kind = "soak" if command == "soak" else profile.scenario
+    run_dir = Path(profile.out) if profile.out else _default_out(kind)
     try:
         execute(profile, run_dir)
     except RunFailed as exc:
-        print(f"mcp-scale run: could not run: {exc}", file=sys.stderr)
-        print(_recorded(run_dir), file=sys.stderr)
+        print(f"mcp-scale {command}: could not run: {exc}", file=sys.stderr)
+        _report_what_was_recorded(run_dir, command)
         return exit_codes.COULD_NOT_RUN
     except KeyboardInterrupt:
-        print(f"\nmcp-scale run: interrupted. {_recorded(run_dir)}", file=sys.stderr)
+        print(f"\nmcp-scale {command}: interrupted.", file=sys.stderr)
+        _report_what_was_recorded(run_dir, command)
         return exit_codes.COULD_NOT_RUN
     run = analyze_run(run_dir)
     render_report(run_dir, [run])
     print_verdict([run], run_dir)
     return exit_codes.FAIL if run.verdict == "fail" else exit_codes.PASS
+
+
+def _report_what_was_recorded(run_dir: Path, command: str) -> None:
+    """A run cut short (Ctrl-C, SIGTERM, Locust overran) is still checked and reported, from
+    what its history holds; the exit code stays 3 (the run was not carried out in full)."""
+    if not history_files(run_dir):
+        print(_recorded(run_dir), file=sys.stderr)
+        return
+    try:
+        run = analyze_run(run_dir)
+        render_report(run_dir, [run])
+    except KeyboardInterrupt:
+        print(f"mcp-scale {command}: report interrupted. {_recorded(run_dir)}", file=sys.stderr)
+        return
+    print(f"mcp-scale {command}: report of what was recorded until then:", file=sys.stderr)
+    print_verdict([run], run_dir)
 
 
 def _recorded(run_dir: Path) -> str:
@@ -151,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {
         "run": command_run,
+        "soak": command_soak,
         "report": command_report,
         "compare": command_compare,
         "demo": command_demo,

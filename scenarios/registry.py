@@ -57,6 +57,22 @@ SCENARIOS: dict[str, Scenario] = {
     )
 }
 
+
+def ramp_seconds(
+    shape: str | None, duration: float, users: int = 1, spawn_rate: float = 1.0
+) -> float:
+    """Seconds from the start of a run until its load is steady (the leak and drift checks
+    leave them out): the soak shape's short ramp, the ramp shape's first third, or without a
+    shape Locust's spawning of every user; a spike is never steady (0)."""
+    if shape == "soak":
+        return min(30.0, duration / 10) if duration > 0 else 30.0
+    if shape == "ramp":
+        return duration / 3
+    if shape is None:
+        return users / spawn_rate if spawn_rate > 0 else 0.0
+    return 0.0
+
+
 # Load shapes (Locust LoadTestShape classes in scenarios/shapes.py).
 SHAPES: dict[str, str] = {
     "ramp": "users grow linearly to --users over the first third, then hold",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from locust import LoadTestShape
 
 from scenarios.common import RUN
+from scenarios.registry import ramp_seconds
 
 
 def users_at(shape: str, elapsed: float, users: int, duration: float) -> int:
@@ -20,7 +21,8 @@ def users_at(shape: str, elapsed: float, users: int, duration: float) -> int:
         base = max(1, users // 4)
         return users if 0.4 <= fraction < 0.6 else base
     if shape == "soak":
-        return max(1, round(users * min(1.0, elapsed / 30.0)))
+        # 30 s (a tenth of a short run); the leak and drift checks leave it out.
+        return max(1, round(users * min(1.0, elapsed / ramp_seconds(shape, duration))))
     raise ValueError(f"unknown shape {shape!r}")
 
 

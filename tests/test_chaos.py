@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 
 from harness.chaos import ChaosController, Fault, parse_timeline, periodic_schedule
-from harness.chaos.schedule import ScheduleError
+from harness.chaos.schedule import (
+    ScheduleError,
+    redis_restart_schedule,
+    rolling_restart_schedule,
+)
 
 NODES = ["n1", "n2", "n3"]
 
@@ -60,6 +64,35 @@ def test_periodic_schedule_is_reproducible_for_a_seed_and_heals_each_fault() -> 
     heals = {"kill-node": "restart-node", "pause-node": "resume-node"}
     for start in starts:
         assert Fault(heals[start.name], start.target, start.at + 4) in faults
+
+
+def test_rolling_restarts_cycle_through_the_nodes_in_order() -> None:
+    faults = rolling_restart_schedule(600, NODES, duration=3600, down=5)
+    assert [f.describe() for f in faults[:6]] == [
+        "kill-node:n1@600s",
+        "restart-node:n1@605s",
+        "kill-node:n2@1200s",
+        "restart-node:n2@1205s",
+        "kill-node:n3@1800s",
+        "restart-node:n3@1805s",
+    ]
+    kills = [f for f in faults if f.name == "kill-node"]
+    assert [f.target for f in kills] == ["n1", "n2", "n3", "n1", "n2"]  # none at 3600 s: the end
+    assert all(f.at < 3600 for f in faults)
+
+
+def test_redis_restarts_and_their_errors() -> None:
+    faults = redis_restart_schedule(1200, duration=3600, down=10, start=1500)
+    assert [f.describe() for f in faults] == [
+        "kill-redis@1500s",
+        "restart-redis@1510s",
+        "kill-redis@2700s",
+        "restart-redis@2710s",
+    ]
+    with pytest.raises(ScheduleError, match="longer than the downtime"):
+        rolling_restart_schedule(5, NODES, duration=60, down=5)
+    with pytest.raises(ScheduleError, match="must be positive"):
+        redis_restart_schedule(0, duration=60, down=5)
 
 
 class FakeTarget:

@@ -34,6 +34,8 @@ from harness.report.frames import frames_of
 
 RUN_TIMEOUT = 120
 CHART_NAMES = {"survival", "latency", "messages", "throughput", "recovery"}
+# Drawn from the monitor's resource samples (every local run has them).
+CHART_NAMES |= {"memory", "redis", "fds", "sessions", "cpu"}
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?(?:https?:)?//""")
 
 

@@ -1,4 +1,5 @@
-"""Fault schedules as pure functions: a timeline, periodic, or seeded random (no I/O here)."""
+"""Fault schedules as pure functions: a timeline, periodic, seeded random, or rolling restarts
+(no I/O here)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,58 @@ def periodic_schedule(
         if FAULTS[kind].heal:
             faults.append(_healing(fault, at + heal_after, kind))
         at += every
+    return sorted(faults, key=lambda f: f.at)
+
+
+def rolling_restart_schedule(
+    every: float,
+    nodes: list[str],
+    duration: float,
+    down: float,
+    start: float | None = None,
+) -> list[Fault]:
+    """Rolling restarts: every ``every`` seconds one node is killed (SIGKILL) and started
+    again ``down`` seconds later, cycling through ``nodes`` in order (n1, n2, n3, n1, ...).
+    The first at ``start`` (default ``every``); none whose restart would fall after the run."""
+    return _restarts(every, list(nodes), duration, down, start, "--rolling-restart-every")
+
+
+def redis_restart_schedule(
+    every: float, duration: float, down: float, start: float | None = None
+) -> list[Fault]:
+    """Redis killed (SIGKILL) every ``every`` seconds and started again (same port and data)
+    ``down`` seconds later; the first at ``start`` (default ``every``)."""
+    return _restarts(every, [None], duration, down, start, "--redis-restart-every")
+
+
+def _restarts(
+    every: float,
+    targets: list[str | None],
+    duration: float,
+    down: float,
+    start: float | None,
+    flag: str,
+) -> list[Fault]:
+    if every <= 0:
+        raise ScheduleError(f"{flag} must be positive")
+    if down < 0:
+        raise ScheduleError(f"{flag}: the downtime must not be negative")
+    if every <= down:
+        raise ScheduleError(
+            f"{flag} ({every:g}s) must be longer than the downtime of each restart "
+            f"({down:g}s, --chaos-heal-after), or two would overlap"
+        )
+    if not targets:
+        raise ScheduleError(f"{flag} needs at least one node")
+    faults: list[Fault] = []
+    at = every if start is None else start
+    turn = 0
+    while at + down < duration:  # bounded: at grows by every > 0
+        target = targets[turn % len(targets)]
+        kill, heal = ("kill-node", "restart-node") if target else ("kill-redis", "restart-redis")
+        faults += [Fault(kill, target, at), Fault(heal, target, at + down)]
+        at += every
+        turn += 1
     return sorted(faults, key=lambda f: f.at)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from harness.checkers import (
     broadcast,
     delivery,
+    drift,
     isolation,
     leak,
     liveness,
@@ -37,7 +38,7 @@ from harness.history import Record
 
 Checker = Callable[[list[Record], CheckContext], CheckResult]
 
-_MODULES = (survival, delivery, routing, isolation, broadcast, metadata, liveness, leak)
+_MODULES = (survival, delivery, routing, isolation, broadcast, metadata, liveness, leak, drift)
 CHECKERS: dict[str, Checker] = {module.NAME: module.check for module in _MODULES}
 COUNTS: dict[str, tuple[str, ...]] = {module.NAME: module.COUNTS for module in _MODULES}
 

@@ -17,7 +17,8 @@ MAX_EXAMPLES = 5
 STREAM_SUFFIX = "/stream"
 NEMESIS = "nemesis"
 HARNESS = "harness"
-NOT_CLIENTS = frozenset((NEMESIS, HARNESS))
+MONITOR = "monitor"  # resource samples (harness.monitor): not a client's operations
+NOT_CLIENTS = frozenset((NEMESIS, HARNESS, MONITOR))
 # Faults that undo another one: they end a fault episode rather than start one.
 HEALS: frozenset[str] = frozenset(name for name, kind in FAULTS.items() if kind.heal is None)
 # A stream the client itself ended: what it would still have received is censored, not lost.

@@ -5,11 +5,18 @@ warm-up window, a Theil-Sen trend (robust to the odd spike, scipy) of RSS, open 
 used memory, with its 95 % confidence interval, in units per hour. A series leaks when the
 lower bound of its slope is above the threshold both over the whole window and over its second
 half: growth that levels off (a cache filling up) is not a leak. The projected time to
-``memory_limit`` is reported for RSS. Too short a series says unknown.
+``memory_limit`` is reported for RSS and Redis memory (from the slope, and from the upper
+bound: the pessimistic one). Too short a series says unknown.
+
+Thresholds, warm-up and memory limit come from the keyword arguments, else from the run's
+profile in the history's run-start record (``leak_rss``, ``leak_fds``, ``leak_redis``,
+``leak_warmup``, ``memory_limit``), else the defaults below. Long series are reduced to at
+most MAX_POINTS bucket medians first (Theil-Sen is quadratic in the number of points).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,18 +25,35 @@ from scipy.stats import theilslopes
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import Record
+from scenarios.registry import ramp_seconds
 
 NAME = "leak"
-COUNTS = ("series", "judged", "leaking", "rss_slope_max_mb_h", "fds_slope_max_h")
+COUNTS = (
+    "series",
+    "judged",
+    "leaking",
+    "rss_slope_max_mb_h",
+    "fds_slope_max_h",
+    "redis_slope_max_mb_h",
+    "hours_to_limit_min",
+)
 MB = 1024 * 1024
-# metric in a sample -> (what it measures, threshold per hour, unit divisor for reports)
+# metric in a sample -> (what it measures, default threshold per hour, unit divisor, unit)
 METRICS = {
-    "rss": ("RSS", 50 * MB, MB),
-    "fds": ("open fds", 200, 1),
-    "used_memory": ("Redis memory", 50 * MB, MB),
+    "rss": ("RSS", 50 * MB, MB, "MiB"),
+    "fds": ("open fds", 200, 1, "fds"),
+    "used_memory": ("Redis memory", 50 * MB, MB, "MiB"),
 }
+# The profile's name for each metric's threshold.
+PROFILE_KEYS = {"rss": "leak_rss", "fds": "leak_fds", "used_memory": "leak_redis"}
+MEMORY_METRICS = ("rss", "used_memory")
+DEFAULT_MEMORY_LIMIT = 1024 * MB
 MIN_SAMPLES = 10
 MIN_SPAN = 20.0  # seconds, after the warm-up
+MAX_POINTS = 1000
+MAX_WARMUP = 60.0
+
+Series = dict[tuple[str, Any, str], list[tuple[float, float]]]
 
 
 def check(
@@ -37,44 +61,103 @@ def check(
     ctx: CheckContext,
     warmup: float | None = None,
     thresholds: dict[str, float] | None = None,
-    memory_limit: float = 1024 * MB,
+    memory_limit: float | None = None,
 ) -> CheckResult:
-    limits = {name: spec[1] for name, spec in METRICS.items()} | (thresholds or {})
-    series = _series(history)
+    profile = run_profile(history)
+    limits = {name: float(spec[1]) for name, spec in METRICS.items()}
+    for metric, key in PROFILE_KEYS.items():
+        given = _number(profile.get(key))
+        limits[metric] = limits[metric] if given is None else given
+    limits |= thresholds or {}
+    if warmup is None:
+        warmup = _number(profile.get("leak_warmup"))
+    if memory_limit is None:
+        memory_limit = _number(profile.get("memory_limit")) or DEFAULT_MEMORY_LIMIT
+    steady = steady_from(history, profile)
+    series = series_of(history)
     counts = dict.fromkeys(COUNTS, 0.0)
     counts["series"] = float(len(series))
+    counts["hours_to_limit_min"] = math.inf
     trends: list[dict[str, Any]] = []
     examples: list[dict[str, Any]] = []
     for (target, pid, metric), points in sorted(series.items(), key=lambda item: str(item[0])):
-        trend = _trend(points, warmup)
+        trend = fit(points, warmup, steady)
         if trend is None:
             continue
         counts["judged"] += 1
-        label, _, unit = METRICS[metric]
-        trend.update(target=target, pid=pid, metric=metric, unit_divisor=unit)
-        trend["leaking"] = bool(
-            trend["low_per_h"] > limits[metric] and trend["late_low_per_h"] > limits[metric]
+        label, _, unit, unit_name = METRICS[metric]
+        limit = limits[metric]
+        trend.update(
+            target=target,
+            pid=pid,
+            metric=metric,
+            label=label,
+            unit=unit_name,
+            unit_divisor=unit,
+            threshold_per_h=limit,
         )
-        if metric == "rss" and trend["slope_per_h"] > 0:
-            trend["hours_to_limit"] = max(
-                0.0, (memory_limit - trend["last"]) / trend["slope_per_h"]
+        whole, late = trend["low_per_h"] > limit, trend["late_low_per_h"] > limit
+        trend["leaking"] = bool(whole and late)
+        trend["status"] = (
+            "leak"
+            if trend["leaking"]
+            else "levels off"
+            if whole
+            else "growing"
+            if trend["low_per_h"] > 0
+            else "flat"
+        )
+        if metric in MEMORY_METRICS:
+            trend["memory_limit"] = memory_limit
+            trend["hours_to_limit"] = _hours_to(memory_limit, trend["last"], trend["slope_per_h"])
+            trend["hours_to_limit_worst"] = _hours_to(
+                memory_limit, trend["last"], trend["high_per_h"]
             )
-        if metric == "rss":
-            counts["rss_slope_max_mb_h"] = max(
-                counts["rss_slope_max_mb_h"], trend["slope_per_h"] / MB
-            )
-        if metric == "fds":
-            counts["fds_slope_max_h"] = max(counts["fds_slope_max_h"], trend["slope_per_h"])
+            if trend["hours_to_limit"] is not None:
+                counts["hours_to_limit_min"] = min(
+                    counts["hours_to_limit_min"], trend["hours_to_limit"]
+                )
+        key = {"rss": "rss_slope_max_mb_h", "fds": "fds_slope_max_h"}.get(
+            metric, "redis_slope_max_mb_h"
+        )
+        counts[key] = max(counts[key], trend["slope_per_h"] / unit)
         if trend["leaking"]:
             counts["leaking"] += 1
             if len(examples) < 5:
-                examples.append({"why": f"{label} of {target} keeps growing", **trend})
+                examples.append(_example(trend))
         trends.append(trend)
-    return _verdict(counts, examples, trends)
+    settings = {"thresholds_per_h": limits, "warmup": warmup, "memory_limit": memory_limit}
+    return _verdict(counts, examples, trends, settings)
 
 
-def _series(history: list[Record]) -> dict[tuple[str, Any, str], list[tuple[float, float]]]:
-    found: dict[tuple[str, Any, str], list[tuple[float, float]]] = {}
+def steady_from(history: list[Record], profile: dict[str, Any]) -> float:
+    """When the run's load became steady (epoch seconds): its start plus the shape's ramp
+    (scenarios.registry.ramp_seconds); -inf without a run-start record."""
+    start = next(
+        (float(r["time"]) for r in history if r["process"] == "harness" and r["f"] == "run-start"),
+        -math.inf,
+    )
+    ramp = ramp_seconds(
+        profile.get("shape"),
+        _number(profile.get("duration")) or 0.0,
+        int(_number(profile.get("users")) or 1),
+        _number(profile.get("spawn_rate")) or 1.0,
+    )
+    return start + ramp
+
+
+def run_profile(history: list[Record]) -> dict[str, Any]:
+    """The run's profile, as the harness recorded it in the run-start record ({} if none)."""
+    for record in history:
+        if record["process"] == "harness" and record["f"] == "run-start":
+            value = record.get("value")
+            return value if isinstance(value, dict) else {}
+    return {}
+
+
+def series_of(history: list[Record]) -> Series:
+    """(target, pid, metric) -> [(time, value)] for the metrics judged here."""
+    found: Series = {}
     for record in history:
         if record["f"] != "sample":
             continue
@@ -88,48 +171,122 @@ def _series(history: list[Record]) -> dict[tuple[str, Any, str], list[tuple[floa
     return found
 
 
-def _trend(points: list[tuple[float, float]], warmup: float | None) -> dict[str, Any] | None:
-    times = np.array([t for t, _ in points])
-    values = np.array([v for _, v in points])
+def fit(
+    points: list[tuple[float, float]], warmup: float | None, steady: float = -math.inf
+) -> dict[str, Any] | None:
+    """The Theil-Sen trend of one series after its warm-up (25 % of it, at most a minute,
+    unless ``warmup`` says) and not before ``steady`` (the end of the load's ramp, epoch
+    seconds); None when too little is left."""
+    times = np.array([t for t, _ in points], dtype=float)
+    values = np.array([v for _, v in points], dtype=float)
     span = times[-1] - times[0] if len(times) else 0.0
-    skip = min(60.0, span * 0.25) if warmup is None else warmup
-    keep = times >= times[0] + skip
+    skip = min(MAX_WARMUP, span * 0.25) if warmup is None else warmup
+    keep = times >= max(times[0] + skip, steady) if len(times) else times > 0
     times, values = times[keep], values[keep]
     if len(times) < MIN_SAMPLES or times[-1] - times[0] < MIN_SPAN:
         return None
-    hours = (times - times[0]) / 3600.0
-    slope, _, low, high = theilslopes(values, hours, 0.95)
+    samples, start = len(times), float(times[0])
+    fit_times, fit_values = reduce(times, values, MAX_POINTS)
+    hours = (fit_times - start) / 3600.0
+    slope, intercept, low, high = theilslopes(fit_values, hours, 0.95)
     half = len(hours) // 2
-    late = theilslopes(values[half:], hours[half:], 0.95) if len(hours) - half >= 5 else None
+    late = theilslopes(fit_values[half:], hours[half:], 0.95) if len(hours) - half >= 5 else None
     return {
-        "samples": len(times),
+        "samples": samples,
+        "points": len(hours),
+        "start_s": start,
         "span_s": float(times[-1] - times[0]),
         "slope_per_h": float(slope),
+        "intercept": float(intercept),  # the fitted value at start_s
         "low_per_h": float(low),
         "high_per_h": float(high),
+        "late_slope_per_h": float(late[0]) if late is not None else float(slope),
         "late_low_per_h": float(late[2]) if late is not None else float(low),
         "first": float(values[0]),
         "last": float(values[-1]),
+        "peak": float(values.max()),
     }
 
 
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def reduce(times: Array, values: Array, most: int) -> tuple[Array, Array]:
+    """At most ``most`` points: medians of equal time buckets (robust like the fit itself)."""
+    if len(times) <= most:
+        return times, values
+    edges = np.linspace(times[0], times[-1], most + 1)
+    slots = np.clip(np.searchsorted(edges, times, side="right") - 1, 0, most - 1)
+    kept_t, kept_v = [], []
+    bounds = np.flatnonzero(np.diff(slots)) + 1
+    for part_t, part_v in zip(np.split(times, bounds), np.split(values, bounds), strict=True):
+        kept_t.append(float(np.median(part_t)))
+        kept_v.append(float(np.median(part_v)))
+    return np.array(kept_t), np.array(kept_v)
+
+
+def _example(trend: dict[str, Any]) -> dict[str, Any]:
+    """A leaking series in its own unit (MiB or fds), per hour."""
+    unit = trend["unit_divisor"]
+    example = {
+        "why": f"{trend['label']} of {trend['target']} keeps growing",
+        "target": trend["target"],
+        "pid": trend["pid"],
+        "metric": trend["metric"],
+        "unit": trend["unit"],
+        "slope_per_h": round(trend["slope_per_h"] / unit, 3),
+        "ci95_per_h": [round(trend["low_per_h"] / unit, 3), round(trend["high_per_h"] / unit, 3)],
+        "late_low_per_h": round(trend["late_low_per_h"] / unit, 3),
+        "threshold_per_h": round(trend["threshold_per_h"] / unit, 3),
+        "first": round(trend["first"] / unit, 3),
+        "last": round(trend["last"] / unit, 3),
+        "samples": trend["samples"],
+        "span_s": round(trend["span_s"], 1),
+    }
+    if trend.get("hours_to_limit") is not None:
+        example["hours_to_limit"] = round(trend["hours_to_limit"], 2)
+    return example
+
+
+def _hours_to(limit: float, last: float, rate: float) -> float | None:
+    if rate <= 0:
+        return None
+    return max(0.0, (limit - last) / rate)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 def _verdict(
-    counts: dict[str, float], examples: list[dict[str, Any]], trends: list[dict[str, Any]]
+    counts: dict[str, float],
+    examples: list[dict[str, Any]],
+    trends: list[dict[str, Any]],
+    settings: dict[str, Any],
 ) -> CheckResult:
-    details = {"trends": trends}
+    details = {"trends": trends, "settings": settings}
     if not counts["judged"]:
         reason = "no resource samples" if not counts["series"] else "too few samples after warm-up"
         return CheckResult(NAME, "unknown", reason, counts, details=details)
     if counts["leaking"]:
-        worst = examples[0]
-        rate = worst["slope_per_h"] / worst["unit_divisor"]
+        worst = max(
+            (t for t in trends if t["leaking"]),
+            key=lambda t: t["low_per_h"] / t["threshold_per_h"] if t["threshold_per_h"] else 0,
+        )
+        unit = worst["unit_divisor"]
         summary = (
             f"{int(counts['leaking'])} of {int(counts['judged'])} series keep growing; "
-            f"{worst['metric']} of {worst['target']} at {rate:.1f}/h"
+            f"{worst['label']} of {worst['target']} at {worst['slope_per_h'] / unit:.1f} "
+            f"{worst['unit']}/h (95% CI {worst['low_per_h'] / unit:.1f} to "
+            f"{worst['high_per_h'] / unit:.1f})"
         )
+        if worst.get("hours_to_limit") is not None:
+            summary += f", {worst['hours_to_limit']:.1f} h to the memory limit"
         return CheckResult(NAME, False, summary, counts, examples, details=details)
     summary = (
         f"no growth beyond the thresholds in {int(counts['judged'])} series; RSS slope at most "
-        f"{counts['rss_slope_max_mb_h']:.1f} MB/h"
+        f"{counts['rss_slope_max_mb_h']:.1f} MiB/h"
     )
     return CheckResult(NAME, True, summary, counts, details=details)

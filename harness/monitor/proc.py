@@ -19,6 +19,8 @@ def process_resources(pid: int) -> dict[str, Any] | None:
         fds = len(os.listdir(base / "fd"))
     except (OSError, IndexError):
         return None
+    if stat[0] in ("Z", "X"):  # exited, not yet reaped: nothing left to measure
+        return None
     rss = 0
     for line in status.splitlines():
         if line.startswith("VmRSS:"):

@@ -3,6 +3,10 @@
 Per node: RSS, CPU, open fds, threads (from /proc, by the PID the backend started), and open
 streams and sessions (from its /metrics); Redis: used memory, keys, clients, pub/sub channels
 (INFO); the load generator: RSS and CPU of Locust's process group.
+
+Cheap by construction (see bench/monitor_overhead.py): /proc reads, one kept-alive HTTP
+connection per node with only the two gauges picked out of /metrics, one kept Redis
+connection. The sampler accounts for its own CPU time (``stats()``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from typing import Any
 
 import httpx
 import redis
-from prometheus_client.parser import text_string_to_metric_families
 
 from harness.monitor.proc import group_resources, process_resources
 
@@ -48,7 +51,11 @@ class ResourceSampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._http = httpx.Client(timeout=min(1.0, interval))
+        self._redis: dict[str, redis.Redis] = {}
         self.samples = 0
+        self.sweeps = 0
+        self.cpu_seconds = 0.0  # the sampling thread's own CPU time
+        self.sweep_seconds: list[float] = []  # wall time of each sweep over all targets
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="monitor", daemon=True)
@@ -59,24 +66,51 @@ class ResourceSampler:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._http.close()
+        for client in self._redis.values():
+            client.close()
+
+    def stats(self) -> dict[str, float]:
+        """What sampling cost: sweeps, samples, CPU seconds, sweep wall times (ms)."""
+        sweeps = sorted(self.sweep_seconds)
+        return {
+            "interval_s": self._interval,
+            "sweeps": self.sweeps,
+            "samples": self.samples,
+            "cpu_s": round(self.cpu_seconds, 4),
+            "cpu_ms_per_sweep": round(1000 * self.cpu_seconds / self.sweeps, 3)
+            if self.sweeps
+            else 0.0,
+            "sweep_ms_p50": round(1000 * sweeps[len(sweeps) // 2], 3) if sweeps else 0.0,
+            "sweep_ms_max": round(1000 * sweeps[-1], 3) if sweeps else 0.0,
+        }
 
     def _run(self) -> None:
         while not self._stop.is_set():  # bounded: stopped with the run
             started = time.monotonic()
-            for target in self.targets:
-                value = self.sample(target)
-                if value is not None:
-                    self._record(
-                        {
-                            "time": time.time(),
-                            "type": "ok",
-                            "process": MONITOR,
-                            "f": "sample",
-                            "value": value,
-                        }
-                    )
-                    self.samples += 1
-            self._stop.wait(max(0.0, self._interval - (time.monotonic() - started)))
+            cpu = time.thread_time()
+            self.sweep()
+            self.cpu_seconds += time.thread_time() - cpu
+            self.sweeps += 1
+            took = time.monotonic() - started
+            if len(self.sweep_seconds) < 100_000:
+                self.sweep_seconds.append(took)
+            self._stop.wait(max(0.0, self._interval - took))
+
+    def sweep(self) -> None:
+        """One sample of every target, recorded."""
+        for target in self.targets:
+            value = self.sample(target)
+            if value is not None:
+                self._record(
+                    {
+                        "time": time.time(),
+                        "type": "ok",
+                        "process": MONITOR,
+                        "f": "sample",
+                        "value": value,
+                    }
+                )
+                self.samples += 1
 
     def sample(self, target: SampleTarget) -> dict[str, Any] | None:
         pid = target.pid()
@@ -89,7 +123,7 @@ class ResourceSampler:
         if target.metrics_url:
             value.update(self._node_gauges(target.metrics_url))
         if target.redis_url:
-            value.update(_redis_info(target.redis_url))
+            value.update(self._redis_info(target.redis_url))
         return value
 
     def _node_gauges(self, url: str) -> dict[str, float]:
@@ -97,25 +131,43 @@ class ResourceSampler:
             text = self._http.get(url).text
         except httpx.HTTPError:
             return {}
-        gauges: dict[str, float] = {}
-        for family in text_string_to_metric_families(text):
-            key = _NODE_GAUGES.get(family.name)
-            if key and family.samples:
-                gauges[key] = family.samples[0].value
-        return gauges
+        return node_gauges(text)
+
+    def _redis_info(self, url: str) -> dict[str, float]:
+        client = self._redis.get(url)
+        if client is None:
+            client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            self._redis[url] = client
+        try:
+            # One round trip; redis-py reconnects by itself after Redis restarted.
+            with client.pipeline(transaction=False) as pipe:
+                pipe.info("memory")
+                pipe.info("clients")
+                pipe.info("stats")
+                pipe.dbsize()
+                memory, clients, stats, keys = pipe.execute()
+        except (redis.RedisError, OSError):
+            return {}
+        return {
+            "used_memory": float(memory.get("used_memory", 0)),
+            "keys": float(keys),
+            "clients": float(clients.get("connected_clients", 0)),
+            "pubsub_channels": float(stats.get("pubsub_channels", 0)),
+        }
 
 
-def _redis_info(url: str) -> dict[str, float]:
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        with client:
-            info: dict[str, Any] = client.info()
-            keys = int(client.dbsize())
-    except (redis.RedisError, OSError):
-        return {}
-    return {
-        "used_memory": float(info.get("used_memory", 0)),
-        "keys": float(keys),
-        "clients": float(info.get("connected_clients", 0)),
-        "pubsub_channels": float(info.get("pubsub_channels", 0)),
-    }
+def node_gauges(text: str) -> dict[str, float]:
+    """The open-streams and sessions gauges out of a node's Prometheus text (one node, one
+    sample per gauge: ``mcp_sessions{node="n1"} 20.0``); the full parser costs ten times more."""
+    gauges: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("mcp_"):
+            continue
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        key = _NODE_GAUGES.get(name)
+        if key is not None and key not in gauges:
+            try:
+                gauges[key] = float(line.rsplit(" ", 1)[1])
+            except (IndexError, ValueError):
+                continue
+    return gauges

@@ -72,9 +72,11 @@ class Chart:
 def draw_charts(charts_dir: Path, runs: list[ChartRun]) -> tuple[list[Chart], list[str]]:
     """Every chart that can be drawn, as charts_dir/<name>.png; notes for the others."""
     charts_dir.mkdir(parents=True, exist_ok=True)
+    from harness.report.resource_charts import RESOURCE_CHARTS  # it imports helpers from here
+
     charts: list[Chart] = []
     notes: list[str] = []
-    for name, title, caption, draw in CHARTS:
+    for name, title, caption, draw in [*CHARTS, *RESOURCE_CHARTS]:
         path = charts_dir / f"{name}.png"
         path.unlink(missing_ok=True)  # never leave an older report's chart behind
         try:

@@ -7,7 +7,7 @@ needed (messages, notify calls, nemesis ops) are visited one by one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,23 @@ from harness.history import EVENT_FS, Record
 COLUMNS = ["time", "type", "process", "f", "latency", "session", "node"]
 NEMESIS = "nemesis"
 HARNESS = "harness"
+MONITOR = "monitor"  # resource samples: not client operations
+SAMPLE_COLUMNS = [
+    "t",
+    "target",
+    "kind",
+    "pid",
+    "rss",
+    "cpu",
+    "fds",
+    "threads",
+    "open_streams",
+    "sessions",
+    "used_memory",
+    "keys",
+    "clients",
+    "pubsub_channels",
+]
 NOTIFY = "call:notify"
 HEALS: frozenset[str] = frozenset(k.heal for k in FAULTS.values() if k.heal)
 
@@ -66,6 +83,9 @@ class RunFrames:
     notify: pd.DataFrame
     sessions: pd.DataFrame  # from the history: session, start, end, lost
     faults: list[FaultSpan]
+    # resource samples (harness.monitor): SAMPLE_COLUMNS, one row per target and interval
+    samples: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SAMPLE_COLUMNS))
+    monitor: dict[str, Any] = field(default_factory=dict)  # the sampler's own cost (run-end)
 
     @property
     def span(self) -> float:
@@ -81,7 +101,7 @@ def frames_of(history: Sequence[Record]) -> RunFrames:
     last = _first(df.loc[harness & (df["f"] == "run-end"), "time"], df["time"].max())
     complete = bool((harness & (df["f"] == "run-end")).any())
     df["t"] = df["time"] - zero
-    is_op = ~harness & (df["process"] != NEMESIS) & ~df["f"].isin(EVENT_FS)
+    is_op = ~harness & ~df["process"].isin((NEMESIS, MONITOR)) & ~df["f"].isin(EVENT_FS)
     ops = df.loc[is_op & (df["type"] != "invoke"), ["t", "type", "f", "latency", "process"]]
     received = _received(history, df)
     notify = _notify_calls(history, df, received[received["nonce"].notna()])
@@ -95,7 +115,33 @@ def frames_of(history: Sequence[Record]) -> RunFrames:
         notify=notify,
         sessions=_sessions(history, df),
         faults=_faults(history, df, zero),
+        samples=_samples(history, df),
+        monitor=_monitor_stats(history, df),
     )
+
+
+def _samples(history: Sequence[Record], df: pd.DataFrame) -> pd.DataFrame:
+    """The monitor's resource samples, flattened (missing figures are NaN)."""
+    rows = np.flatnonzero(((df["f"] == "sample") & (df["process"] == MONITOR)).to_numpy())
+    values = [history[i].get("value") for i in rows.tolist()]
+    keep = [i for i, value in enumerate(values) if isinstance(value, dict)]
+    frame = pd.DataFrame.from_records(
+        [values[i] for i in keep], columns=[c for c in SAMPLE_COLUMNS if c != "t"]
+    )
+    frame.insert(0, "t", df["t"].to_numpy()[rows[keep]] if keep else np.array([], dtype=float))
+    for column in SAMPLE_COLUMNS[3:]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame["target"] = frame["target"].astype(str)
+    return frame
+
+
+def _monitor_stats(history: Sequence[Record], df: pd.DataFrame) -> dict[str, Any]:
+    ends = np.flatnonzero(((df["process"] == HARNESS) & (df["f"] == "run-end")).to_numpy())
+    if not len(ends):
+        return {}
+    value = history[int(ends[0])].get("value")
+    stats = value.get("monitor") if isinstance(value, dict) else None
+    return stats if isinstance(stats, dict) else {}
 
 
 def _first(values: pd.Series, default: float) -> float:

@@ -48,6 +48,7 @@ def render_html(summary: dict[str, Any], out_dir: Path) -> str:
         f"<p>runs: {labels} &middot; generated {escape(summary['generated_at'])}</p></header>",
     ]
     parts += _checkers(runs) + _thresholds(runs) + _key_numbers(runs) + _metrics(runs)
+    parts += _longevity(runs)
     parts += _charts(summary, out_dir) + _latency(runs) + _faults(runs) + _failures(runs)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -160,6 +161,45 @@ def _faults(runs: list[dict[str, Any]]) -> list[str]:
         table = _table(fmt.FAULT_HEADER, rows) if rows else '<p class="note">No fault.</p>'
         blocks.append(f"<div><h3>{escape(run['label'])}</h3>{table}</div>")
     return ["<h2>Faults</h2>", f'<div class="runs">{"".join(blocks)}</div>']
+
+
+def _longevity(runs: list[dict[str, Any]]) -> list[str]:
+    """Resources, leak slopes and latency drift, one block per run, when there are any."""
+    parts: list[str] = []
+    named = len(runs) > 1
+    for run in runs:
+        suffix = f": {escape(run['label'])}" if named else ""
+        rows: list[list[Cell]] = [[escape(c) for c in row] for row in fmt.resource_rows(run)]
+        if rows:
+            parts.append(f"<h2>Resources{suffix}</h2>")
+            parts.append(_table([escape(h) for h in fmt.RESOURCE_HEADER], rows, numeric_from=1))
+            note = fmt.monitor_text(run)
+            if note:
+                parts.append(f'<p class="note">{escape(note)}</p>')
+        longevity = run.get("longevity", {})
+        for key, title, header, found in (
+            ("leak", "Leak check: growth per hour", fmt.SLOPE_HEADER, fmt.slope_rows(run)),
+            ("drift", "Latency drift", fmt.DRIFT_HEADER, fmt.drift_rows(run)),
+        ):
+            check = longevity.get(key)
+            if not check:
+                continue
+            parts.append(f"<h2>{title}{suffix}</h2>")
+            status = check["status"]
+            parts.append(
+                f'<p class="s-{status}" style="padding:4px 8px">'
+                f"{escape(fmt.status_text(status, icons=False))}: {escape(check['summary'])}</p>"
+            )
+            if found:
+                cells: list[list[Cell]] = []
+                for row_status, row in found:  # the verdict, last, coloured by it
+                    verdict = _status_cell(row_status, row[-1])
+                    cells.append([*(escape(c) for c in row[:-1]), verdict])
+                parts.append(_table([escape(h) for h in header], cells, numeric_from=2))
+            text = fmt.leak_settings_text(run) if key == "leak" else fmt.drift_windows_text(run)
+            if text:
+                parts.append(f'<p class="note">{escape(text)}</p>')
+    return parts
 
 
 def _failures(runs: list[dict[str, Any]]) -> list[str]:

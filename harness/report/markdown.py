@@ -17,7 +17,9 @@ def render_markdown(summary: dict[str, Any]) -> str:
         lines += [" · ".join(f"`{r['label']}` {fmt.status_text(r['verdict'])}" for r in runs), ""]
     lines += _checkers(runs) + _thresholds(runs) + _key_numbers(runs) + _metrics(runs)
     for run in runs:
-        lines += _latency(run, len(runs) > 1) + _faults(run, len(runs) > 1)
+        named = len(runs) > 1
+        lines += _latency(run, named) + _faults(run, named)
+        lines += _resources(run, named) + _slopes(run, named) + _drift(run, named)
     lines += _failures(runs) + _charts(summary)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -82,6 +84,40 @@ def _faults(run: dict[str, Any], named: bool) -> list[str]:
         return []
     title = "### Faults" + (f": {run['label']}" if named else "")
     return [title, "", *table(fmt.FAULT_HEADER, rows)]
+
+
+def _resources(run: dict[str, Any], named: bool) -> list[str]:
+    rows = fmt.resource_rows(run)
+    if not rows:
+        return []
+    title = "### Resources" + (f": {run['label']}" if named else "")
+    note = fmt.monitor_text(run)
+    return [title, "", *table(fmt.RESOURCE_HEADER, rows), *([note, ""] if note else [])]
+
+
+def _slopes(run: dict[str, Any], named: bool) -> list[str]:
+    rows = fmt.slope_rows(run)
+    if not rows:
+        return []
+    leak = run["longevity"]["leak"]
+    title = "### Leak check: growth per hour" + (f": {run['label']}" if named else "")
+    lines = [title, "", f"{fmt.status_text(leak['status'])}: {leak['summary']}", ""]
+    lines += table(fmt.SLOPE_HEADER, [cells for _, cells in rows])
+    settings = fmt.leak_settings_text(run)
+    return lines + ([settings, ""] if settings else [])
+
+
+def _drift(run: dict[str, Any], named: bool) -> list[str]:
+    rows = fmt.drift_rows(run)
+    drift = run.get("longevity", {}).get("drift")
+    if not drift:
+        return []
+    title = "### Latency drift" + (f": {run['label']}" if named else "")
+    lines = [title, "", f"{fmt.status_text(drift['status'])}: {drift['summary']}", ""]
+    if rows:
+        lines += table(fmt.DRIFT_HEADER, [cells for _, cells in rows])
+    windows = fmt.drift_windows_text(run)
+    return lines + ([windows, ""] if windows else [])
 
 
 def _failures(runs: list[dict[str, Any]]) -> list[str]:

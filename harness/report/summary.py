@@ -11,13 +11,29 @@ import pandas as pd
 
 from harness.checkers.result import CheckResult
 from harness.report.frames import FaultSpan, RunFrames
+from harness.report.longevity import longevity_summary, resources_summary
 from harness.report.model import RunData, Verdict
 
 FORMAT = "mcp-scale-report/1"
 MAX_EXAMPLES = 5
 MAX_DETAIL_CHARS = 2000  # details larger than this stay out of the summary
-RAW_TABLES = ("sessions", "recovery")  # one row per session or user: for the charts only
-PROFILE_KEYS = ("scenario", "backend", "store", "nodes", "users", "duration", "chaos", "defects")
+# one row per session or user: for the charts only; trends and rows: in "longevity"
+RAW_TABLES = ("sessions", "recovery", "trends", "rows")
+PROFILE_KEYS = (
+    "scenario",
+    "backend",
+    "store",
+    "nodes",
+    "users",
+    "duration",
+    "shape",
+    "chaos",
+    "defects",
+    "sample_every",
+    "rolling_restart_every",
+    "redis_restart_every",
+    "memory_limit",
+)
 
 
 def overall_verdict(verdicts: list[Verdict]) -> Verdict:
@@ -56,6 +72,8 @@ def summarize_run(run: RunData, frames: RunFrames) -> dict[str, Any]:
         "sessions": _sessions(run, frames),
         "messages": _messages(frames),
         "faults": [_fault(f) for f in frames.faults],
+        "resources": resources_summary(frames),
+        "longevity": longevity_summary(run.results, frames),
     }
 
 

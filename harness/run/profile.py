@@ -10,15 +10,25 @@ from typing import Any
 import yaml
 
 from harness.chaos.faults import FAULTS, Fault
-from harness.chaos.schedule import ScheduleError, parse_timeline, periodic_schedule
+from harness.chaos.schedule import (
+    ScheduleError,
+    parse_timeline,
+    periodic_schedule,
+    redis_restart_schedule,
+    rolling_restart_schedule,
+)
 from harness.durations import parse_duration
 from harness.gates import ThresholdError, parse_thresholds
+from harness.sizes import parse_count_rate, parse_fraction, parse_size
 from reference_server.config import DEFECTS
 from scenarios.registry import SCENARIOS, SHAPES
 
 STORES = ("memory", "redis")
 BACKENDS = ("local", "external", "docker")
 ROUTINGS = ("round_robin", "sticky", "random", "single")
+MIB = 1024 * 1024
+# What `mcp-scale soak` assumes where neither the profile nor a flag says otherwise.
+SOAK_DEFAULTS: dict[str, Any] = {"shape": "soak", "duration": 3600.0}
 
 
 class ProfileError(ValueError):
@@ -51,6 +61,21 @@ class RunProfile:
     seed: int = 1
     request_timeout: float = 10.0
     sample_every: float = 1.0  # resource samples (RSS, CPU, fds, Redis memory) interval
+    # Longevity. Restarts: one node killed and started again (down for chaos_heal_after)
+    # every rolling_restart_every seconds, in turn n1, n2, ...; Redis likewise.
+    rolling_restart_every: float | None = None
+    redis_restart_every: float | None = None
+    # Leak check: a series leaks when the 95 % lower bound of its slope (per hour) is above
+    # its threshold; the time to memory_limit (bytes) is projected from the slope.
+    memory_limit: float = 1024.0 * MIB
+    leak_rss: float = 50.0 * MIB  # node RSS, bytes per hour
+    leak_fds: float = 200.0  # node open fds per hour
+    leak_redis: float = 50.0 * MIB  # Redis used memory, bytes per hour
+    leak_warmup: float | None = None  # samples left out at the start (None: 25 %, at most 60 s)
+    # Latency drift (soak runs): fail when an operation's p99 grows, first window to last,
+    # by more than drift_p99 (a fraction) and by at least drift_min seconds.
+    drift_p99: float = 0.5
+    drift_min: float = 0.02
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -70,20 +95,37 @@ class RunProfile:
                 self.chaos_heal_after,
                 self.chaos_seed,
             )
+        if self.rolling_restart_every:
+            faults += rolling_restart_schedule(
+                self.rolling_restart_every, self.node_ids(), self.duration, self.chaos_heal_after
+            )
+        if self.redis_restart_every:
+            # Half a rolling period later than the node restarts, so that the two never coincide.
+            offset = self.rolling_restart_every / 2 if self.rolling_restart_every else 0.0
+            faults += redis_restart_schedule(
+                self.redis_restart_every,
+                self.duration,
+                self.chaos_heal_after,
+                start=self.redis_restart_every + offset,
+            )
         return sorted(faults, key=lambda f: f.at)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(RunProfile)}
 
 
-def load_profile(path: str | None, overrides: dict[str, Any]) -> RunProfile:
-    """The profile in ``path`` (if any) with ``overrides`` (flags given) on top, validated."""
+def load_profile(
+    path: str | None, overrides: dict[str, Any], defaults: dict[str, Any] | None = None
+) -> RunProfile:
+    """The profile in ``path`` (if any) with ``overrides`` (flags given) on top, validated;
+    ``defaults`` (e.g. SOAK_DEFAULTS) replace RunProfile's own where neither says."""
     values: dict[str, Any] = {}
     where = "flags"
     if path:
         values = _read_yaml(path)
         where = path
-    merged = {**values, **{k: v for k, v in overrides.items() if v is not None}}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    merged = {**(defaults or {}), **values, **given}
     profile = RunProfile()
     for key, value in merged.items():
         setattr(profile, key, _coerce(key, value, where))
@@ -124,8 +166,18 @@ def _coerce(key: str, value: Any, where: str) -> Any:
     try:
         if key in ("duration", "chaos_heal_after", "request_timeout", "sample_every"):
             return parse_duration(value)
-        if key == "chaos_every":
+        if key in ("chaos_every", "rolling_restart_every", "redis_restart_every"):
             return None if value in (None, "", 0) else parse_duration(value)
+        if key == "leak_warmup":
+            return None if value in (None, "") else parse_duration(value)
+        if key == "drift_min":
+            return parse_duration(value)
+        if key in ("memory_limit", "leak_rss", "leak_redis"):
+            return parse_size(value)
+        if key == "leak_fds":
+            return parse_count_rate(value)
+        if key == "drift_p99":
+            return parse_fraction(value)
     except ValueError as exc:
         raise ProfileError(f"{where}: {key.replace('_', '-')}: {exc}") from None
     if key in ("nodes", "users", "processes", "seed", "chaos_seed"):
@@ -176,6 +228,16 @@ def validate(profile: RunProfile) -> None:
     check(0 < profile.duration <= 7 * 24 * 3600, "duration must be positive and at most 7 days")
     check(1 <= profile.processes <= 64, "processes must be between 1 and 64")
     check(0.1 <= profile.sample_every <= 3600, "sample-every must be between 100ms and 1h")
+    check(profile.memory_limit > 0, "memory-limit must be positive, e.g. 1GiB")
+    check(
+        profile.leak_warmup is None or profile.leak_warmup < profile.duration,
+        "leak-warmup must be shorter than the run's duration",
+    )
+    if profile.redis_restart_every:
+        check(
+            profile.store == "redis",
+            "redis-restart-every needs Redis; this run uses --store memory",
+        )
     for fault in profile.faults:
         check(fault in FAULTS, f"unknown fault {fault!r} in faults; faults: {', '.join(FAULTS)}")
     for defect in profile.defects:
@@ -187,7 +249,12 @@ def validate(profile: RunProfile) -> None:
             check(url.startswith(("http://", "https://")), f"target {url!r} is not an http(s) URL")
         check(not profile.defects, "--defect applies to nodes mcp-scale starts, not to --target")
         check(
-            not (profile.chaos or profile.chaos_every),
+            not (
+                profile.chaos
+                or profile.chaos_every
+                or profile.rolling_restart_every
+                or profile.redis_restart_every
+            ),
             "process faults (--chaos) need a backend that started the processes; an external "
             "target's processes are not ours to kill: drop --chaos or use the local backend",
         )

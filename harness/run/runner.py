@@ -177,7 +177,14 @@ def _drive(
             _stop_group(locust)
     history.write(
         make_record(
-            "ok", "harness", "run-end", {"locust_exit": exit_code, "faults": len(chaos.applied)}
+            "ok",
+            "harness",
+            "run-end",
+            {
+                "locust_exit": exit_code,
+                "faults": len(chaos.applied),
+                "monitor": sampler.stats(),
+            },
         )
     )
     history.flush()

@@ -1,0 +1,200 @@
+"""drift: latency that creeps up over a long run (a soak), first window against the last.
+
+After a warm-up (10 % of the run, at most a minute, and the load shape's ramp), the successful
+client operations of the first and the last window are compared per operation: the first and
+the last hour when the run lasts at least three hours, else its first and last third. An
+operation drifts when its p99 grew by more than ``p99_growth`` (a fraction: 0.5 is +50 %)
+and by at least ``min_growth`` seconds (so that 2 ms -> 4 ms is not a failure). Operations
+with fewer than MIN_SAMPLES successes in either window are shown but not judged.
+
+Settings come from the keyword arguments, else the run's profile in the run-start record
+(``drift_p99``, ``drift_min``), else the defaults below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.checkers._common import NOT_CLIENTS
+from harness.checkers.context import CheckContext
+from harness.checkers.leak import run_profile
+from harness.checkers.result import CheckResult
+from harness.history import EVENT_FS, Record
+from scenarios.registry import ramp_seconds
+
+NAME = "drift"
+COUNTS = ("operations", "judged", "drifting", "p99_growth_max", "p99_delta_max_ms")
+DEFAULT_P99_GROWTH = 0.5
+DEFAULT_MIN_GROWTH = 0.020  # seconds
+MIN_SAMPLES = 100
+HOUR = 3600.0
+LONG_RUN = 3 * HOUR  # from here on: first hour against last hour; below, thirds
+MAX_WARMUP = 60.0
+WARMUP_FRACTION = 0.1
+
+
+def check(
+    history: list[Record],
+    ctx: CheckContext,
+    p99_growth: float | None = None,
+    min_growth: float | None = None,
+) -> CheckResult:
+    profile = run_profile(history)
+    if p99_growth is None:
+        p99_growth = _number(profile.get("drift_p99"), DEFAULT_P99_GROWTH)
+    if min_growth is None:
+        min_growth = _number(profile.get("drift_min"), DEFAULT_MIN_GROWTH)
+    zero = _run_start(history)
+    done = _completions(history)
+    counts = dict.fromkeys(COUNTS, 0.0)
+    settings = {"p99_growth": p99_growth, "min_growth_s": min_growth, "min_samples": MIN_SAMPLES}
+    if not done:
+        details: dict[str, Any] = {"rows": [], "settings": settings}
+        return CheckResult(NAME, "unknown", "no successful operation", counts, details=details)
+    zero = zero if zero is not None else min(t for t, _, _ in done)
+    end = max(t for t, _, _ in done)
+    ramp = ramp_seconds(
+        profile.get("shape"),
+        _number(profile.get("duration"), 0.0),
+        int(_number(profile.get("users"), 1)),
+        _number(profile.get("spawn_rate"), 1.0),
+    )
+    windows = drift_windows(zero, end, ramp)
+    rows = []
+    for f, first, last in _by_window(done, windows):
+        row = compare(f, first, last)
+        judged = row["first"]["n"] >= MIN_SAMPLES and row["last"]["n"] >= MIN_SAMPLES
+        row["judged"] = judged
+        row["drifting"] = bool(
+            judged
+            and row["p99_growth"] is not None
+            and row["p99_growth"] > p99_growth
+            and row["p99_delta_s"] >= min_growth
+        )
+        rows.append(row)
+    judged = [row for row in rows if row["judged"]]
+    growths = [row["p99_growth"] for row in judged if row["p99_growth"] is not None]
+    counts["operations"] = float(len(rows))
+    counts["judged"] = float(len(judged))
+    counts["drifting"] = float(sum(row["drifting"] for row in judged))
+    counts["p99_growth_max"] = max(growths, default=0.0)
+    counts["p99_delta_max_ms"] = max((row["p99_delta_s"] * 1000 for row in judged), default=0.0)
+    rows.sort(key=lambda row: (not row["judged"], -row["first"]["n"] - row["last"]["n"]))
+    details = {
+        "rows": rows,
+        "windows": [[round(a - zero, 3), round(b - zero, 3)] for a, b in windows],
+        "settings": settings,
+    }
+    return _verdict(counts, rows, details, p99_growth, min_growth)
+
+
+def drift_windows(
+    zero: float, end: float, ramp: float = 0.0
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The first and the last window (epoch seconds) of a run from ``zero`` to ``end``, after
+    a warm-up (10 %, at most a minute) and the load's ``ramp``."""
+    span = max(0.0, end - zero)
+    start = zero + min(max(min(MAX_WARMUP, span * WARMUP_FRACTION), ramp), span / 2)
+    length = end - start
+    if length >= LONG_RUN:
+        return (start, start + HOUR), (end - HOUR, end)
+    third = length / 3
+    return (start, start + third), (end - third, end)
+
+
+def compare(f: str, first: list[float], last: list[float]) -> dict[str, Any]:
+    a, b = _percentiles(first), _percentiles(last)
+    growth = delta = None
+    if a["p99"] is not None and b["p99"] is not None:
+        delta = b["p99"] - a["p99"]
+        growth = delta / a["p99"] if a["p99"] > 0 else None
+    return {
+        "f": f,
+        "first": a,
+        "last": b,
+        "p99_growth": growth,
+        "p99_delta_s": delta if delta is not None else 0.0,
+    }
+
+
+def _percentiles(latencies: list[float]) -> dict[str, Any]:
+    if not latencies:
+        return {"n": 0, "p50": None, "p90": None, "p99": None}
+    p50, p90, p99 = np.percentile(np.array(latencies, dtype=float), [50, 90, 99])
+    return {"n": len(latencies), "p50": float(p50), "p90": float(p90), "p99": float(p99)}
+
+
+def _run_start(history: list[Record]) -> float | None:
+    for record in history:
+        if record["process"] == "harness" and record["f"] == "run-start":
+            return float(record["time"])
+    return None
+
+
+def _completions(history: list[Record]) -> list[tuple[float, str, float]]:
+    """(time, f, latency) of every successful client operation."""
+    found = []
+    for record in history:
+        if record["type"] != "ok" or record["process"] in NOT_CLIENTS:
+            continue
+        f = record["f"]
+        latency = record.get("latency")
+        if f in EVENT_FS or latency is None or record.get("interrupted"):
+            continue
+        found.append((float(record["time"]), str(f), float(latency)))
+    return found
+
+
+def _by_window(
+    done: list[tuple[float, str, float]],
+    windows: tuple[tuple[float, float], tuple[float, float]],
+) -> list[tuple[str, list[float], list[float]]]:
+    (a0, a1), (b0, b1) = windows
+    ops: dict[str, tuple[list[float], list[float]]] = {}
+    for t, f, latency in done:
+        first, last = ops.setdefault(f, ([], []))
+        if a0 <= t < a1:
+            first.append(latency)
+        if b0 <= t <= b1:
+            last.append(latency)
+    return [(f, first, last) for f, (first, last) in ops.items() if first or last]
+
+
+def _ops(count: float) -> str:
+    return f"{int(count)} operation" + ("" if int(count) == 1 else "s")
+
+
+def _number(value: Any, default: float) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return default
+
+
+def _verdict(
+    counts: dict[str, float],
+    rows: list[dict[str, Any]],
+    details: dict[str, Any],
+    p99_growth: float,
+    min_growth: float,
+) -> CheckResult:
+    if not counts["judged"]:
+        summary = f"no operation has {MIN_SAMPLES} successes in both the first and last window"
+        return CheckResult(NAME, "unknown", summary, counts, details=details)
+    rule = f"p99 +{p99_growth * 100:.0f}% and +{min_growth * 1000:.0f} ms"
+    drifting = [row for row in rows if row["drifting"]]
+    if drifting:
+        worst = max(drifting, key=lambda row: row["p99_delta_s"])
+        summary = (
+            f"{len(drifting)} of {_ops(counts['judged'])} drift beyond {rule}; "
+            f"{worst['f']} p99 {worst['first']['p99'] * 1000:.1f} -> "
+            f"{worst['last']['p99'] * 1000:.1f} ms"
+        )
+        examples = [{"why": f"{row['f']} p99 grew", **row} for row in drifting[:5]]
+        return CheckResult(NAME, False, summary, counts, examples, details=details)
+    summary = (
+        f"no drift beyond {rule} in {_ops(counts['judged'])}; p99 growth at most "
+        f"{round(counts['p99_growth_max'] * 100) + 0:+d}%"
+    )
+    return CheckResult(NAME, True, summary, counts, details=details)
