@@ -70,7 +70,7 @@ class NodeMetrics:
 
     async def render(self) -> bytes:
         try:
-            self._collector.sessions = len(await self._node.store.live_sessions())
+            self._collector.sessions = await self._node.store.live_count()
         except Exception:
             self._collector.sessions = -1
         return generate_latest(self._registry)

@@ -139,11 +139,11 @@ def survival_chart(runs: list[ChartRun]) -> Figure:
 
 
 def _survival_curves(runs: list[ChartRun]) -> list[tuple[str, pd.DataFrame]]:
-    """One curve per run and group (the node that created the session), or one per run when
-    that would be more than MAX_CURVES."""
+    """One curve per run when several runs are compared (the demo's Redis against memory), else
+    one per group (the node that created the session), at most MAX_CURVES."""
     frames = [(run.label, _survival_frame(run)) for run in runs]
     groups = sum(frame["group"].nunique() for _, frame in frames)
-    if groups > MAX_CURVES:
+    if len(runs) > 1 or groups > MAX_CURVES:
         return [(label, frame) for label, frame in frames if len(frame)][:MAX_CURVES]
     curves: list[tuple[str, pd.DataFrame]] = []
     for label, frame in frames:

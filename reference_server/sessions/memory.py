@@ -58,6 +58,9 @@ class InMemorySessionStore:
         cutoff = time.time() - self._ttl
         return [sid for sid, rec in self._sessions.items() if rec.last_seen >= cutoff]
 
+    async def live_count(self) -> int:
+        return len(await self.live_sessions())
+
     async def delete(self, session_id: str) -> bool:
         return self._sessions.pop(session_id, None) is not None
 

@@ -163,6 +163,10 @@ class RedisSessionStore:
         _, live = await self._guard.run(read)
         return list(live)
 
+    async def live_count(self) -> int:
+        count = await self._guard.run(lambda: self._redis.zcount(INDEX, time.time(), "+inf"))
+        return int(count)
+
     async def delete(self, session_id: str) -> bool:
         keys = [_session_key(session_id), _subs_key(session_id), INDEX]
         args = [session_id, "mcp:sub:"]
