@@ -16,11 +16,12 @@ from harness.history import read_history
 from harness.report import RunData, load_run
 from scenarios.registry import SCENARIOS
 
-# Shorter runs leave too little after the warm-up for a trend: the leak check is not run.
+# Trends need steady load and time: leak (resource slopes) and drift (first window against
+# the last) judge soak runs of at least this long. A short run's Redis memory still grows
+# while the per-session event logs fill, which is not a leak but would read as one.
 LEAK_MIN_DURATION = 40.0
-# Latency drift (first window against the last) is judged on steady load: soak runs only.
-DRIFT_SHAPES = ("soak",)
-LONGEVITY = ("leak", "drift")  # checkers added by duration and shape, not by scenario
+LONGEVITY_SHAPES = ("soak",)
+LONGEVITY = ("leak", "drift")  # checkers added by shape and duration, not by scenario
 
 
 def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
@@ -29,10 +30,9 @@ def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
     ctx = CheckContext.from_run_dir(run_dir)
     scenario = SCENARIOS.get(ctx.scenario)
     names = list(scenario.checkers) if scenario else [n for n in CHECKERS if n not in LONGEVITY]
-    if ctx.duration >= LEAK_MIN_DURATION:
-        names.append("leak")
-        if _profile(run_dir).get("shape") in DRIFT_SHAPES:
-            names.append("drift")
+    soak = _profile(run_dir).get("shape") in LONGEVITY_SHAPES
+    if soak and ctx.duration >= LEAK_MIN_DURATION:
+        names += LONGEVITY
     results = check_history(history, ctx, names=names)
     metrics = compute_metrics(history, results)
     gates = [

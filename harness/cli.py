@@ -86,7 +86,7 @@ def _run_arguments(run: Any, soak: bool) -> None:
     )
     run.add_argument("--sample-every", help="resource sampling interval, e.g. 1s, 10s")
     longevity = run.add_argument_group(
-        "leak and drift checks", "(the leak check runs on runs of 40 s or more, drift on soaks)"
+        "leak and drift checks", "(on soak runs of 40 s or more: mcp-scale soak, --shape soak)"
     )
     longevity.add_argument(
         "--memory-limit", help="project the time for RSS / Redis memory to reach this (1GiB)"
