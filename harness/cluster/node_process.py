@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from harness.cluster.child_process import signal_and_wait
 from harness.cluster.redis_process import free_port
 
 
@@ -115,11 +116,11 @@ class NodeProcess:
 
     def kill(self) -> None:
         """SIGKILL: a crash, with no chance to clean up."""
-        self._signal_and_wait(signal.SIGKILL)
+        signal_and_wait(self.process, signal.SIGKILL)
 
     def stop(self) -> None:
         """SIGTERM: a graceful shutdown."""
-        self._signal_and_wait(signal.SIGTERM)
+        signal_and_wait(self.process, signal.SIGTERM)
 
     def pause(self) -> None:
         """SIGSTOP: the node holds its sockets but answers nothing (a GC pause, a hung VM)."""
@@ -136,15 +137,3 @@ class NodeProcess:
         """Start again on the same port, so that clients' URLs stay valid."""
         self.kill()
         self.start(timeout)
-
-    def _signal_and_wait(self, sig: signal.Signals) -> None:
-        if not self.alive() or self.process is None:
-            return
-        if self.paused:
-            self.process.send_signal(signal.SIGCONT)
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.cluster.child_process import signal_and_wait
+
 
 class RedisNotAvailable(RuntimeError):
     """redis-server is not installed and could not be installed."""
@@ -123,10 +125,10 @@ class RedisProcess:
 
     def kill(self) -> None:
         """SIGKILL: what a crash looks like; appendonly data survives."""
-        self._signal_and_wait(signal.SIGKILL)
+        signal_and_wait(self.process, signal.SIGKILL)
 
     def stop(self) -> None:
-        self._signal_and_wait(signal.SIGTERM)
+        signal_and_wait(self.process, signal.SIGTERM)
 
     def restart(self) -> None:
         self.kill()
@@ -136,16 +138,6 @@ class RedisProcess:
         self.kill()
         if self._own_dir and self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def _signal_and_wait(self, sig: signal.Signals) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
     def __enter__(self) -> RedisProcess:
         return self.start()

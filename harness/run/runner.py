@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -51,16 +50,7 @@ class RunFailed(RuntimeError):
     """The run could not be carried out (exit code 3); the message says why."""
 
 
-@dataclass
-class RunOutcome:
-    run_dir: Path
-    records: int
-    faults_applied: int
-    faults_failed: int
-    locust_exit: int | None
-
-
-def execute(profile: RunProfile, run_dir: Path, out: TextIO = sys.stdout) -> RunOutcome:
+def execute(profile: RunProfile, run_dir: Path, out: TextIO = sys.stdout) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "profile.json").write_text(json.dumps(profile.to_dict(), indent=2))
     stopped = cleanup_orphans()
@@ -72,7 +62,7 @@ def execute(profile: RunProfile, run_dir: Path, out: TextIO = sys.stdout) -> Run
     try:
         with _signals_as_interrupts():
             _start(backend, registry, out)
-            return _drive(profile, run_dir, backend, registry, history, out)
+            _drive(profile, run_dir, backend, registry, history, out)
     finally:
         backend.close()
         history.close()
@@ -121,7 +111,7 @@ def _drive(
     registry: ProcessRegistry,
     history: HistoryWriter,
     out: TextIO,
-) -> RunOutcome:
+) -> None:
     urls = backend.urls
     actions = load_target_profile(profile.target_profile, profile.backend)
     names = dict(zip(urls, backend.node_ids(), strict=True))
@@ -193,7 +183,6 @@ def _drive(
     if exit_code not in (0, 1):
         tail = _tail(run_dir / "locust.log")
         raise RunFailed(f"Locust exited with {exit_code}; see {run_dir / 'locust.log'}:\n{tail}")
-    return RunOutcome(run_dir, history.count, len(chaos.applied), len(chaos.failed), exit_code)
 
 
 def sample_targets(backend: Backend, loadgen_pid: int) -> list[SampleTarget]:
