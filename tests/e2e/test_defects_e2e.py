@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_run_e2e import mcp_scale
+from tests.support.cli import mcp_scale
 
 # Node kills (streams resume), a Redis kill (requests must fail fast), enough messages for a
 # 1-in-1,000 misroute to show (about 7,000 notifications).
@@ -100,5 +100,5 @@ def test_each_defect_is_caught_by_its_checker_and_the_clean_server_passes(
 def test_every_defect_but_the_leak_has_a_checker_here() -> None:
     from reference_server.config import DEFECTS
 
-    # The leak needs a trend over time: tests/test_soak.py shows the leak checker catch it.
+    # The leak needs a trend over time: tests/e2e/test_soak.py shows the leak checker catch it.
     assert set(CAUGHT_BY) == set(DEFECTS) - {"leak"}

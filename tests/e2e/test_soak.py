@@ -25,8 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_no_orphans import wait_gone
-from tests.test_run_e2e import mcp_scale
+from tests.support.cli import mcp_scale, wait_gone
 
 SOAK = ["--users", "20", "--spawn-rate", "20", "--sample-every", "1s"]
 MIB = 1024 * 1024

@@ -1,9 +1,10 @@
 """The official MCP conformance suite against one reference-server node in Redis mode.
 
 Runs every active (non-pending) server scenario of npm @modelcontextprotocol/conformance for
-spec revision 2025-11-25, with tests/conformance_expected_failures.yml as the baseline. Needs
-scripts/install_conformance.sh (CI runs it); skipped, saying so, when the suite or a Node >= 22
-is missing. Starts its own redis-server and server node, and stops both however it ends.
+spec revision 2025-11-25, with tests/integration/conformance_expected_failures.yml as the
+baseline. Needs scripts/install_conformance.sh (CI runs it); skipped, saying so, when the
+suite or a Node >= 22 is missing. Starts its own redis-server and server node, and stops
+both however it ends.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import pytest
 
 from harness.cluster.redis_process import RedisProcess, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUITE_ENTRY = ROOT / ".conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js"
-EXPECTED_FAILURES = ROOT / "tests/conformance_expected_failures.yml"
+EXPECTED_FAILURES = ROOT / "tests/integration/conformance_expected_failures.yml"
 SPEC_VERSION = "2025-11-25"
 MIN_NODE_MAJOR = 22
 

@@ -13,9 +13,9 @@ import pytest
 
 from harness.cluster.redis_process import free_port
 from harness.history import read_history
-from tests.test_run_e2e import mcp_scale
+from tests.support.cli import mcp_scale
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

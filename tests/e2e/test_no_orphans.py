@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_run_e2e import alive, mcp_scale
+from tests.support.cli import alive, mcp_scale, wait_gone
 
 
 def start_run(tmp_path: Path, state_dir: Path, duration: str) -> subprocess.Popen[str]:
@@ -53,28 +53,6 @@ def wait_for_registry(state_dir: Path, timeout: float = 60.0) -> tuple[list[int]
                 return pids, [int(g) for g in data["groups"]]
         time.sleep(0.2)
     raise AssertionError("the harness never recorded its processes")
-
-
-def group_members(pgid: int) -> list[int]:
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
-
-
-def wait_gone(pids: list[int], groups: list[int], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(alive(p) for p in pids) and not any(group_members(g) for g in groups):
-            return
-        time.sleep(0.2)
-    left = [p for p in pids if alive(p)] + [m for g in groups for m in group_members(g)]
-    raise AssertionError(f"processes outlived the run: {left}")
 
 
 @pytest.mark.timeout(120)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.run.profile import ProfileError, load_profile
-from tests.test_run_e2e import mcp_scale
+from tests.support.cli import mcp_scale
 
 
 def test_profile_file_and_flags_merge_with_flags_winning(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_cli_exits_2_before_starting_anything(tmp_path: Path) -> None:
     assert "no such file" in missing.stderr
 
 
-@pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("profiles/*.yaml")))
+@pytest.mark.parametrize("path", sorted(Path(__file__).parents[2].glob("profiles/*.yaml")))
 def test_shipped_profiles_are_valid(path: Path) -> None:
     profile = load_profile(str(path), {})
     assert profile.fault_schedule()

@@ -47,7 +47,7 @@ from harness.cluster.node_process import NodeProcess
 from harness.history import read_history
 from tests.support.mcp_http import ListeningStream, McpHttpSession, notify_seqs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
 PROJECT = "mcpscale-unit"

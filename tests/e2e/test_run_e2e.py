@@ -3,62 +3,13 @@ and what the history shows is what happened. Also: no process outlives a run."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.history import read_history
-
-RUN_TIMEOUT = 150
-
-
-def mcp_scale(
-    *args: str, state_dir: Path, timeout: float = RUN_TIMEOUT
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MCP_SCALE_STATE_DIR": str(state_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie waits for its parent to reap it: it runs nothing any more.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def ops(history: list[dict[str, Any]], f: str, type_: str | None = None) -> list[dict[str, Any]]:
-    return [r for r in history if r["f"] == f and (type_ is None or r["type"] == type_)]
-
-
-def fault_time(history: list[dict[str, Any]], name: str) -> float:
-    (record,) = [
-        r for r in history if r["process"] == "nemesis" and r["f"] == name and r["type"] == "ok"
-    ]
-    return float(record["time"])
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path) -> Iterator[Path]:
-    folder = tmp_path / "state"
-    yield folder
-    # Whatever a failed test left behind is stopped here, by recorded PID.
-    mcp_scale("cleanup", "--all", state_dir=folder, timeout=60)
+from tests.support.cli import RUN_TIMEOUT, fault_time, invocations_with_completions, mcp_scale, ops
 
 
 def run(
@@ -142,19 +93,3 @@ def test_sampling_requests_are_all_answered_through_a_node_kill(
                 "text": f"answer:{invoke['value']['nonce']}",
                 "nonce": invoke["value"]["nonce"],
             }
-
-
-def invocations_with_completions(
-    history: list[dict[str, Any]], f: str
-) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Each invocation of ``f`` with its completion (a client process does one op at a time)."""
-    open_ops: dict[str, dict[str, Any]] = {}
-    pairs = []
-    for record in history:
-        if record["f"] != f:
-            continue
-        if record["type"] == "invoke":
-            open_ops[record["process"]] = record
-        elif record["process"] in open_ops:
-            pairs.append((open_ops.pop(record["process"]), record))
-    return pairs
