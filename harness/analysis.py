@@ -1,19 +1,19 @@
 """From a run directory to a verdict: history -> checkers -> metrics -> gates -> report.
 
-Reads only what the run wrote (history files, profile.json, run.json), so it works the same
+Reads only what the run wrote (its manifest and history files), so it works the same
 on a run that just finished, one that crashed, and one copied from another machine.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from harness.checkers import CHECKERS, CheckContext, check_history
+from harness.checkers import CHECKERS, CheckContext, check_history, leak
 from harness.gates import compute_metrics, evaluate, parse_thresholds
 from harness.history import read_history
 from harness.report import RunData, load_run
+from harness.run.directory import RunManifest
 from scenarios.registry import SCENARIOS
 
 # Trends need steady load and time: leak (resource slopes) and drift (first window against
@@ -27,14 +27,16 @@ LONGEVITY = ("leak", "drift")  # checkers added by shape and duration, not by sc
 def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
     """The run's checkers (those its scenario can decide), metrics and threshold results."""
     history = read_history(run_dir)
-    ctx = CheckContext.from_run_dir(run_dir)
+    manifest = RunManifest.read(run_dir)
+    ctx = CheckContext.from_manifest(manifest)
     scenario = SCENARIOS.get(ctx.scenario)
     names = list(scenario.checkers) if scenario else [n for n in CHECKERS if n not in LONGEVITY]
-    soak = _profile(run_dir).get("shape") in LONGEVITY_SHAPES
+    soak = manifest is not None and manifest.shape in LONGEVITY_SHAPES
     if soak and ctx.duration >= LEAK_MIN_DURATION:
         names += LONGEVITY
-    results = check_history(history, ctx, names=names)
+    results = check_history(history, ctx, names=names, options=checker_options(manifest))
     metrics = compute_metrics(history, results)
+    thresholds = manifest.thresholds if manifest else []
     gates = [
         {
             "threshold": result.threshold.text,
@@ -43,20 +45,36 @@ def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
             "passed": result.passed,
             "reason": result.reason,
         }
-        for result in evaluate(parse_thresholds(_thresholds(run_dir)), metrics)
+        for result in evaluate(parse_thresholds(thresholds), metrics)
     ]
     return load_run(
-        run_dir, label=label, results=results, gates=gates, metrics=metrics, history=history
+        run_dir,
+        label=label,
+        results=results,
+        gates=gates,
+        metrics=metrics,
+        history=history,
+        manifest=manifest,
     )
 
 
-def _thresholds(run_dir: Path) -> list[str]:
-    return [str(text) for text in _profile(run_dir).get("thresholds", [])]
-
-
-def _profile(run_dir: Path) -> dict[str, Any]:
-    try:
-        profile = json.loads((run_dir / "profile.json").read_text())
-    except (OSError, ValueError):
+def checker_options(manifest: RunManifest | None) -> dict[str, dict[str, Any]]:
+    """The leak and drift checks' settings, as the run was given them (RunProfile)."""
+    if manifest is None:
         return {}
-    return profile if isinstance(profile, dict) else {}
+    leak_thresholds = {
+        metric: float(value)
+        for metric, key in leak.PROFILE_KEYS.items()
+        if (value := manifest.setting(key)) is not None
+    }
+    return {
+        "leak": {
+            "thresholds": leak_thresholds,
+            "warmup": manifest.setting("leak_warmup"),
+            "memory_limit": manifest.setting("memory_limit"),
+        },
+        "drift": {
+            "p99_growth": manifest.setting("drift_p99"),
+            "min_growth": manifest.setting("drift_min"),
+        },
+    }

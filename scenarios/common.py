@@ -1,7 +1,7 @@
 """What every scenario shares: the run's settings, target actions, progress and exit code.
 
-The harness writes ``run.json`` into the run directory and points ``MCP_SCALE_RUN`` at it; a
-locustfile run by hand without it falls back to ``--host`` and the reference server's actions.
+The harness writes the run's manifest (``run.json``, harness.run.directory) into the run
+directory and points ``MCP_SCALE_RUN_DIR`` at it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,58 +18,37 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from harness.client.locust_user import RUN_DIR_ENV, McpUser
+from harness.client.locust_user import McpUser
 from harness.history import Record
+from harness.run.directory import RUN_DIR_ENV, RunFiles, RunManifest
 from harness.target_profile import TargetProfile, load_target_profile, render_arguments
 
-RUN_ENV = "MCP_SCALE_RUN"
-PROGRESS_FILE = "progress.json"
+
+def load_manifest() -> RunManifest:
+    """The run's manifest (run.json in $MCP_SCALE_RUN_DIR); a locustfile run by hand, or a
+    compose worker whose run has no manifest yet, gets defaults: ``--host`` and the
+    reference server's actions."""
+    run_dir = os.environ.get(RUN_DIR_ENV)
+    manifest = RunManifest.read(run_dir) if run_dir else None
+    return manifest or RunManifest(scenario="", backend="local", store="redis")
 
 
-@dataclass
-class RunSettings:
-    run_dir: str | None = None
-    targets: list[str] = field(default_factory=list)
-    node_names: dict[str, str] = field(default_factory=dict)
-    routing: str = "round_robin"
-    store: str = "redis"
-    seed: int = 1
-    users: int = 10
-    spawn_rate: float = 10.0
-    duration: float = 60.0
-    shape: str | None = None
-    request_timeout: float = 10.0
-    actions: TargetProfile = field(default_factory=lambda: load_target_profile(None))
-
-    @classmethod
-    def load(cls) -> RunSettings:
-        path = os.environ.get(RUN_ENV)
-        if not path:
-            return cls()
-        data: dict[str, Any] = json.loads(Path(path).read_text())
-        known = {name for name in cls.__dataclass_fields__ if name != "actions"}
-        settings = cls(**{k: v for k, v in data.items() if k in known})
-        settings.actions = TargetProfile.from_dict(data["actions"])
-        if settings.run_dir:
-            os.environ.setdefault(RUN_DIR_ENV, settings.run_dir)
-        return settings
-
-
-RUN = RunSettings.load()
+RUN = load_manifest()
+ACTIONS = TargetProfile.from_dict(RUN.actions) if RUN.actions else load_target_profile(None)
 
 
 class ScenarioUser(McpUser):
     """An McpUser configured from the run, that speaks in target-independent actions."""
 
     abstract = True
-    urls: ClassVar[list[str] | None] = RUN.targets or None
+    urls: ClassVar[list[str] | None] = RUN.urls or None
     routing: ClassVar[str] = RUN.routing
     timeout: ClassVar[float] = RUN.request_timeout
     client_options: ClassVar[dict[str, Any]] = {"node_names": RUN.node_names, "seed": RUN.seed}
 
     def action(self, name: str, **values: Any) -> Record | None:
         """Call the target's tool for action ``name``; None (nothing sent) if it has none."""
-        mapped = RUN.actions.actions.get(name)
+        mapped = ACTIONS.actions.get(name)
         if mapped is None:
             return None
         if not self.ensure_session():
@@ -78,14 +56,15 @@ class ScenarioUser(McpUser):
         return self.client.call_tool(mapped.tool, render_arguments(mapped.arguments, values))
 
     def has_action(self, name: str) -> bool:
-        return name in RUN.actions.actions
+        return name in ACTIONS.actions
 
 
 def _report_progress(environment: Environment, **_: Any) -> None:
     """The master (or the only process) writes progress.json for the harness's live line."""
-    if isinstance(environment.runner, WorkerRunner) or not RUN.run_dir:
+    run_dir = os.environ.get(RUN_DIR_ENV)
+    if isinstance(environment.runner, WorkerRunner) or not run_dir:
         return
-    target = Path(RUN.run_dir) / PROGRESS_FILE
+    target = RunFiles(Path(run_dir)).progress
 
     def loop() -> None:
         # Bounded: the run's duration plus a generous margin, at one write a second.

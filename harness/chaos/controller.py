@@ -9,8 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.chaos.faults import Fault, FaultTarget
-
-NEMESIS = "nemesis"
+from harness.history.vocabulary import NEMESIS
 
 
 class ChaosController:

@@ -10,17 +10,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.chaos.faults import FAULTS
-from harness.history import Record
+from harness.chaos.faults import FAULTS, HEALS
+from harness.history import STREAM_SUFFIX, Record
 
 MAX_EXAMPLES = 5
-STREAM_SUFFIX = "/stream"
-NEMESIS = "nemesis"
-HARNESS = "harness"
-MONITOR = "monitor"  # resource samples (harness.monitor): not a client's operations
-NOT_CLIENTS = frozenset((NEMESIS, HARNESS, MONITOR))
-# Faults that undo another one: they end a fault episode rather than start one.
-HEALS: frozenset[str] = frozenset(name for name, kind in FAULTS.items() if kind.heal is None)
 # A stream the client itself ended: what it would still have received is censored, not lost.
 CLIENT_CLOSED = "closed by client"
 INF = math.inf

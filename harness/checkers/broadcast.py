@@ -26,10 +26,10 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkers._common import INF, NOT_CLIENTS, Listening, add_example, nonce_in
+from harness.checkers._common import INF, Listening, add_example, nonce_in
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
-from harness.history import Record
+from harness.history import NOT_CLIENTS, Record
 
 NAME = "broadcast"
 COUNTS = (

@@ -1,11 +1,13 @@
-"""What checkers may know about a run besides its history: the run's profile, as data."""
+"""What checkers may know about a run besides its history: its manifest, as typed fields."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from harness.run.directory import RunManifest
+from harness.target_profile import ACTIONS
+from scenarios.registry import ramp_seconds
 
 # The reference server's tool for each scenario action (harness/targets/reference-server.yaml).
 REFERENCE_TOOLS = {"touch": "touch_resource"}
@@ -19,7 +21,8 @@ class CheckContext:
     defects: tuple[str, ...] = ()
     untested_actions: tuple[str, ...] = ()  # actions the target profile lacks
     duration: float = 0.0
-    tools: tuple[tuple[str, str], ...] = ()  # (action, the target's tool), from run.json
+    tools: tuple[tuple[str, str], ...] = ()  # (action, the target's tool)
+    ramp: float = 0.0  # seconds from the run's start until the load shape is at full load
 
     def tool_f(self, action: str) -> str:
         """The history's ``f`` for an action's call: ``call:<the target's tool>``."""
@@ -29,31 +32,28 @@ class CheckContext:
         return f"call:{REFERENCE_TOOLS.get(action, action)}"
 
     @classmethod
-    def from_run_dir(cls, run_dir: Path | str) -> CheckContext:
-        """From the profile.json and run.json a run wrote (defaults where they are missing)."""
-        run_dir = Path(run_dir)
-        profile = _read(run_dir / "profile.json")
-        run = _read(run_dir / "run.json")
-        actions = run.get("actions", {}).get("actions", {})
-        known = ("echo", "slow", "whoami", "notify", "broadcast", "sample", "touch", "log")
+    def from_manifest(cls, manifest: RunManifest | None) -> CheckContext:
+        if manifest is None:
+            return cls()
+        actions = manifest.actions.get("actions", {})
         return cls(
-            store=str(profile.get("store", "redis")),
-            backend=str(profile.get("backend", "local")),
-            scenario=str(profile.get("scenario", "")),
-            defects=tuple(profile.get("defects", ())),
-            untested_actions=tuple(a for a in known if actions and a not in actions),
-            duration=float(profile.get("duration", 0.0)),
+            store=manifest.store,
+            backend=manifest.backend,
+            scenario=manifest.scenario,
+            defects=tuple(manifest.defects),
+            untested_actions=tuple(a for a in ACTIONS if actions and a not in actions),
+            duration=manifest.duration,
             tools=tuple(
                 (name, str(spec["tool"]))
                 for name, spec in actions.items()
                 if isinstance(spec, dict) and "tool" in spec
             ),
+            ramp=ramp_seconds(
+                manifest.shape, manifest.duration, max(1, manifest.users), manifest.spawn_rate
+            ),
         )
 
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    @classmethod
+    def from_run_dir(cls, run_dir: Path | str) -> CheckContext:
+        """From the manifest a run wrote (defaults when it wrote none)."""
+        return cls.from_manifest(RunManifest.read(run_dir))

@@ -30,17 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkers._common import (
-    NOT_CLIENTS,
-    Listening,
-    Span,
-    add_example,
-    ms,
-    percentile,
-)
+from harness.checkers._common import Listening, Span, add_example, ms, percentile
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
-from harness.history import Record
+from harness.history import NOT_CLIENTS, Record
 
 NAME = "delivery"
 ACTION = "notify"

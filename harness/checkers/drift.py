@@ -7,8 +7,8 @@ operation drifts when its p99 grew by more than ``p99_growth`` (a fraction: 0.5 
 and by at least ``min_growth`` seconds (so that 2 ms -> 4 ms is not a failure). Operations
 with fewer than MIN_SAMPLES successes in either window are shown but not judged.
 
-Settings come from the keyword arguments, else the run's profile in the run-start record
-(``drift_p99``, ``drift_min``), else the defaults below.
+Settings come from the keyword arguments (harness.analysis passes the run's ``drift_p99`` and
+``drift_min``), else the defaults below.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.checkers._common import NOT_CLIENTS
 from harness.checkers.context import CheckContext
-from harness.checkers.leak import run_profile
 from harness.checkers.result import CheckResult
-from harness.history import EVENT_FS, Record
-from scenarios.registry import ramp_seconds
+from harness.history import EVENT_FS, NOT_CLIENTS, Record, is_run_start
 
 NAME = "drift"
 COUNTS = ("operations", "judged", "drifting", "p99_growth_max", "p99_delta_max_ms")
@@ -41,11 +38,8 @@ def check(
     p99_growth: float | None = None,
     min_growth: float | None = None,
 ) -> CheckResult:
-    profile = run_profile(history)
-    if p99_growth is None:
-        p99_growth = _number(profile.get("drift_p99"), DEFAULT_P99_GROWTH)
-    if min_growth is None:
-        min_growth = _number(profile.get("drift_min"), DEFAULT_MIN_GROWTH)
+    p99_growth = DEFAULT_P99_GROWTH if p99_growth is None else p99_growth
+    min_growth = DEFAULT_MIN_GROWTH if min_growth is None else min_growth
     zero = _run_start(history)
     done = _completions(history)
     counts = dict.fromkeys(COUNTS, 0.0)
@@ -55,13 +49,7 @@ def check(
         return CheckResult(NAME, "unknown", "no successful operation", counts, details=details)
     zero = zero if zero is not None else min(t for t, _, _ in done)
     end = max(t for t, _, _ in done)
-    ramp = ramp_seconds(
-        profile.get("shape"),
-        _number(profile.get("duration"), 0.0),
-        int(_number(profile.get("users"), 1)),
-        _number(profile.get("spawn_rate"), 1.0),
-    )
-    windows = drift_windows(zero, end, ramp)
+    windows = drift_windows(zero, end, ctx.ramp)
     rows = []
     for f, first, last in _by_window(done, windows):
         row = compare(f, first, last)
@@ -127,10 +115,7 @@ def _percentiles(latencies: list[float]) -> dict[str, Any]:
 
 
 def _run_start(history: list[Record]) -> float | None:
-    for record in history:
-        if record["process"] == "harness" and record["f"] == "run-start":
-            return float(record["time"])
-    return None
+    return next((float(r["time"]) for r in history if is_run_start(r)), None)
 
 
 def _completions(history: list[Record]) -> list[tuple[float, str, float]]:
@@ -164,12 +149,6 @@ def _by_window(
 
 def _ops(count: float) -> str:
     return f"{int(count)} operation" + ("" if int(count) == 1 else "s")
-
-
-def _number(value: Any, default: float) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return default
 
 
 def _verdict(

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.checkers._common import NOT_CLIENTS, add_example, nonce_in, user_of
+from harness.checkers._common import add_example, nonce_in, user_of
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
-from harness.history import Record
+from harness.history import NOT_CLIENTS, Record
 
 NAME = "isolation"
 COUNTS = ("checked", "crossed", "by_prefix", "unsubscribed", "updates_checked")

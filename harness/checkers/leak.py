@@ -8,9 +8,9 @@ half: growth that levels off (a cache filling up) is not a leak. The projected t
 ``memory_limit`` is reported for RSS and Redis memory (from the slope, and from the upper
 bound: the pessimistic one). Too short a series says unknown.
 
-Thresholds, warm-up and memory limit come from the keyword arguments, else from the run's
-profile in the history's run-start record (``leak_rss``, ``leak_fds``, ``leak_redis``,
-``leak_warmup``, ``memory_limit``), else the defaults below. Long series are reduced to at
+Thresholds, warm-up and memory limit come from the keyword arguments (harness.analysis
+passes the run's ``leak_rss``, ``leak_fds``, ``leak_redis``, ``leak_warmup`` and
+``memory_limit``), else the defaults below. Long series are reduced to at
 most MAX_POINTS bucket medians first (Theil-Sen is quadratic in the number of points).
 """
 
@@ -24,8 +24,7 @@ from scipy.stats import theilslopes
 
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
-from harness.history import Record
-from scenarios.registry import ramp_seconds
+from harness.history import Record, is_run_start
 
 NAME = "leak"
 COUNTS = (
@@ -44,7 +43,7 @@ METRICS = {
     "fds": ("open fds", 200, 1, "fds"),
     "used_memory": ("Redis memory", 50 * MB, MB, "MiB"),
 }
-# The profile's name for each metric's threshold.
+# The run setting (RunProfile) of each metric's threshold.
 PROFILE_KEYS = {"rss": "leak_rss", "fds": "leak_fds", "used_memory": "leak_redis"}
 MEMORY_METRICS = ("rss", "used_memory")
 DEFAULT_MEMORY_LIMIT = 1024 * MB
@@ -63,17 +62,10 @@ def check(
     thresholds: dict[str, float] | None = None,
     memory_limit: float | None = None,
 ) -> CheckResult:
-    profile = run_profile(history)
     limits = {name: float(spec[1]) for name, spec in METRICS.items()}
-    for metric, key in PROFILE_KEYS.items():
-        given = _number(profile.get(key))
-        limits[metric] = limits[metric] if given is None else given
     limits |= thresholds or {}
-    if warmup is None:
-        warmup = _number(profile.get("leak_warmup"))
-    if memory_limit is None:
-        memory_limit = _number(profile.get("memory_limit")) or DEFAULT_MEMORY_LIMIT
-    steady = steady_from(history, profile)
+    memory_limit = memory_limit or DEFAULT_MEMORY_LIMIT
+    steady = steady_from(history, ctx.ramp)
     series = series_of(history)
     counts = dict.fromkeys(COUNTS, 0.0)
     counts["series"] = float(len(series))
@@ -130,29 +122,11 @@ def check(
     return _verdict(counts, examples, trends, settings)
 
 
-def steady_from(history: list[Record], profile: dict[str, Any]) -> float:
-    """When the run's load became steady (epoch seconds): its start plus the shape's ramp
-    (scenarios.registry.ramp_seconds); -inf without a run-start record."""
-    start = next(
-        (float(r["time"]) for r in history if r["process"] == "harness" and r["f"] == "run-start"),
-        -math.inf,
-    )
-    ramp = ramp_seconds(
-        profile.get("shape"),
-        _number(profile.get("duration")) or 0.0,
-        int(_number(profile.get("users")) or 1),
-        _number(profile.get("spawn_rate")) or 1.0,
-    )
+def steady_from(history: list[Record], ramp: float) -> float:
+    """When the run's load became steady (epoch seconds): its start plus the shape's ramp;
+    -inf without a run-start record."""
+    start = next((float(r["time"]) for r in history if is_run_start(r)), -math.inf)
     return start + ramp
-
-
-def run_profile(history: list[Record]) -> dict[str, Any]:
-    """The run's profile, as the harness recorded it in the run-start record ({} if none)."""
-    for record in history:
-        if record["process"] == "harness" and record["f"] == "run-start":
-            value = record.get("value")
-            return value if isinstance(value, dict) else {}
-    return {}
 
 
 def series_of(history: list[Record]) -> Series:
@@ -252,12 +226,6 @@ def _hours_to(limit: float, last: float, rate: float) -> float | None:
     if rate <= 0:
         return None
     return max(0.0, (limit - last) / rate)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
 
 
 def _verdict(

@@ -20,19 +20,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.checkers._common import (
-    INF,
-    NEMESIS,
-    NOT_CLIENTS,
-    Faults,
-    Recovery,
-    add_example,
-    ms,
-    user_of,
-)
+from harness.checkers._common import INF, Faults, Recovery, add_example, ms, user_of
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
-from harness.history import EVENT_FS, Record
+from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
 
 NAME = "liveness"
 COUNTS = (

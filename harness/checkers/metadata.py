@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.checkers._common import NOT_CLIENTS, add_example
+from harness.checkers._common import add_example
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
-from harness.history import Record
+from harness.history import NOT_CLIENTS, Record
 
 NAME = "metadata"
 COUNTS = ("levels_set", "checked", "wrong_level", "unjudged")

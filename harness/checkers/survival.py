@@ -27,18 +27,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from harness.checkers._common import (
-    NEMESIS,
-    NOT_CLIENTS,
-    Faults,
-    Recovery,
-    add_example,
-    ms,
-    percentile,
-)
+from harness.checkers._common import Faults, Recovery, add_example, ms, percentile
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
-from harness.history import EVENT_FS, Record
+from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
 
 NAME = "survival"
 COUNTS = (

@@ -32,8 +32,7 @@ from harness.client.client import McpClient
 from harness.client.config import LATEST_VERSION, ClientConfig
 from harness.client.transport import Transport
 from harness.history import HistoryWriter, Record, history_path
-
-RUN_DIR_ENV = "MCP_SCALE_RUN_DIR"
+from harness.run.directory import RUN_DIR_ENV
 
 
 class OperationFailed(Exception):

@@ -23,6 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from harness.chaos.faults import FaultSubject, Scope, apply_fault
+from harness.cluster.base import ClusterStartError
+from harness.monitor import SampleTarget
+
 PROJECT_LABEL = "com.mcp-scale.project"
 PROJECT_VALUE = "mcp-scale"
 ROLE_LABEL = "com.mcp-scale.role"
@@ -32,15 +36,12 @@ COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 # The port a node listens on inside its container (docker-compose.yml: --port 8000).
 NODE_PORT = 8000
 
-NODE_FAULTS = ("kill-node", "stop-node", "pause-node", "resume-node", "restart-node")
-REDIS_FAULTS = ("kill-redis", "restart-redis")
 
-
-class DockerUnavailable(RuntimeError):
+class DockerUnavailable(ClusterStartError):
     """The docker package is missing or no Docker engine answers."""
 
 
-class ClusterNotFound(RuntimeError):
+class ClusterNotFound(ClusterStartError):
     """The compose project has no containers this backend may use, or they are inconsistent."""
 
 
@@ -221,54 +222,18 @@ class DockerCluster:
 
     def apply_fault(self, name: str, target: str | None) -> str:
         """Apply a nemesis fault to a container of this project; see harness.chaos.faults."""
-        if name in REDIS_FAULTS:
-            container, who = self._redis(), "redis"
-        elif name in NODE_FAULTS:
-            container, who = self._node(target), str(target)
-        else:
-            raise ValueError(f"the docker backend has no fault {name!r}")
-        what = f"{who} container {short_id(container)}"
-        status = container.status
-        if name in ("kill-node", "kill-redis"):
-            return what + self._signal(container, status, container.kill)
-        if name == "stop-node":
-            return what + self._signal(
-                container, status, lambda: container.stop(timeout=self.stop_timeout)
-            )
-        if name == "pause-node":
-            if status != "running":
-                return f"{what} (not running: {status})"
-            container.pause()
-            return what
-        if name == "resume-node":
-            if status != "paused":
-                return f"{what} (not paused: {status})"
-            container.unpause()
-            return what
-        return what + self._restart(container, status)
+        return apply_fault(self.subject, name, target)
 
-    def _signal(self, container: ContainerLike, status: str, act: Callable[[], object]) -> str:
-        if status not in ("running", "paused"):
-            return f" (not running: {status})"
-        if status == "paused":
-            container.unpause()  # as NodeProcess sends SIGCONT before a signal
-        act()
-        return ""
+    def subject(self, scope: Scope, target: str | None) -> FaultSubject:
+        if scope == "redis":
+            return _ContainerSubject(self, self._redis(), "redis")
+        return _ContainerSubject(self, self._node(target), str(target))
 
-    def _restart(self, container: ContainerLike, status: str) -> str:
-        """Like NodeProcess.restart: SIGKILL if it runs, start again, wait until healthy."""
-        if status == "paused":
-            container.unpause()
-        if status in ("running", "paused", "restarting"):
-            container.restart(timeout=0)
-            how = "restarted"
-        else:
-            container.start()
-            how = f"started from {status}"
-        took = self._wait_healthy(container)
-        return f" {how}, healthy after {took:.1f}s"
+    def sample_targets(self) -> list[SampleTarget]:
+        """Nothing yet: containers are not sampled by PID (the engine's stats would be)."""
+        return []
 
-    def _wait_healthy(self, container: ContainerLike) -> float:
+    def wait_healthy(self, container: ContainerLike) -> float:
         """Until Docker reports the container running and (if it has a health check) healthy."""
         began = self.clock()
         deadline = began + self.health_timeout
@@ -370,3 +335,60 @@ class DockerCluster:
         elif ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{published[0]['HostPort']}/mcp"
+
+
+@dataclass(frozen=True)
+class _ContainerSubject:
+    """A container of the project as faults see it: Docker's own kill, stop, pause, unpause
+    and restart, on the container object picked by label (by id, never by name)."""
+
+    cluster: DockerCluster
+    container: ContainerLike
+    who: str
+
+    @property
+    def what(self) -> str:
+        return f"{self.who} container {short_id(self.container)}"
+
+    def _signal(self, act: Callable[[], object]) -> str:
+        status = self.container.status
+        if status not in ("running", "paused"):
+            return f"{self.what} (not running: {status})"
+        if status == "paused":
+            self.container.unpause()  # as NodeProcess sends SIGCONT before a signal
+        act()
+        return self.what
+
+    def kill(self) -> str:
+        return self._signal(self.container.kill)
+
+    def stop(self) -> str:
+        return self._signal(lambda: self.container.stop(timeout=self.cluster.stop_timeout))
+
+    def pause(self) -> str:
+        status = self.container.status
+        if status != "running":
+            return f"{self.what} (not running: {status})"
+        self.container.pause()
+        return self.what
+
+    def resume(self) -> str:
+        status = self.container.status
+        if status != "paused":
+            return f"{self.what} (not paused: {status})"
+        self.container.unpause()
+        return self.what
+
+    def restart(self) -> str:
+        """Like NodeProcess.restart: SIGKILL if it runs, start again, wait until healthy."""
+        status = self.container.status
+        if status == "paused":
+            self.container.unpause()
+        if status in ("running", "paused", "restarting"):
+            self.container.restart(timeout=0)
+            how = "restarted"
+        else:
+            self.container.start()
+            how = f"started from {status}"
+        took = self.cluster.wait_healthy(self.container)
+        return f"{self.what} {how}, healthy after {took:.1f}s"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from harness.chaos.controller import ChaosController
+from harness import exit_codes
 from harness.chaos.schedule import ScheduleError, parse_timeline
 from harness.cluster.docker_backend import (
     COMPOSE_PROJECT_LABEL,
@@ -41,11 +40,9 @@ from harness.cluster.docker_backend import (
     connect,
 )
 from harness.durations import parse_duration
-from harness.history import HistoryWriter, history_path, make_record
-from harness.run.profile import RunProfile
-
-EXIT_OK, EXIT_USAGE, EXIT_COULD_NOT_RUN = 0, 2, 3
-NEMESIS_FILE = "nemesis"
+from harness.history import HistoryWriter
+from harness.run.directory import NEMESIS_WRITER, RunFiles, RunManifest, versions
+from harness.run.drive import drive
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,11 +98,11 @@ def detect_project(client: DockerClientLike) -> str:
     return project
 
 
-def wait_for_load(run_dir: Path, timeout: float, stop: threading.Event) -> bool:
+def wait_for_load(files: RunFiles, timeout: float, stop: threading.Event) -> bool:
     """True once a Locust worker has begun its history (users are running)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stop.is_set():
-        if any(run_dir.glob("history-w*.jsonl")):
+        if files.load_histories():
             return True
         stop.wait(0.2)
     return False
@@ -118,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         wait = parse_duration(args.wait_for_load)
         health_timeout = parse_duration(args.health_timeout)
     except ValueError as exc:
-        return _fail(EXIT_USAGE, str(exc))
+        return _fail(exit_codes.USAGE, str(exc))
     if not args.out:
-        return _fail(EXIT_USAGE, "--out (or MCP_SCALE_RUN_DIR) is required")
+        return _fail(exit_codes.USAGE, "--out (or MCP_SCALE_RUN_DIR) is required")
     if duration <= 0:
-        return _fail(EXIT_USAGE, "--duration must be positive")
+        return _fail(exit_codes.USAGE, "--duration must be positive")
     run_dir = Path(args.out)
     try:
         client = connect()
@@ -131,51 +128,44 @@ def main(argv: list[str] | None = None) -> int:
             project, client=client, address="network", health_timeout=health_timeout
         ).start()
     except (DockerUnavailable, ClusterNotFound) as exc:
-        return _fail(EXIT_COULD_NOT_RUN, str(exc))
+        return _fail(exit_codes.COULD_NOT_RUN, str(exc))
     try:
         schedule = parse_timeline(args.chaos, cluster.node_ids(), duration)
     except ScheduleError as exc:
-        return _fail(EXIT_USAGE, f"chaos: {exc}")
+        return _fail(exit_codes.USAGE, f"chaos: {exc}")
     print(
         f"docker_chaos: project {project}, nodes {', '.join(cluster.node_ids())}, "
         f"{len(schedule)} faults over {duration:g}s -> {run_dir}",
         flush=True,
     )
-    profile = RunProfile(
+    manifest = RunManifest(
         scenario=args.scenario or "notifications",
         backend="docker",
-        nodes=len(cluster.node_ids()),
         store="redis",
+        nodes=cluster.node_ids(),
+        # No URLs: the load reaches the cluster through the load balancer (Locust's --host).
+        users=int(args.users) if args.users else 0,
         duration=duration,
-        chaos=args.chaos,
-        out=str(run_dir),
+        chaos=[fault.describe() for fault in schedule],
+        versions=versions(),
     )
-    if args.users:
-        profile.users = int(args.users)
     stop = threading.Event()
     _stop_on_signals(stop)
-    _hand_over(run_dir, _prepare(run_dir, profile))
-    if wait and not wait_for_load(run_dir, wait, stop):
-        return _fail(EXIT_COULD_NOT_RUN, f"no Locust worker history in {run_dir} after {wait:g}s")
-    path = history_path(run_dir, NEMESIS_FILE)
+    files = RunFiles(run_dir)
+    _hand_over(run_dir, _prepare(files, manifest))
+    if wait and not wait_for_load(files, wait, stop):
+        return _fail(
+            exit_codes.COULD_NOT_RUN, f"no Locust worker history in {run_dir} after {wait:g}s"
+        )
+    path = files.history(NEMESIS_WRITER)
     with HistoryWriter(path) as history:
         _hand_over(run_dir, [path])
-        chaos = ChaosController(schedule, cluster, history.write)
-        zero = time.time()
-        history.write(make_record("ok", "harness", "run-start", profile.to_dict()))
-        chaos.start(zero)
-        stop.wait(max(0.0, zero + duration - time.time()))
-        chaos.stop()
-        history.write(
-            make_record(
-                "ok", "harness", "run-end", {"faults": len(chaos.applied), "backend": "docker"}
-            )
-        )
+        outcome = drive(manifest, schedule, cluster, history, until=duration, stop=stop)
     cluster.close()
-    for fault, error in chaos.failed:
+    for fault, error in outcome.failed:
         print(f"docker_chaos: {fault.describe()} failed: {error}", file=sys.stderr)
-    print(f"docker_chaos: {len(chaos.applied)} faults applied, {len(chaos.failed)} failed")
-    return EXIT_OK
+    print(f"docker_chaos: {len(outcome.applied)} faults applied, {len(outcome.failed)} failed")
+    return exit_codes.PASS
 
 
 def _fail(code: int, message: str) -> int:
@@ -194,17 +184,16 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
-def _prepare(run_dir: Path, profile: RunProfile) -> list[Path]:
-    """The run directory and (unless the run already has one) profile.json, which tells the
+def _prepare(files: RunFiles, manifest: RunManifest) -> list[Path]:
+    """The run directory and (unless the run already has one) its manifest, which tells the
     checkers the store, backend and duration of this run."""
     made: list[Path] = []
-    if not run_dir.exists():
-        run_dir.mkdir(parents=True)
-        made.append(run_dir)
-    profile_path = run_dir / "profile.json"
-    if not profile_path.exists():
-        profile_path.write_text(json.dumps(profile.to_dict(), indent=2))
-        made.append(profile_path)
+    if not files.root.exists():
+        files.root.mkdir(parents=True)
+        made.append(files.root)
+    if not files.manifest.exists():
+        manifest.write(files)
+        made.append(files.manifest)
     return made
 
 

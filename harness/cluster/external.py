@@ -7,8 +7,11 @@ from dataclasses import dataclass
 
 import httpx
 
+from harness.cluster.base import ClusterStartError
+from harness.monitor import SampleTarget
 
-class TargetUnreachable(RuntimeError):
+
+class TargetUnreachable(ClusterStartError):
     """An external endpoint did not answer at all before the run."""
 
 
@@ -36,3 +39,7 @@ class ExternalTarget:
 
     def processes(self) -> dict[str, tuple[int, str]]:
         return {}
+
+    def sample_targets(self) -> list[SampleTarget]:
+        """Nothing: an external target's processes are not ours to read either."""
+        return []

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+from harness.chaos.faults import FaultSubject, Scope, apply_fault
 from harness.cluster.node_process import NodeProcess
 from harness.cluster.redis_process import RedisProcess
+from harness.monitor import SampleTarget
 
 
 @dataclass
@@ -58,37 +62,29 @@ class LocalCluster:
 
     def apply_fault(self, name: str, target: str | None) -> str:
         """Apply a nemesis fault to a process of this cluster; see harness.chaos.faults."""
-        if name.endswith("-redis"):
-            return self._redis_fault(name)
-        node = self.node(target or "")
-        pid = node.pid
-        if name == "kill-node":
-            node.kill()
-        elif name == "stop-node":
-            node.stop()
-        elif name == "pause-node":
-            node.pause()
-        elif name == "resume-node":
-            node.resume()
-        elif name == "restart-node":
-            node.restart()
-            return f"{node.node_id} pid {pid} -> {node.pid} on port {node.port}"
-        else:
-            raise ValueError(f"the local backend has no fault {name!r}")
-        return f"{node.node_id} pid {pid}"
+        return apply_fault(self.subject, name, target)
 
-    def _redis_fault(self, name: str) -> str:
-        if self.redis is None:
-            raise ValueError(f"{name}: this cluster runs without Redis (store {self.store!r})")
-        pid = self.redis.pid
-        if name == "kill-redis":
-            self.redis.kill()
-        elif name == "restart-redis":
-            self.redis.restart()
-            return f"redis pid {pid} -> {self.redis.pid} on port {self.redis.port}"
-        else:
-            raise ValueError(f"the local backend has no fault {name!r}")
-        return f"redis pid {pid}"
+    def subject(self, scope: Scope, target: str | None) -> FaultSubject:
+        if scope == "redis":
+            if self.redis is None:
+                raise ValueError(f"this cluster runs without Redis (store {self.store!r})")
+            return _RedisSubject(self.redis)
+        return _NodeSubject(self.node(target or ""))
+
+    def sample_targets(self) -> list[SampleTarget]:
+        targets = [
+            SampleTarget(
+                node.node_id,
+                "node",
+                partial(_pid_if_alive, node),
+                metrics_url=f"{node.base_url}/metrics",
+            )
+            for node in self.members.values()
+        ]
+        redis = self.redis
+        if redis is not None:
+            targets.append(SampleTarget("redis", "redis", lambda: redis.pid, redis_url=redis.url))
+        return targets
 
     def processes(self) -> dict[str, tuple[int, str]]:
         """What runs now, by name: (PID, a command-line fragment that identifies it), for the
@@ -113,3 +109,59 @@ class LocalCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _pid_if_alive(node: NodeProcess) -> int | None:
+    return node.pid if node.alive() else None
+
+
+@dataclass(frozen=True)
+class _NodeSubject:
+    node: NodeProcess
+
+    def _acted(self, act: Callable[[], None]) -> str:
+        pid = self.node.pid
+        act()
+        return f"{self.node.node_id} pid {pid}"
+
+    def kill(self) -> str:
+        return self._acted(self.node.kill)
+
+    def stop(self) -> str:
+        return self._acted(self.node.stop)
+
+    def pause(self) -> str:
+        return self._acted(self.node.pause)
+
+    def resume(self) -> str:
+        return self._acted(self.node.resume)
+
+    def restart(self) -> str:
+        pid = self.node.pid
+        self.node.restart()
+        return f"{self.node.node_id} pid {pid} -> {self.node.pid} on port {self.node.port}"
+
+
+@dataclass(frozen=True)
+class _RedisSubject:
+    redis: RedisProcess
+
+    def kill(self) -> str:
+        pid = self.redis.pid
+        self.redis.kill()
+        return f"redis pid {pid}"
+
+    def stop(self) -> str:
+        pid = self.redis.pid
+        self.redis.stop()
+        return f"redis pid {pid}"
+
+    def pause(self) -> str:
+        raise ValueError("Redis is not paused by this backend (no pause-redis fault)")
+
+    resume = pause
+
+    def restart(self) -> str:
+        pid = self.redis.pid
+        self.redis.restart()
+        return f"redis pid {pid} -> {self.redis.pid} on port {self.redis.port}"

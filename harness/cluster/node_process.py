@@ -12,11 +12,12 @@ from pathlib import Path
 
 import httpx
 
+from harness.cluster.base import ClusterStartError
 from harness.cluster.child_process import signal_and_wait
 from harness.cluster.redis_process import free_port
 
 
-class NodeStartError(RuntimeError):
+class NodeStartError(ClusterStartError):
     """A node did not become healthy; the message carries the tail of its log."""
 
 

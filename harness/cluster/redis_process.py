@@ -16,10 +16,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.cluster.base import ClusterStartError
 from harness.cluster.child_process import signal_and_wait
 
 
-class RedisNotAvailable(RuntimeError):
+class RedisNotAvailable(ClusterStartError):
     """redis-server is not installed and could not be installed."""
 
 

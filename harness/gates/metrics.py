@@ -6,8 +6,8 @@ import math
 from collections import defaultdict
 
 from harness.checkers import CheckResult
-from harness.checkers._common import NEMESIS, NOT_CLIENTS, is_heal
-from harness.history import EVENT_FS, Record
+from harness.checkers._common import is_heal
+from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
 
 TOOLS_CALL = "tools_call"  # every call:<tool> together
 _PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}

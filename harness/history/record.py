@@ -9,8 +9,6 @@ OpType = Literal["invoke", "ok", "fail", "info"]
 OP_TYPES: frozenset[str] = frozenset(("invoke", "ok", "fail", "info"))
 # ok: it happened; fail: it surely did not happen; info: unknown (it may have happened).
 COMPLETIONS: frozenset[str] = frozenset(("ok", "fail", "info"))
-# Operations that are observed rather than invoked: one completion record, no invoke before it.
-EVENT_FS: frozenset[str] = frozenset(("message", "answer", "stream_break"))
 
 
 class Record(TypedDict, total=False):

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import redis
 
+from harness.history import MONITOR
 from harness.monitor.proc import group_resources, process_resources
 
-MONITOR = "monitor"
 _NODE_GAUGES = {"mcp_open_streams": "open_streams", "mcp_sessions": "sessions"}
 
 

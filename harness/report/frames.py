@@ -13,13 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.chaos.faults import FAULTS
-from harness.history import EVENT_FS, Record
+from harness.chaos.faults import FAULTS, HEALS
+from harness.history import EVENT_FS, HARNESS, MONITOR, NEMESIS, RUN_END, RUN_START, SAMPLE, Record
 
 COLUMNS = ["time", "type", "process", "f", "latency", "session", "node"]
-NEMESIS = "nemesis"
-HARNESS = "harness"
-MONITOR = "monitor"  # resource samples: not client operations
 SAMPLE_COLUMNS = [
     "t",
     "target",
@@ -37,7 +34,6 @@ SAMPLE_COLUMNS = [
     "pubsub_channels",
 ]
 NOTIFY = "call:notify"
-HEALS: frozenset[str] = frozenset(k.heal for k in FAULTS.values() if k.heal)
 
 
 @dataclass
@@ -97,9 +93,9 @@ def frames_of(history: Sequence[Record]) -> RunFrames:
     df["time"] = pd.to_numeric(df["time"], errors="coerce")
     df["latency"] = pd.to_numeric(df["latency"], errors="coerce")
     harness = df["process"] == HARNESS
-    zero = _first(df.loc[harness & (df["f"] == "run-start"), "time"], df["time"].min())
-    last = _first(df.loc[harness & (df["f"] == "run-end"), "time"], df["time"].max())
-    complete = bool((harness & (df["f"] == "run-end")).any())
+    zero = _first(df.loc[harness & (df["f"] == RUN_START), "time"], df["time"].min())
+    last = _first(df.loc[harness & (df["f"] == RUN_END), "time"], df["time"].max())
+    complete = bool((harness & (df["f"] == RUN_END)).any())
     df["t"] = df["time"] - zero
     is_op = ~harness & ~df["process"].isin((NEMESIS, MONITOR)) & ~df["f"].isin(EVENT_FS)
     ops = df.loc[is_op & (df["type"] != "invoke"), ["t", "type", "f", "latency", "process"]]
@@ -122,7 +118,7 @@ def frames_of(history: Sequence[Record]) -> RunFrames:
 
 def _samples(history: Sequence[Record], df: pd.DataFrame) -> pd.DataFrame:
     """The monitor's resource samples, flattened (missing figures are NaN)."""
-    rows = np.flatnonzero(((df["f"] == "sample") & (df["process"] == MONITOR)).to_numpy())
+    rows = np.flatnonzero(((df["f"] == SAMPLE) & (df["process"] == MONITOR)).to_numpy())
     values = [history[i].get("value") for i in rows.tolist()]
     keep = [i for i, value in enumerate(values) if isinstance(value, dict)]
     frame = pd.DataFrame.from_records(
@@ -136,7 +132,7 @@ def _samples(history: Sequence[Record], df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _monitor_stats(history: Sequence[Record], df: pd.DataFrame) -> dict[str, Any]:
-    ends = np.flatnonzero(((df["process"] == HARNESS) & (df["f"] == "run-end")).to_numpy())
+    ends = np.flatnonzero(((df["process"] == HARNESS) & (df["f"] == RUN_END)).to_numpy())
     if not len(ends):
         return {}
     value = history[int(ends[0])].get("value")

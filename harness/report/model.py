@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.checkers.result import CheckResult, merge_validity
 from harness.history import Record, read_history
+from harness.run.directory import RunManifest
 
 Verdict = Literal["pass", "fail", "unknown"]
 
@@ -18,8 +18,9 @@ class RunData:
     """One run as the report sees it: its history and what the checkers and gates said.
 
     ``gates`` are threshold results as plain dicts ``{threshold, metric, value, passed}``
-    (``passed`` None when the metric could not be measured). ``profile`` is the run's
-    profile.json. Several RunData in one report are shown side by side, named by ``label``.
+    (``passed`` None when the metric could not be measured). ``manifest`` is what ran (None
+    when the run wrote none). Several RunData in one report are shown side by side, named by
+    ``label``.
     """
 
     label: str
@@ -28,7 +29,7 @@ class RunData:
     results: list[CheckResult] = field(default_factory=list)
     gates: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
-    profile: dict[str, Any] = field(default_factory=dict)
+    manifest: RunManifest | None = None
     verdict: Verdict = "unknown"
 
 
@@ -51,8 +52,9 @@ def load_run(
     gates: list[dict[str, Any]] | None = None,
     metrics: dict[str, float] | None = None,
     history: list[Record] | None = None,
+    manifest: RunManifest | None = None,
 ) -> RunData:
-    """A RunData from a run directory (its history and profile.json), verdict computed."""
+    """A RunData from a run directory (its history and manifest), verdict computed."""
     run_dir = Path(run_dir)
     results = list(results or [])
     gates = list(gates or [])
@@ -63,14 +65,6 @@ def load_run(
         results=results,
         gates=gates,
         metrics=dict(metrics or {}),
-        profile=_read_json(run_dir / "profile.json"),
+        manifest=manifest if manifest is not None else RunManifest.read(run_dir),
         verdict=verdict_of(results, gates),
     )
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

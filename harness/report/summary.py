@@ -59,7 +59,7 @@ def summarize_run(run: RunData, frames: RunFrames) -> dict[str, Any]:
         "label": run.label,
         "run_dir": str(run.run_dir),
         "verdict": run.verdict,
-        "profile": {k: run.profile[k] for k in PROFILE_KEYS if k in run.profile},
+        "profile": _profile(run),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(frames.zero)),
         "duration_s": round(frames.end, 3),
         "records": frames.records,
@@ -263,3 +263,9 @@ def jsonable(value: Any) -> Any:
 
 def _small(value: Any) -> bool:
     return len(json.dumps(value)) <= MAX_DETAIL_CHARS
+
+
+def _profile(run: RunData) -> dict[str, Any]:
+    """The settings a reader of the report needs to know what ran."""
+    given = run.manifest.profile if run.manifest else {}
+    return {key: given[key] for key in PROFILE_KEYS if key in given}

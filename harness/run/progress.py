@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-PROGRESS_FILE = "progress.json"
-
 
 @dataclass
 class Progress:
@@ -18,9 +16,10 @@ class Progress:
     failures: int = 0
 
     @classmethod
-    def read(cls, run_dir: Path) -> Progress:
+    def read(cls, path: Path) -> Progress:
+        """From the run's progress file (RunFiles.progress); zeros until Locust writes it."""
         try:
-            data = json.loads((run_dir / PROGRESS_FILE).read_text())
+            data = json.loads(path.read_text())
         except (OSError, ValueError):
             return cls()
         return cls(

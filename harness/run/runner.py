@@ -7,41 +7,32 @@ directory so that the run can still be checked and reported.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from harness.chaos.controller import ChaosController
-from harness.cluster.docker_backend import (
-    ClusterNotFound,
-    DockerCluster,
-    DockerUnavailable,
-    default_project,
-)
-from harness.cluster.external import ExternalTarget, TargetUnreachable
+from harness.cluster.base import Cluster, ClusterStartError
+from harness.cluster.docker_backend import DockerCluster, default_project
+from harness.cluster.external import ExternalTarget
 from harness.cluster.local import LocalCluster
-from harness.cluster.node_process import NodeProcess, NodeStartError
-from harness.cluster.redis_process import RedisNotAvailable
 from harness.cluster.registry import ProcessRegistry, cleanup_orphans
-from harness.history import HistoryWriter, history_path, make_record
-from harness.monitor import ResourceSampler, SampleTarget
+from harness.history import HistoryWriter
+from harness.monitor import SampleTarget
+from harness.run.directory import HARNESS_WRITER, RUN_DIR_ENV, RunFiles, RunManifest, versions
+from harness.run.drive import drive
 from harness.run.profile import RunProfile
 from harness.run.progress import Progress, ProgressPrinter, progress_line
 from harness.target_profile import load_target_profile
 from scenarios.registry import SCENARIOS
 
-RUN_CONFIG = "run.json"
-Backend = LocalCluster | ExternalTarget | DockerCluster
 # How long Locust may overrun the planned duration (stop timeout, shutdown) before we end it.
 LOCUST_GRACE = 60.0
 
@@ -51,174 +42,156 @@ class RunFailed(RuntimeError):
 
 
 def execute(profile: RunProfile, run_dir: Path, out: TextIO = sys.stdout) -> None:
+    files = RunFiles(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "profile.json").write_text(json.dumps(profile.to_dict(), indent=2))
     stopped = cleanup_orphans()
     if stopped:
         out.write(f"stopped {len(stopped)} processes left by an earlier crashed run\n")
     registry = ProcessRegistry(f"{run_dir.name}-{secrets.token_hex(4)}")
-    history = HistoryWriter(history_path(run_dir, "harness"))
-    backend = _backend(profile, run_dir)
+    history = HistoryWriter(files.history(HARNESS_WRITER))
+    cluster = BACKENDS[profile.backend](profile, files)
     try:
         with _signals_as_interrupts():
-            _start(backend, registry, out)
-            _drive(profile, run_dir, backend, registry, history, out)
+            _start(cluster, registry, out)
+            _drive(profile, files, cluster, registry, history, out)
     finally:
-        backend.close()
+        cluster.close()
         history.close()
         registry.remove()
 
 
-def _backend(profile: RunProfile, run_dir: Path) -> Backend:
-    if profile.backend == "external":
-        return ExternalTarget(list(profile.target))
-    if profile.backend == "docker":
-        # The cluster is started by docker compose; the harness only acts on its containers.
-        return DockerCluster(default_project(Path.cwd()))
+def _local(profile: RunProfile, files: RunFiles) -> Cluster:
     return LocalCluster(
-        nodes=profile.nodes,
-        store=profile.store,
-        defects=tuple(profile.defects),
-        log_dir=run_dir / "logs",
+        nodes=profile.nodes, store=profile.store, defects=tuple(profile.defects), log_dir=files.logs
     )
 
 
-def _start(backend: Backend, registry: ProcessRegistry, out: TextIO) -> None:
+def _external(profile: RunProfile, files: RunFiles) -> Cluster:
+    return ExternalTarget(list(profile.target))
+
+
+def _docker(profile: RunProfile, files: RunFiles) -> Cluster:
+    # The cluster is started by docker compose; the harness only acts on its containers.
+    return DockerCluster(default_project(Path.cwd()))
+
+
+BACKENDS: dict[str, Callable[[RunProfile, RunFiles], Cluster]] = {
+    "local": _local,
+    "external": _external,
+    "docker": _docker,
+}
+
+
+def manifest_of(profile: RunProfile, cluster: Cluster) -> RunManifest:
+    """What this run is, as every later stage reads it (run.json, the run-start record)."""
+    actions = load_target_profile(profile.target_profile, profile.backend)
+    return RunManifest(
+        scenario=profile.scenario,
+        backend=profile.backend,
+        store=profile.store,
+        nodes=cluster.node_ids(),
+        urls=cluster.urls,
+        routing=profile.routing or "round_robin",
+        users=profile.users,
+        spawn_rate=profile.spawn_rate,
+        duration=profile.duration,
+        shape=profile.shape,
+        seed=profile.seed,
+        request_timeout=profile.request_timeout,
+        chaos=[fault.describe() for fault in profile.fault_schedule()],
+        defects=list(profile.defects),
+        target_profile=profile.target_profile,
+        actions=actions.to_dict(),
+        thresholds=list(profile.thresholds),
+        profile=profile.to_dict(),
+        versions=versions(),
+    )
+
+
+def _start(cluster: Cluster, registry: ProcessRegistry, out: TextIO) -> None:
     out.write("starting the cluster...\n")
     out.flush()
+    # Record before starting too: a crash mid-start still leaves a trail to clean up.
+    registry.record(cluster.processes())
     try:
-        if isinstance(backend, LocalCluster):
-            # Record before starting too: a crash mid-start still leaves a trail to clean up.
-            registry.record({})
-        backend.start()
-    except (
-        NodeStartError,
-        RedisNotAvailable,
-        TargetUnreachable,
-        DockerUnavailable,
-        ClusterNotFound,
-    ) as exc:
+        cluster.start()
+    except ClusterStartError as exc:
         raise RunFailed(str(exc)) from exc
-    registry.record(backend.processes())
-    for node_id, url in zip(backend.node_ids(), backend.urls, strict=True):
+    registry.record(cluster.processes())
+    for node_id, url in zip(cluster.node_ids(), cluster.urls, strict=True):
         out.write(f"  {node_id}: {url}\n")
 
 
 def _drive(
     profile: RunProfile,
-    run_dir: Path,
-    backend: Backend,
+    files: RunFiles,
+    cluster: Cluster,
     registry: ProcessRegistry,
     history: HistoryWriter,
     out: TextIO,
 ) -> None:
-    urls = backend.urls
-    actions = load_target_profile(profile.target_profile, profile.backend)
-    names = dict(zip(urls, backend.node_ids(), strict=True))
-    config = {
-        "run_dir": str(run_dir),
-        "scenario": profile.scenario,
-        "targets": urls,
-        "node_names": names,
-        "routing": profile.routing,
-        "store": profile.store,
-        "seed": profile.seed,
-        "users": profile.users,
-        "spawn_rate": profile.spawn_rate,
-        "duration": profile.duration,
-        "shape": profile.shape,
-        "request_timeout": profile.request_timeout,
-        "actions": actions.to_dict(),
-    }
-    (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=2))
-    untested = actions.untested()
+    manifest = manifest_of(profile, cluster)
+    manifest.write(files)
+    untested = load_target_profile(profile.target_profile, profile.backend).untested()
     if untested:
         out.write(f"not tested (the target profile has no tool for): {', '.join(untested)}\n")
-    chaos = ChaosController(profile.fault_schedule(), backend, history.write)
-    zero = time.time()
-    history.write(make_record("ok", "harness", "run-start", profile.to_dict()))
-    locust = _start_locust(profile, run_dir, urls[0])
-    registry.record(backend.processes(), groups=(locust.pid,))
-    chaos.start(zero)
-    sampler = ResourceSampler(
-        sample_targets(backend, locust.pid), history.write, profile.sample_every
-    )
-    sampler.start()
+    locust = LocustProcess(_start_locust(profile, files, cluster.urls[0]))
+    registry.record(cluster.processes(), groups=(locust.pid,))
     printer = ProgressPrinter(out)
-    exit_code: int | None = None
-    try:
-        deadline = zero + profile.duration + LOCUST_GRACE
-        while time.time() < deadline:  # bounded by the run's duration plus a grace period
-            exit_code = locust.poll()
-            if exit_code is not None:
-                break
-            elapsed = time.time() - zero
-            line = progress_line(
-                elapsed, profile.duration, Progress.read(run_dir), len(chaos.applied)
-            )
-            printer.show(elapsed, line)
-            registry.record(backend.processes(), groups=(locust.pid,))
-            time.sleep(1.0)
-        printer.done()
-    finally:
-        chaos.stop()
-        sampler.stop()
-        if locust.poll() is None:
-            _stop_group(locust)
-    history.write(
-        make_record(
-            "ok",
-            "harness",
-            "run-end",
-            {
-                "locust_exit": exit_code,
-                "faults": len(chaos.applied),
-                "monitor": sampler.stats(),
-            },
-        )
+
+    def tick(elapsed: float, faults: int) -> None:
+        line = progress_line(elapsed, profile.duration, Progress.read(files.progress), faults)
+        printer.show(elapsed, line)
+        registry.record(cluster.processes(), groups=(locust.pid,))
+
+    samples = [SampleTarget("loadgen", "loadgen", lambda: locust.pid)]
+    outcome = drive(
+        manifest,
+        profile.fault_schedule(),
+        cluster,
+        history,
+        until=profile.duration + LOCUST_GRACE,
+        load=locust,
+        samples=samples + cluster.sample_targets(),
+        sample_every=profile.sample_every,
+        tick=tick,
     )
-    history.flush()
-    if exit_code is None:
+    printer.done()
+    if outcome.load_exit is None:
         raise RunFailed(f"Locust did not finish within {LOCUST_GRACE:g}s of the planned end")
-    if exit_code not in (0, 1):
-        tail = _tail(run_dir / "locust.log")
-        raise RunFailed(f"Locust exited with {exit_code}; see {run_dir / 'locust.log'}:\n{tail}")
+    if outcome.load_exit not in (0, 1):
+        tail = _tail(files.locust_log)
+        raise RunFailed(f"Locust exited with {outcome.load_exit}; see {files.locust_log}:\n{tail}")
 
 
-def sample_targets(backend: Backend, loadgen_pid: int) -> list[SampleTarget]:
-    """What the monitor samples: processes this run started (by PID), and Redis's INFO."""
-    targets = [SampleTarget("loadgen", "loadgen", lambda: loadgen_pid)]
-    if isinstance(backend, LocalCluster):
-        for node in backend.members.values():
-            targets.append(
-                SampleTarget(
-                    node.node_id,
-                    "node",
-                    partial(_pid_if_alive, node),
-                    metrics_url=f"{node.base_url}/metrics",
-                )
-            )
-        redis = backend.redis
-        if redis is not None:
-            targets.append(SampleTarget("redis", "redis", lambda: redis.pid, redis_url=redis.url))
-    return targets
+@dataclass(frozen=True)
+class LocustProcess:
+    """Locust (master and its forked workers) in its own process group, as a drive Load."""
+
+    process: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def stop(self) -> None:
+        _stop_group(self.process)
 
 
-def _pid_if_alive(node: NodeProcess) -> int | None:
-    return node.pid if node.alive() else None
-
-
-def _start_locust(profile: RunProfile, run_dir: Path, host: str) -> subprocess.Popen[bytes]:
+def _start_locust(profile: RunProfile, files: RunFiles, host: str) -> subprocess.Popen[bytes]:
     scenario = SCENARIOS[profile.scenario]
-    files = str(scenario.locustfile)
+    locustfiles = str(scenario.locustfile)
     if profile.shape:
-        files += "," + str(scenario.locustfile.parent / "shapes.py")
+        locustfiles += "," + str(scenario.locustfile.parent / "shapes.py")
     args = [
         sys.executable,
         "-m",
         "locust",
         "-f",
-        files,
+        locustfiles,
         "--headless",
         "--users",
         str(profile.users),
@@ -234,17 +207,12 @@ def _start_locust(profile: RunProfile, run_dir: Path, host: str) -> subprocess.P
         "--loglevel",
         "WARNING",
         "--csv",
-        str(run_dir / "locust"),
+        str(files.locust_csv_prefix),
     ]
     if profile.processes > 1:
         args += ["--processes", str(profile.processes)]
-    env = {
-        **os.environ,
-        "MCP_SCALE_RUN": str(run_dir / RUN_CONFIG),
-        "MCP_SCALE_RUN_DIR": str(run_dir),
-        "PYTHONUNBUFFERED": "1",
-    }
-    with open(run_dir / "locust.log", "ab") as log:
+    env = {**os.environ, RUN_DIR_ENV: str(files.root), "PYTHONUNBUFFERED": "1"}
+    with open(files.locust_log, "ab") as log:
         return subprocess.Popen(args, stdout=log, stderr=log, env=env, start_new_session=True)
 
 

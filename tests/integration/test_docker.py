@@ -10,7 +10,6 @@ With a Docker engine only (skipped, saying so, without one): the same against re
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import secrets
 import shutil
@@ -45,6 +44,7 @@ from harness.cluster.docker_backend import (
 from harness.cluster.local import LocalCluster
 from harness.cluster.node_process import NodeProcess
 from harness.history import read_history
+from harness.run.directory import RunManifest
 from tests.support.mcp_http import ListeningStream, McpHttpSession, notify_seqs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -545,7 +545,7 @@ def test_every_fault_the_nemesis_knows_is_mapped() -> None:
 
 def test_unknown_faults_nodes_and_a_missing_redis_are_errors() -> None:
     cluster, _ = started(list(fake_project().values()))
-    with pytest.raises(ValueError, match="no fault 'partition-node'"):
+    with pytest.raises(ValueError, match="unknown fault 'partition-node'"):
         cluster.apply_fault("partition-node", "n1")
     with pytest.raises(ValueError, match=r"no node 'n9' .*nodes: n1, n2, n3"):
         cluster.apply_fault("kill-node", "n9")
@@ -651,9 +651,10 @@ def test_docker_chaos_runs_a_timeline_into_the_history(
         ("ok", "restart-node", "n1"),
     ]
     assert [r["f"] for r in history if r["process"] == "harness"] == ["run-start", "run-end"]
-    profile = json.loads((run_dir / "profile.json").read_text())
-    assert profile["backend"] == "docker" and profile["scenario"] == "sampling"
-    assert profile["nodes"] == 3 and profile["store"] == "redis"
+    manifest = RunManifest.read(run_dir)
+    assert manifest is not None
+    assert manifest.backend == "docker" and manifest.scenario == "sampling"
+    assert manifest.nodes == ["n1", "n2", "n3"] and manifest.store == "redis"
 
 
 def test_docker_chaos_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

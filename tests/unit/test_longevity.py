@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from harness.analysis import checker_options
 from harness.checkers import drift, leak
 from harness.checkers.context import CheckContext
 from harness.history import Record
 from harness.report import load_run, render_report
+from harness.run.directory import RunManifest
 from harness.run.profile import SOAK_DEFAULTS, ProfileError, load_profile
 from harness.sizes import parse_count_rate, parse_fraction, parse_size
 
@@ -128,8 +130,11 @@ def test_noise_without_growth_is_flat_and_thresholds_come_from_the_profile() -> 
     assert flat.valid is True and trend(flat)["status"] in ("flat", "growing")
     slow = series(lambda t: 20 * MIB * t / 3600)  # 20 MiB/h: below the default 50
     assert leak.check(slow, CTX).valid is True
-    strict = [run_start(leak_rss=10 * MIB, memory_limit=512 * MIB), *slow]
-    result = leak.check(strict, CTX)
+    given = {"leak_rss": 10 * MIB, "memory_limit": 512 * MIB, "drift_p99": 5.0}
+    manifest = RunManifest(scenario="notifications", backend="local", store="redis", profile=given)
+    options = checker_options(manifest)
+    assert options["drift"]["p99_growth"] == 5.0
+    result = leak.check(slow, CTX, **options["leak"])
     assert result.valid is False
     assert result.details["settings"]["memory_limit"] == 512 * MIB
     assert trend(result)["threshold_per_h"] == 10 * MIB
@@ -198,8 +203,8 @@ def test_small_absolute_growth_and_sparse_operations_are_not_drift() -> None:
     assert tiny.valid is True
     sparse = drift.check(ops(600, lambda t: 0.05 + t, per_second=0), CTX)
     assert sparse.valid == "unknown"
-    lenient = [run_start(drift_p99=5.0), *ops(600, lambda t: 0.050 + 0.100 * t / 600)[1:]]
-    assert drift.check(lenient, CTX).valid is True
+    growing = ops(600, lambda t: 0.050 + 0.100 * t / 600)
+    assert drift.check(growing, CTX, p99_growth=5.0).valid is True
 
 
 def test_long_runs_compare_the_first_and_the_last_hour() -> None:
