@@ -15,14 +15,15 @@ from typing import Any
 from harness import exit_codes
 from harness.analysis import analyze_run
 from harness.cluster.registry import cleanup_orphans
-from harness.demo import command_demo, default_out
+from harness.demo import command_demo
 from harness.history import history_files
 from harness.report import compare_runs, load_summary, render_report
 from harness.report.console import print_verdict
+from harness.run.directory import default_run_dir
 from harness.run.profile import SOAK_DEFAULTS, ProfileError, RunProfile, load_profile
 from harness.run.runner import RunFailed, execute
 from harness.target_profile import TargetProfileError, load_target_profile
-from reference_server.config import DEFECTS
+from reference_server.defects import NAMES as DEFECTS
 from scenarios.registry import SCENARIOS, SHAPES
 
 
@@ -74,7 +75,7 @@ def _run_arguments(run: Any, soak: bool) -> None:
     run.add_argument(
         "--redis-restart-every", help="kill Redis and start it again this often, e.g. 1h"
     )
-    run.add_argument("--defect", action="append", dest="defects", choices=sorted(DEFECTS))
+    run.add_argument("--defect", action="append", dest="defects", choices=DEFECTS)
     run.add_argument("--target", help="external MCP endpoint URLs, comma-separated")
     run.add_argument("--target-profile", help="YAML mapping scenario actions to the target's tools")
     run.add_argument("--request-timeout", help="bound on each client request, e.g. 10s")
@@ -160,7 +161,7 @@ def _run_command(args: argparse.Namespace, command: str) -> int:
         print(f"mcp-scale {command}: error: {exc}", file=sys.stderr)
         return exit_codes.USAGE
     kind = "soak" if command == "soak" else profile.scenario
-    run_dir = Path(profile.out) if profile.out else _default_out(kind)
+    run_dir = Path(profile.out) if profile.out else default_run_dir(kind)
     try:
         execute(profile, run_dir)
     except RunFailed as exc:
@@ -203,7 +204,7 @@ def command_report(args: argparse.Namespace) -> int:
     if missing:
         print(f"mcp-scale report: no history in {', '.join(missing)}", file=sys.stderr)
         return exit_codes.USAGE
-    out = Path(args.out) if args.out else dirs[0] if len(dirs) == 1 else _default_out("report")
+    out = Path(args.out) if args.out else dirs[0] if len(dirs) == 1 else default_run_dir("report")
     runs = [analyze_run(d) for d in dirs]
     render_report(out, runs)
     print_verdict(runs, out)
@@ -218,10 +219,6 @@ def command_compare(args: argparse.Namespace) -> int:
         return exit_codes.USAGE
     print(comparison.to_text())
     return exit_codes.FAIL if comparison.has_regressions else exit_codes.PASS
-
-
-def _default_out(kind: str) -> Path:
-    return default_out(kind)
 
 
 def command_cleanup(args: argparse.Namespace) -> int:

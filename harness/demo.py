@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from harness import exit_codes
@@ -14,12 +13,9 @@ from harness.analysis import analyze_run
 from harness.durations import parse_duration
 from harness.report import render_report
 from harness.report.console import print_verdict
+from harness.run.directory import default_run_dir
 from harness.run.profile import ProfileError, load_profile
 from harness.run.runner import RunFailed, execute
-
-
-def default_out(kind: str) -> Path:
-    return Path(f"reports/{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def demo_chaos(store: str, duration: float) -> str:
@@ -36,7 +32,7 @@ def demo_chaos(store: str, duration: float) -> str:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    out = Path(args.out) if args.out else default_out("demo")
+    out = Path(args.out) if args.out else default_run_dir("demo")
     try:
         duration = parse_duration(args.duration)
         profiles = {

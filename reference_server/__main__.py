@@ -9,7 +9,8 @@ import sys
 import uvicorn
 
 from reference_server.app import create_app
-from reference_server.config import DEFECTS, ServerConfig
+from reference_server.config import ServerConfig
+from reference_server.defects import DESCRIPTIONS, NAMES, parse_defects
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, ServerConfig]:
@@ -27,10 +28,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
         "--defect",
         action="append",
         default=[],
-        choices=sorted(DEFECTS),
+        choices=NAMES,
         metavar="NAME",
         help="make the server wrong in one known way: "
-        + "; ".join(f"{name}: {what}" for name, what in sorted(DEFECTS.items())),
+        + "; ".join(f"{defect}: {what}" for defect, what in DESCRIPTIONS.items()),
     )
     parser.add_argument("--session-ttl", type=float, default=1800.0, help="idle expiry, seconds")
     parser.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024)
@@ -42,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
         session_store=args.session_store,
         stream_manager=args.stream_manager,
         redis_url=args.redis_url,
-        defects=frozenset(args.defect),
+        defects=parse_defects(args.defect),
         session_ttl=args.session_ttl,
         max_body_bytes=args.max_body_bytes,
         redis_timeout=args.redis_timeout,

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Each defect makes the server wrong in one known way; a harness checker must catch each.
-DEFECTS = {
-    "local-broadcast": "broadcast and resource updates reach only the sending node's sessions",
-    "reuse-request-ids": "each node numbers its server->client requests from 1",
-    "drop-on-resume": "Last-Event-ID is ignored: nothing is replayed on resume",
-    "hang-on-redis-down": "Redis calls have no timeout and are retried forever",
-    "leak": "a few KB are kept forever for every request",
-    "cross-session": "about 1 in 1,000 notifications goes to another session",
-    "forget-log-level": "logging/setLevel is kept in the node's memory, not the SessionStore",
-}
+from reference_server.defects import Defect
 
 
 @dataclass(frozen=True)
@@ -22,7 +13,7 @@ class ServerConfig:
     session_store: str = "memory"
     stream_manager: str = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
-    defects: frozenset[str] = field(default_factory=frozenset)
+    defects: frozenset[Defect] = field(default_factory=frozenset)
     session_ttl: float = 1800.0
     max_body_bytes: int = 4 * 1024 * 1024
     # Bound on every Redis command: an outage becomes a 503 in about this time.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from reference_server.defects import Defect
 from reference_server.errors import StoreUnavailable
 from reference_server.node import Node
 from reference_server.protocol import (
@@ -86,7 +87,7 @@ class Dispatcher:
         handler = self._handlers.get(message["method"])
         if handler is None:
             raise RpcError(METHOD_NOT_FOUND, f"method not found: {message['method']}")
-        if "leak" in self._node.config.defects:
+        if Defect.LEAK in self._node.config.defects:
             self._node.leaked.append(bytes(4096))
         return await handler(message.get("params") or {}, call)
 
@@ -172,7 +173,7 @@ class Dispatcher:
             raise RpcError(INVALID_PARAMS, f"level must be one of {', '.join(LOG_LEVELS)}")
         if call.session is not None:
             session_id = call.session.session_id
-            if "forget-log-level" in self._node.config.defects:
+            if Defect.FORGET_LOG_LEVEL in self._node.config.defects:
                 self._node.local_log_levels[session_id] = str(level)
             else:
                 await self._node.store.set_log_level(session_id, str(level))

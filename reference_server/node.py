@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from reference_server.config import ServerConfig
+from reference_server.defects import Defect
 from reference_server.errors import StoreUnavailable
 from reference_server.redis_guard import RedisGuard, connect, connect_subscriber
 from reference_server.sessions import InMemorySessionStore, RedisSessionStore, SessionStore
@@ -63,7 +64,7 @@ def build_catalog() -> Catalog:
 
 def build_node(config: ServerConfig) -> Node:
     stats = NodeStats()
-    hang = "hang-on-redis-down" in config.defects
+    hang = Defect.HANG_ON_REDIS_DOWN in config.defects
     guard = RedisGuard(stats, hang)
     uses_redis = "redis" in (config.session_store, config.stream_manager)
     redis = connect(config.redis_url, config.redis_timeout, hang) if uses_redis else None

@@ -9,8 +9,6 @@ RequestId = str | int
 
 SUPPORTED_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
 LATEST_VERSION = "2025-11-25"
-# A request without MCP-Protocol-Version is assumed to speak the oldest handshake revision.
-DEFAULT_HEADER_VERSION = "2025-03-26"
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600

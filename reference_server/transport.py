@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
+from reference_server.defects import Defect
 from reference_server.dispatcher import Call, Dispatcher, initialize_result, negotiate_version
 from reference_server.errors import StoreUnavailable
 from reference_server.node import Node
@@ -188,7 +189,7 @@ class McpTransport:
         session = await self._node.store.get(session_id)
         if session is None:
             raise HttpError(404, INVALID_REQUEST, "session not found: initialize a new one")
-        if "forget-log-level" in self._node.config.defects:
+        if Defect.FORGET_LOG_LEVEL in self._node.config.defects:
             session.log_level = self._node.local_log_levels.get(session_id, session.log_level)
         return session
 

@@ -34,6 +34,10 @@ class ChaosController:
         self._thread = threading.Thread(target=self._run, args=(zero,), name="chaos", daemon=True)
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

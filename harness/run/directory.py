@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
+import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -171,6 +172,11 @@ class RunManifest:
         if profile is None:
             return None
         return _from_legacy(profile, data or {})
+
+
+def default_run_dir(kind: str) -> Path:
+    """Where a run (or a report, a demo) goes when no ``--out`` says: reports/<kind>-<time>."""
+    return Path("reports") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def versions() -> dict[str, str]:

@@ -20,7 +20,7 @@ from harness.chaos.schedule import (
 from harness.durations import parse_duration
 from harness.gates import ThresholdError, parse_thresholds
 from harness.sizes import parse_count_rate, parse_fraction, parse_size
-from reference_server.config import DEFECTS
+from reference_server.defects import parse_defects
 from scenarios.registry import SCENARIOS, SHAPES
 
 STORES = ("memory", "redis")
@@ -129,7 +129,12 @@ def load_profile(
     profile = RunProfile()
     for key, value in merged.items():
         setattr(profile, key, _coerce(key, value, where))
-    validate(profile)
+    try:
+        validate(profile)
+    except ProfileError as exc:
+        # Say where the settings came from: the file (with flags over it), or the flags.
+        source = f"profile {path} (with the flags given)" if path else "flags"
+        raise ProfileError(f"{source}: {exc}") from None
     return profile
 
 
@@ -240,8 +245,10 @@ def validate(profile: RunProfile) -> None:
         )
     for fault in profile.faults:
         check(fault in FAULTS, f"unknown fault {fault!r} in faults; faults: {', '.join(FAULTS)}")
-    for defect in profile.defects:
-        check(defect in DEFECTS, f"unknown defect {defect!r}; defects: {', '.join(DEFECTS)}")
+    try:
+        parse_defects(profile.defects)
+    except ValueError as exc:
+        raise ProfileError(str(exc)) from None
     if profile.backend == "external" or profile.target:
         profile.backend = "external"
         check(bool(profile.target), "the external backend needs --target URL[,URL...]")

@@ -8,6 +8,7 @@ import json
 import random
 import secrets
 
+from reference_server.defects import Defect
 from reference_server.protocol import JsonDict, RequestId
 from reference_server.streams.base import Event, OpenStream
 
@@ -23,7 +24,7 @@ def pending_key(session_id: str, request_id: RequestId) -> str:
 class LocalEndpoints:
     """This node's open listening streams and the server->client requests it waits on."""
 
-    def __init__(self, node_id: str, defects: frozenset[str]) -> None:
+    def __init__(self, node_id: str, defects: frozenset[Defect]) -> None:
         self.node_id = node_id
         self.defects = defects
         self.streams: dict[str, OpenStream] = {}
@@ -68,13 +69,13 @@ class LocalEndpoints:
 
     def misroute(self, session_id: str) -> str:
         """The session a notification really goes to: itself, unless the defect strikes."""
-        if "cross-session" not in self.defects or random.random() >= CROSS_SESSION_RATE:
+        if Defect.CROSS_SESSION not in self.defects or random.random() >= CROSS_SESSION_RATE:
             return session_id
         others = [sid for sid in self.streams if sid != session_id]
         return random.choice(others) if others else session_id
 
     def next_request_id(self, session_id: str) -> RequestId:
-        if "reuse-request-ids" in self.defects:
+        if Defect.REUSE_REQUEST_IDS in self.defects:
             counter = self._ids_per_session.setdefault(session_id, itertools.count(1))
             return next(counter)
         # The node id prefix keeps ids unique per session across the cluster (G4).

@@ -7,6 +7,7 @@ import itertools
 import json
 from collections import deque
 
+from reference_server.defects import Defect
 from reference_server.protocol import JsonDict, RequestId
 from reference_server.stats import NodeStats
 from reference_server.streams.base import OpenStream
@@ -20,7 +21,7 @@ def _sequence(event_id: str) -> int | None:
 
 class InMemoryStreamManager:
     def __init__(
-        self, node_id: str, defects: frozenset[str], stats: NodeStats, log_length: int
+        self, node_id: str, defects: frozenset[Defect], stats: NodeStats, log_length: int
     ) -> None:
         self._local = LocalEndpoints(node_id, defects)
         self._stats = stats
@@ -41,7 +42,7 @@ class InMemoryStreamManager:
         after = _sequence(last_event_id) if last_event_id else None
         if after is not None:
             stream.cursor = f"{after}-0"
-            if "drop-on-resume" not in self._local.defects:
+            if Defect.DROP_ON_RESUME not in self._local.defects:
                 stream.set_replay([(f"{seq}-0", data) for seq, data in log if seq > after])
         elif log:
             stream.cursor = f"{log[-1][0]}-0"

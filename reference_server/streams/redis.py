@@ -27,6 +27,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from reference_server.defects import Defect
 from reference_server.errors import StoreUnavailable
 from reference_server.protocol import JsonDict, RequestId
 from reference_server.redis_guard import REDIS_FAILURES, RedisGuard
@@ -121,7 +122,7 @@ class RedisStreamManager:
         subscriber: aioredis.Redis,
         guard: RedisGuard,
         node_id: str,
-        defects: frozenset[str],
+        defects: frozenset[Defect],
         stats: NodeStats,
         log_length: int,
         ttl: float,
@@ -170,7 +171,7 @@ class RedisStreamManager:
                 assert last_event_id is not None
                 await self._take_ownership(session_id)
                 stream.cursor = last_event_id
-                if "drop-on-resume" not in self._local.defects:
+                if Defect.DROP_ON_RESUME not in self._local.defects:
                     stream.set_replay(await self._read_after(session_id, last_event_id))
             else:
                 stream.cursor = await self._take_ownership(session_id)

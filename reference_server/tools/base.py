@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reference_server.defects import Defect
 from reference_server.protocol import INVALID_PARAMS, JsonDict, RequestId, RpcError
 from reference_server.sessions.base import SessionRecord, SessionStore
 from reference_server.streams.base import StreamManager
@@ -34,7 +35,7 @@ class ToolContext:
     progress_token: str | int | None
     store: SessionStore
     streams: StreamManager
-    defects: frozenset[str]
+    defects: frozenset[Defect]
     # Sends a notification on the stream of the POST that called the tool.
     send_related: Callable[[JsonDict], Awaitable[None]]
     # Sends a server->client request (sampling, elicitation, roots) and awaits its result.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from reference_server.defects import Defect
 from reference_server.protocol import (
     INVALID_PARAMS,
     LOG_LEVELS,
@@ -69,7 +70,7 @@ async def notify(args: JsonDict, ctx: ToolContext) -> JsonDict:
 
 
 async def _addressed_sessions(ctx: ToolContext, sessions: list[str]) -> list[str]:
-    if "local-broadcast" in ctx.defects:
+    if Defect.LOCAL_BROADCAST in ctx.defects:
         local = set(ctx.streams.local_sessions())
         return [sid for sid in sessions if sid in local]
     return sessions

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from reference_server.defects import Defect
 from tests.support.cli import mcp_scale
 
 # Node kills (streams resume), a Redis kill (requests must fail fast), enough messages for a
@@ -98,7 +99,5 @@ def test_each_defect_is_caught_by_its_checker_and_the_clean_server_passes(
 
 
 def test_every_defect_but_the_leak_has_a_checker_here() -> None:
-    from reference_server.config import DEFECTS
-
     # The leak needs a trend over time: tests/e2e/test_soak.py shows the leak checker catch it.
-    assert set(CAUGHT_BY) == set(DEFECTS) - {"leak"}
+    assert set(CAUGHT_BY) == set(Defect) - {Defect.LEAK}

@@ -46,11 +46,7 @@ def test_bad_profiles_say_what_and_where(tmp_path: Path, content: str, message: 
     path.write_text(content)
     with pytest.raises(ProfileError, match=message.replace("[", r"\[")) as error:
         load_profile(str(path), {})
-    assert (
-        "bad.yaml" in str(error.value)
-        or "chaos" in str(error.value)
-        or "unknown" in str(error.value)
-    )
+    assert str(path) in str(error.value), "the message names the file"
 
 
 def test_cli_exits_2_before_starting_anything(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from harness.cluster.local import LocalCluster
-from reference_server.config import DEFECTS
+from reference_server.defects import Defect
 from tests.support.mcp_http import (
     ListeningStream,
     McpHttpSession,
@@ -38,7 +38,7 @@ def _nonce() -> str:
 
 def _start(make_cluster: Factory, defect: str | None, nodes: int = 2) -> LocalCluster:
     if defect is not None:
-        assert defect in DEFECTS, f"unknown defect {defect!r}"
+        Defect(defect)  # a misspelt defect fails here, not silently on the nodes
     return make_cluster(nodes=nodes, store="redis", defects=(defect,) if defect else ())
 
 
@@ -70,16 +70,13 @@ def _shut(cluster: LocalCluster, streams: list[ListeningStream]) -> None:
 
 
 def test_every_defect_has_a_test() -> None:
-    tested = {
-        "local-broadcast",
-        "reuse-request-ids",
-        "drop-on-resume",
-        "hang-on-redis-down",
-        "leak",
-        "cross-session",
-        "forget-log-level",
-    }
-    assert tested == set(DEFECTS)
+    """Each defect is tied to the test of this module that runs it (parametrized with it)."""
+    shown_by: dict[Defect, str] = {}
+    for name, test in globals().items():
+        for mark in getattr(test, "pytestmark", []) if name.startswith("test_") else []:
+            if mark.name == "parametrize" and mark.args[0] == "defect":
+                shown_by |= {Defect(value): name for value in mark.args[1] if value is not None}
+    assert set(shown_by) == set(Defect), f"no test for {set(Defect) - set(shown_by)}"
 
 
 def _has_broadcast(nonce: str) -> Callable[[list[dict[str, Any]]], bool]:
