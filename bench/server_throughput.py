@@ -705,9 +705,13 @@ def maybe_redis(args: argparse.Namespace) -> Iterator[RedisProcess | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    for tool in ("wrk", "taskset"):
+    for tool, package in (("wrk", "wrk"), ("taskset", "util-linux")):
         if shutil.which(tool) is None:
-            print(f"error: {tool} is not installed", file=sys.stderr)
+            print(
+                f"error: {tool} is not installed: `make setup` installs it as root, or "
+                f"`sudo apt-get install {package}` (Debian)",
+                file=sys.stderr,
+            )
             return 3
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)

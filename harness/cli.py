@@ -16,10 +16,10 @@ from harness import exit_codes
 from harness.analysis import analyze_run
 from harness.cluster.registry import cleanup_orphans
 from harness.demo import command_demo
-from harness.history import history_files
+from harness.history import HistoryError, history_files
 from harness.report import compare_runs, load_summary, render_report
 from harness.report.console import print_verdict
-from harness.run.directory import default_run_dir
+from harness.run.directory import ManifestError, default_run_dir
 from harness.run.profile import SOAK_DEFAULTS, ProfileError, RunProfile, load_profile
 from harness.run.runner import RunFailed, execute
 from harness.target_profile import TargetProfileError, load_target_profile
@@ -205,7 +205,11 @@ def command_report(args: argparse.Namespace) -> int:
         print(f"mcp-scale report: no history in {', '.join(missing)}", file=sys.stderr)
         return exit_codes.USAGE
     out = Path(args.out) if args.out else dirs[0] if len(dirs) == 1 else default_run_dir("report")
-    runs = [analyze_run(d) for d in dirs]
+    try:
+        runs = [analyze_run(d) for d in dirs]
+    except (HistoryError, ManifestError) as exc:
+        print(f"mcp-scale report: error: {exc}; nothing was changed", file=sys.stderr)
+        return exit_codes.USAGE
     render_report(out, runs)
     print_verdict(runs, out)
     return exit_codes.FAIL if any(run.verdict == "fail" for run in runs) else exit_codes.PASS

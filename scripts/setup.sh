@@ -29,13 +29,14 @@ fi
 
 # Debian packages: redis-server (every cluster), and for the tests docker-compose (offline
 # validation of the compose file), haproxy (its config against real nodes) and chromium
-# (the report screenshot test).
+# (the report screenshot test); wrk for bench/server_throughput.py.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${MCP_SCALE_TEST_TOOLS:-1}" = 1 ]; then
     command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
     command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -3,7 +3,12 @@
 See FORMAT.md beside this file for the record fields and the rules that tie them together.
 """
 
-from harness.history.reader import history_files, read_history, read_history_file
+from harness.history.reader import (
+    HistoryError,
+    history_files,
+    read_history,
+    read_history_file,
+)
 from harness.history.record import (
     COMPLETIONS,
     OP_TYPES,
@@ -40,6 +45,7 @@ __all__ = [
     "RUN_START",
     "SAMPLE",
     "STREAM_SUFFIX",
+    "HistoryError",
     "HistoryWriter",
     "OpType",
     "Record",

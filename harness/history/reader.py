@@ -10,7 +10,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from harness.history._json import DecodeError, loads
-from harness.history.record import Record
+from harness.history.record import OP_TYPES, Record
 from harness.history.writer import FILE_PREFIX, FILE_SUFFIX
 
 _by_time = itemgetter("time")
@@ -21,10 +21,16 @@ def history_files(run_dir: str | os.PathLike[str]) -> list[Path]:
     return sorted(Path(run_dir).glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
 
 
+class HistoryError(ValueError):
+    """A history line that is not a record; the message names the file and the line."""
+
+
 def read_history_file(path: str | os.PathLike[str]) -> list[Record]:
     """One file's records in file order; a last line cut short by a crash is dropped.
 
-    A line that does not parse anywhere else is an error: only a crash can cut the last one.
+    A line that does not parse anywhere else is an error, and so is one that parses but is
+    not a record (a foreign line): only a crash can cut the last one. The file is never
+    changed by reading it.
     """
     with open(path, encoding="utf-8", errors="replace") as file:
         lines = file.read().split("\n")
@@ -32,9 +38,13 @@ def read_history_file(path: str | os.PathLike[str]) -> list[Record]:
         lines.pop()
     with _no_gc():
         try:
-            return list(map(loads, lines))  # the fast path: every line parses
+            records = list(map(loads, lines))  # the fast path: every line parses
         except DecodeError:
             return _parse_carefully(lines, path)
+    bad = next((i for i, record in enumerate(records) if not _is_record(record)), None)
+    if bad is not None:
+        raise _not_a_record(path, bad + 1, lines[bad])
+    return records
 
 
 def read_history(run_dir: str | os.PathLike[str]) -> list[Record]:
@@ -55,11 +65,35 @@ def _parse_carefully(lines: list[str], path: str | os.PathLike[str]) -> list[Rec
         if not line:
             continue
         try:
-            records.append(loads(line))
+            record = loads(line)
         except DecodeError:
             if number < last:
-                raise ValueError(f"{path}:{number + 1}: not a JSON history record") from None
+                raise HistoryError(
+                    f"{path}:{number + 1}: not JSON, so not a history record: {line[:80]!r}"
+                ) from None
+            continue
+        if not _is_record(record):
+            raise _not_a_record(path, number + 1, line)
+        records.append(record)
     return records
+
+
+def _is_record(record: object) -> bool:
+    return (
+        type(record) is dict
+        and isinstance(record.get("time"), int | float)
+        and record.get("type") in OP_TYPES
+        and isinstance(record.get("process"), str)
+        and isinstance(record.get("f"), str)
+    )
+
+
+def _not_a_record(path: str | os.PathLike[str], number: int, line: str) -> HistoryError:
+    return HistoryError(
+        f"{path}:{number}: not a history record (a JSON object with a numeric time, a type "
+        f"of {', '.join(sorted(OP_TYPES))}, and string process and f; see "
+        f"harness/history/FORMAT.md): {line[:80]!r}"
+    )
 
 
 @contextmanager

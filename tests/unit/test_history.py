@@ -9,6 +9,7 @@ import gevent
 import pytest
 
 from harness.history import (
+    HistoryError,
     HistoryWriter,
     Record,
     history_files,
@@ -97,6 +98,26 @@ def test_a_torn_line_elsewhere_is_an_error(tmp_path: Path) -> None:
     path.write_bytes(b'{"time": 1.0, "type": "ok", "process": "p", "f": "x"}\n{"time": 2\n{}\n')
     with pytest.raises(ValueError, match=":2:"):
         read_history_file(path)
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        b"[1, 2]",
+        b'{"a": 1}',
+        b'{"time": "noon", "type": "ok", "process": "p", "f": "x"}',
+        b'{"time": 2.0, "type": "done", "process": "p", "f": "x"}',
+        b"42",
+    ],
+)
+def test_a_foreign_line_is_an_error_naming_file_and_line(tmp_path: Path, foreign: bytes) -> None:
+    path = history_path(tmp_path, "w1")
+    good = b'{"time": 1.0, "type": "ok", "process": "p", "f": "x"}\n'
+    content = good + foreign + b"\n" + good
+    path.write_bytes(content)
+    with pytest.raises(HistoryError, match=f"{path}:2: not a history record"):
+        read_history(tmp_path)
+    assert path.read_bytes() == content, "reading changes nothing"
 
 
 def test_reopening_after_a_crash_cuts_the_torn_tail(tmp_path: Path) -> None:
