@@ -11,6 +11,7 @@ import uvicorn
 from reference_server.app import create_app
 from reference_server.config import ServerConfig
 from reference_server.defects import DESCRIPTIONS, NAMES, parse_defects
+from reference_server.streams.base import EventLogLimits
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, ServerConfig]:
@@ -36,6 +37,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
     parser.add_argument("--session-ttl", type=float, default=1800.0, help="idle expiry, seconds")
     parser.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024)
     parser.add_argument("--redis-timeout", type=float, default=1.0, help="bound per Redis call")
+    parser.add_argument(
+        "--event-log-entries",
+        type=int,
+        default=EventLogLimits.max_entries,
+        help="events kept per session for Last-Event-ID resume",
+    )
+    parser.add_argument(
+        "--event-log-retention",
+        type=float,
+        default=EventLogLimits.retention,
+        help="seconds an event is kept for resume (a client away longer misses it)",
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     return args, ServerConfig(
@@ -47,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
         session_ttl=args.session_ttl,
         max_body_bytes=args.max_body_bytes,
         redis_timeout=args.redis_timeout,
+        event_log=EventLogLimits(args.event_log_entries, args.event_log_retention),
     )
 
 

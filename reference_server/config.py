@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reference_server.defects import Defect
+from reference_server.streams.base import EventLogLimits
 
 
 @dataclass(frozen=True)
@@ -20,5 +21,5 @@ class ServerConfig:
     redis_timeout: float = 1.0
     # Bound on a server->client request (sampling) waiting for the client's answer.
     client_request_timeout: float = 30.0
-    event_log_length: int = 1000
+    event_log: EventLogLimits = field(default_factory=EventLogLimits)
     allowed_origins: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")

@@ -37,6 +37,16 @@ class NodeCollector(Collector):
             "Listening streams open on this node",
             len(self._node.streams.local_sessions()),
         )
+        limits = self._node.config.event_log
+        yield gauge(
+            "mcp_event_log_retention_seconds",
+            "Seconds an event stays in a session's log: how long after load begins the logs "
+            "stop growing",
+            limits.retention,
+        )
+        yield gauge(
+            "mcp_event_log_max_entries", "Events kept per session at most", limits.max_entries
+        )
         yield counter("mcp_requests", "HTTP requests to /mcp", stats.requests)
         yield counter(
             "mcp_messages_routed_local",

@@ -87,12 +87,10 @@ def build_node(config: ServerConfig) -> Node:
             config.node_id,
             config.defects,
             stats,
-            config.event_log_length,
+            config.event_log,
             config.session_ttl,
             config.client_request_timeout,
         )
     else:
-        streams = InMemoryStreamManager(
-            config.node_id, config.defects, stats, config.event_log_length
-        )
+        streams = InMemoryStreamManager(config.node_id, config.defects, stats, config.event_log)
     return Node(config, store, streams, build_catalog(), stats)

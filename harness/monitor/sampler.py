@@ -23,7 +23,12 @@ import redis
 from harness.history import MONITOR
 from harness.monitor.proc import group_resources, process_resources
 
-_NODE_GAUGES = {"mcp_open_streams": "open_streams", "mcp_sessions": "sessions"}
+_NODE_GAUGES = {
+    "mcp_open_streams": "open_streams",
+    "mcp_sessions": "sessions",
+    # How long the node's buffers keep growing under steady load (the leak check's settle).
+    "mcp_event_log_retention_seconds": "log_retention",
+}
 
 
 @dataclass

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from reference_server.protocol import JsonDict, RequestId
 
 # An event as it goes out on SSE: (event id, JSON text of the message).
 Event = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class EventLogLimits:
+    """How much of a session's event log is kept: at most ``max_entries``, none older than
+    ``retention`` seconds. The time bound makes the logs of a steady load stop growing
+    ``retention`` seconds after it began, whatever its rate, so that a soak can tell full
+    buffers from a leak (the node says it in /metrics)."""
+
+    max_entries: int = 1000
+    retention: float = 120.0
+
+    def oldest_kept(self, now: float | None = None) -> float:
+        """Epoch seconds before which entries may be dropped."""
+        return (time.time() if now is None else now) - self.retention
+
 
 # How many undelivered events one slow stream may hold before it is closed; the client then
 # resumes with Last-Event-ID and the event log fills the gap, so nothing is lost.

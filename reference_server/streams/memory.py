@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections import deque
 
 from reference_server.defects import Defect
 from reference_server.protocol import JsonDict, RequestId
 from reference_server.stats import NodeStats
-from reference_server.streams.base import OpenStream
+from reference_server.streams.base import EventLogLimits, OpenStream
 from reference_server.streams.local import LocalEndpoints
 
 
@@ -21,12 +22,13 @@ def _sequence(event_id: str) -> int | None:
 
 class InMemoryStreamManager:
     def __init__(
-        self, node_id: str, defects: frozenset[Defect], stats: NodeStats, log_length: int
+        self, node_id: str, defects: frozenset[Defect], stats: NodeStats, limits: EventLogLimits
     ) -> None:
         self._local = LocalEndpoints(node_id, defects)
         self._stats = stats
-        self._log_length = log_length
-        self._logs: dict[str, deque[tuple[int, str]]] = {}
+        self._limits = limits
+        # Per session: (sequence number, when it was appended, message JSON).
+        self._logs: dict[str, deque[tuple[int, float, str]]] = {}
         # Ids look like Redis stream ids ("<n>-0") so that clients treat both modes alike.
         self._counters: dict[str, itertools.count[int]] = {}
 
@@ -43,7 +45,7 @@ class InMemoryStreamManager:
         if after is not None:
             stream.cursor = f"{after}-0"
             if Defect.DROP_ON_RESUME not in self._local.defects:
-                stream.set_replay([(f"{seq}-0", data) for seq, data in log if seq > after])
+                stream.set_replay([(f"{seq}-0", data) for seq, _, data in log if seq > after])
         elif log:
             stream.cursor = f"{log[-1][0]}-0"
         self._local.attach(stream)
@@ -64,8 +66,12 @@ class InMemoryStreamManager:
 
     def _append_and_push(self, session_id: str, data: str) -> str:
         seq = next(self._counters.setdefault(session_id, itertools.count(1)))
-        log = self._logs.setdefault(session_id, deque(maxlen=self._log_length))
-        log.append((seq, data))
+        log = self._logs.setdefault(session_id, deque(maxlen=self._limits.max_entries))
+        now = time.time()
+        oldest = self._limits.oldest_kept(now)
+        while log and log[0][1] < oldest:  # bounded by the log's length
+            log.popleft()
+        log.append((seq, now, data))
         event_id = f"{seq}-0"
         if self._local.push(session_id, (event_id, data)):
             self._stats.messages_local += 1

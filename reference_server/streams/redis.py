@@ -2,7 +2,8 @@
 
 Layout:
 - ``mcp:log:<session>``: the session's event log, a Redis Stream capped with an approximate
-  MAXLEN. Its entry ids are the SSE event ids, so Last-Event-ID replay works on any node.
+  MAXLEN and trimmed of entries older than the retention (MINID, from the entry ids' times).
+  Its entry ids are the SSE event ids, so Last-Event-ID replay works on any node.
 - ``mcp:owner:<session>``: the node holding the session's open stream, with a heartbeat TTL.
 - ``mcp:node:<node>``: one pub/sub channel per node, however many sessions it serves.
 - ``mcp:pending:<session>|<request id>``: the node awaiting the client's answer to a
@@ -32,7 +33,7 @@ from reference_server.errors import StoreUnavailable
 from reference_server.protocol import JsonDict, RequestId
 from reference_server.redis_guard import REDIS_FAILURES, RedisGuard
 from reference_server.stats import NodeStats
-from reference_server.streams.base import Event, OpenStream
+from reference_server.streams.base import Event, EventLogLimits, OpenStream
 from reference_server.streams.local import LocalEndpoints, pending_key
 
 OWNER_TTL = 15  # seconds; a dead node's streams are orphaned at most this long
@@ -43,6 +44,7 @@ _EVENT_ID = re.compile(r"^\d+-\d+$")
 # event to its own stream without a pub/sub round trip). Returns {event id, owner or false}.
 _DELIVER = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'd', ARGV[1])
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[6])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 local owner = redis.call('GET', KEYS[2])
 if owner and owner ~= ARGV[5] then
@@ -55,10 +57,11 @@ return {id, owner}
 # Redis, not Redis Cluster). Returns the ids of events for sessions whose owner is the caller.
 _DELIVER_MANY = """
 local mine = {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local sid = ARGV[i]
   local log = 'mcp:log:' .. sid
   local id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[2], '*', 'd', ARGV[1])
+  redis.call('XTRIM', log, 'MINID', ARGV[5])
   redis.call('EXPIRE', log, ARGV[3])
   local owner = redis.call('GET', 'mcp:owner:' .. sid)
   if owner == ARGV[4] then
@@ -124,7 +127,7 @@ class RedisStreamManager:
         node_id: str,
         defects: frozenset[Defect],
         stats: NodeStats,
-        log_length: int,
+        limits: EventLogLimits,
         ttl: float,
         response_timeout: float,
     ) -> None:
@@ -134,7 +137,7 @@ class RedisStreamManager:
         self._node_id = node_id
         self._local = LocalEndpoints(node_id, defects)
         self._stats = stats
-        self._log_length = log_length
+        self._limits = limits
         self._ttl = max(1, math.ceil(ttl))
         self._response_ttl = max(1, math.ceil(response_timeout))
         self._deliver = redis.register_script(_DELIVER)
@@ -196,7 +199,7 @@ class RedisStreamManager:
         # The log is capped, so one bounded read returns all that it still holds.
         entries: Any = await self._guard.run(
             lambda: self._redis.xrange(
-                _log_key(session_id), f"({last_event_id}", "+", count=self._log_length * 2
+                _log_key(session_id), f"({last_event_id}", "+", count=self._limits.max_entries * 2
             )
         )
         return [(str(entry_id), str(fields["d"])) for entry_id, fields in entries or []]
@@ -214,7 +217,14 @@ class RedisStreamManager:
         target = self._local.misroute(session_id)
         data = _compact(message)
         keys = [_log_key(target), _owner_key(target)]
-        args: list[str | int] = [data, self._log_length, self._ttl, target, self._node_id]
+        args: list[str | int] = [
+            data,
+            self._limits.max_entries,
+            self._ttl,
+            target,
+            self._node_id,
+            _min_id(self._limits),
+        ]
         event_id, owner = await self._guard.run(lambda: self._deliver(keys=keys, args=args))
         if owner == self._node_id:
             if self._local.push(target, (event_id, data)):
@@ -227,7 +237,14 @@ class RedisStreamManager:
         if not session_ids:
             return 0
         data = _compact(message)
-        args: list[str | int] = [data, self._log_length, self._ttl, self._node_id, *session_ids]
+        args: list[str | int] = [
+            data,
+            self._limits.max_entries,
+            self._ttl,
+            self._node_id,
+            _min_id(self._limits),
+            *session_ids,
+        ]
         mine = await self._guard.run(lambda: self._deliver_many(keys=[], args=args))
         for sid, event_id in zip(mine[::2], mine[1::2], strict=True):
             if self._local.push(sid, (event_id, data)):
@@ -356,3 +373,8 @@ class RedisStreamManager:
                 continue
             for session_id in lost:
                 self._local.close_stream(str(session_id))
+
+
+def _min_id(limits: EventLogLimits) -> str:
+    """The oldest stream entry id kept: entry ids start with their time in milliseconds."""
+    return f"{int(limits.oldest_kept() * 1000)}-0"

@@ -31,7 +31,7 @@ from reference_server.protocol import JsonDict
 from reference_server.redis_guard import RedisGuard, connect, connect_subscriber
 from reference_server.stats import NodeStats
 from reference_server.streams import InMemoryStreamManager, OpenStream, RedisStreamManager
-from reference_server.streams.base import Event, StreamManager
+from reference_server.streams.base import Event, EventLogLimits, StreamManager
 
 IMPLEMENTATIONS = ["memory", "redis"]
 REDIS_TIMEOUT = 1.0
@@ -102,7 +102,11 @@ def nonces(events: list[Event]) -> list[str]:
 
 @asynccontextmanager
 async def redis_manager(
-    url: str, node_id: str, stats: NodeStats | None = None, response_timeout: float = 30.0
+    url: str,
+    node_id: str,
+    stats: NodeStats | None = None,
+    response_timeout: float = 30.0,
+    limits: EventLogLimits | None = None,
 ) -> AsyncIterator[RedisStreamManager]:
     """A RedisStreamManager wired the way ``reference_server.node.build_node`` wires one."""
     stats = stats or NodeStats()
@@ -115,7 +119,7 @@ async def redis_manager(
         node_id,
         frozenset(),
         stats,
-        LOG_LENGTH,
+        limits or EventLogLimits(LOG_LENGTH),
         1800.0,
         response_timeout,
     )
@@ -131,9 +135,11 @@ async def redis_manager(
 
 @asynccontextmanager
 async def memory_manager(
-    node_id: str, stats: NodeStats | None = None
+    node_id: str, stats: NodeStats | None = None, limits: EventLogLimits | None = None
 ) -> AsyncIterator[InMemoryStreamManager]:
-    manager = InMemoryStreamManager(node_id, frozenset(), stats or NodeStats(), LOG_LENGTH)
+    manager = InMemoryStreamManager(
+        node_id, frozenset(), stats or NodeStats(), limits or EventLogLimits(LOG_LENGTH)
+    )
     await manager.start()
     try:
         yield manager
@@ -143,11 +149,14 @@ async def memory_manager(
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 def make_manager(request: pytest.FixtureRequest) -> ManagerFactory:
-    """``make_manager(node_id, stats=None)``: an async context manager giving a started one."""
+    """``make_manager(node_id, stats=None, limits=None)``: an async context manager giving a
+    started one."""
     if request.param == "memory":
-        return lambda node_id="n1", stats=None: memory_manager(node_id, stats)
+        return lambda node_id="n1", stats=None, limits=None: memory_manager(node_id, stats, limits)
     redis: RedisProcess = request.getfixturevalue("redis_server")
-    return lambda node_id="n1", stats=None: redis_manager(redis.url, node_id, stats)
+    return lambda node_id="n1", stats=None, limits=None: redis_manager(
+        redis.url, node_id, stats, limits=limits
+    )
 
 
 # --- the shared contract ---------------------------------------------------------------------
@@ -203,6 +212,23 @@ def test_deliver_without_stream_is_logged_and_replayed_after_last_event_id(
             events = await reader.take(3)
             assert nonces(events) == ["m3", "m4", "m5"]
             assert events[-1][0] == live_id
+            assert await reader.nothing_within(0.1)
+
+    run(scenario())
+
+
+@pytest.mark.timeout(20)
+def test_events_older_than_the_retention_leave_the_log(make_manager: ManagerFactory) -> None:
+    """The time bound of the event log: what stays for resume is the last ``retention``."""
+
+    async def scenario() -> None:
+        async with make_manager(limits=EventLogLimits(LOG_LENGTH, retention=0.5)) as manager:
+            for i in range(1, 4):
+                await manager.deliver("s-1", note(f"old{i}"))
+            await asyncio.sleep(0.7)
+            await manager.deliver("s-1", note("new"))
+            reader = Reader(await manager.open_stream("s-1", "0-0"))
+            assert nonces(await reader.take(1)) == ["new"]
             assert await reader.nothing_within(0.1)
 
     run(scenario())
