@@ -1,7 +1,7 @@
 """Load-client overhead: sessions one Locust process holds, and client CPU per MCP call.
 
-One command measures both targets of DESIGN.md ("Performance targets", load client) and prints
-them side by side with PASS/FAIL::
+One command measures both targets of the load client (docs/architecture.md, "Performance
+targets") and prints them side by side with PASS/FAIL::
 
     .venv/bin/python bench/client_overhead.py [--sessions 4000] [--calls 20000]
         [--only {sessions,cpu}] [--store {memory,redis}] [--profile] [--timeout 900]

@@ -11,8 +11,9 @@ response body checked) for a warm-up and then for ``--duration`` seconds, and pr
     CPU % of the server, of wrk, of redis-server and of everything else, vs SDK, vs json
 
 ``vs SDK`` is req/s of that server over req/s of the SDK server with its defaults, the
-baseline of DESIGN.md's target (ours >= 3x); ``vs json`` is the same against the SDK server
-with ``json_response=True``, which answers like ours (application/json rather than SSE).
+baseline of the target in docs/architecture.md (ours >= 3x); ``vs json`` is the same against
+the SDK server with ``json_response=True``, which answers like ours (application/json rather
+than SSE).
 ``req/cpu-s`` is requests per CPU second of the server process: its efficiency, which holds
 even when other processes take part of the server's core (then req/s drops, ``other%`` is
 high and the table says that the machine was not quiet).

@@ -1,4 +1,4 @@
-"""Cluster guarantees G1-G8 (DESIGN.md, "Reference server") against 3 real nodes, a real
+"""Cluster guarantees G1-G8 (docs/guarantees.md) against 3 real nodes, a real
 redis-server and real SIGKILLs.
 
 Every count is exact: each message is attributed by its nonce, and before counting, a fresh
