@@ -56,6 +56,12 @@ def _run_arguments(run: Any, soak: bool) -> None:
     run.add_argument("--users", type=int)
     run.add_argument("--spawn-rate", type=float)
     run.add_argument("--duration", help="e.g. 60s, 5m, 8h" + (" (default 1h)" if soak else ""))
+    run.add_argument(
+        "--until-requests",
+        type=int,
+        help="end once the load has completed this many requests and every planned fault is "
+        "done (--duration stays the bound)",
+    )
     if not soak:
         run.add_argument("--shape", choices=list(SHAPES))
     run.add_argument("--processes", type=int, help="Locust worker processes (more cores)")

@@ -12,7 +12,7 @@ HERE = Path(__file__).resolve().parent
 class Scenario:
     name: str
     summary: str
-    guarantees: tuple[str, ...]  # which guarantees (docs/guarantees.md) its history lets checkers verify
+    guarantees: tuple[str, ...]  # the guarantees (docs/guarantees.md) its history can show
     checkers: tuple[str, ...]  # the checkers its history can decide (harness.checkers.CHECKERS)
 
     @property

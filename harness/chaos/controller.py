@@ -35,6 +35,11 @@ class ChaosController:
         self._thread.start()
 
     @property
+    def done(self) -> bool:
+        """Every fault of the schedule was applied or failed."""
+        return len(self.applied) + len(self.failed) == len(self.schedule)
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 

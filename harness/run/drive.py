@@ -37,6 +37,7 @@ class Load(Protocol):
 @dataclass
 class DriveOutcome:
     load_exit: int | None  # None: no load watched, or it had not ended by the deadline
+    ended_early: bool = False  # ``enough`` said so: the load was stopped, not timed out
     applied: list[Fault] = field(default_factory=list)
     failed: list[tuple[Fault, str]] = field(default_factory=list)
     monitor: dict[str, float] = field(default_factory=dict)
@@ -54,9 +55,11 @@ def drive(
     sample_every: float = 1.0,
     tick: Callable[[float, int], None] | None = None,
     stop: threading.Event | None = None,
+    enough: Callable[[], bool] | None = None,
 ) -> DriveOutcome:
     """Run the schedule from now until the load ends or ``until`` seconds have passed (or
-    ``stop`` is set); ``tick(elapsed, faults applied)`` about every second."""
+    ``stop`` is set, or ``enough()`` once every planned fault is done: the load is then
+    stopped); ``tick(elapsed, faults applied)`` about every second."""
     stop = stop or threading.Event()
     chaos = ChaosController(schedule, cluster, history.write)
     sampler = ResourceSampler(samples, history.write, sample_every) if samples else None
@@ -72,6 +75,9 @@ def drive(
             if load is not None and (code := load.poll()) is not None:
                 outcome.load_exit = code
                 break
+            if enough is not None and chaos.done and enough():
+                outcome.ended_early = True
+                break
             if tick is not None:
                 tick(elapsed, len(chaos.applied))
             stop.wait(min(TICK, max(0.0, until - elapsed)))
@@ -82,6 +88,8 @@ def drive(
             outcome.monitor = sampler.stats()
         if load is not None and load.poll() is None:
             load.stop()
+            if outcome.ended_early:
+                outcome.load_exit = load.poll()
     outcome.applied, outcome.failed = list(chaos.applied), list(chaos.failed)
     end: dict[str, Any] = {"faults": len(chaos.applied), "backend": manifest.backend}
     if load is not None:

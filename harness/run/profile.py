@@ -44,6 +44,9 @@ class RunProfile:
     users: int = 50
     spawn_rate: float = 20.0
     duration: float = 60.0
+    # End once the load has completed this many requests and every planned fault is done;
+    # ``duration`` stays the bound. Lets a test ask for enough operations, not enough time.
+    until_requests: int | None = None
     shape: str | None = None
     processes: int = 1
     # None: sticky in memory mode (a session lives on one node), else round-robin per request.
@@ -129,12 +132,13 @@ def load_profile(
     profile = RunProfile()
     for key, value in merged.items():
         setattr(profile, key, _coerce(key, value, where))
+    if not path:
+        validate(profile)
+        return profile
     try:
         validate(profile)
     except ProfileError as exc:
-        # Say where the settings came from: the file (with flags over it), or the flags.
-        source = f"profile {path} (with the flags given)" if path else "flags"
-        raise ProfileError(f"{source}: {exc}") from None
+        raise ProfileError(f"profile {path} (with the flags given): {exc}") from None
     return profile
 
 
@@ -185,7 +189,9 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             return parse_fraction(value)
     except ValueError as exc:
         raise ProfileError(f"{where}: {key.replace('_', '-')}: {exc}") from None
-    if key in ("nodes", "users", "processes", "seed", "chaos_seed"):
+    if key == "until_requests" and value in (None, "", 0):
+        return None
+    if key in ("nodes", "users", "processes", "seed", "chaos_seed", "until_requests"):
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise fail("a whole number")
         try:
@@ -228,6 +234,10 @@ def validate(profile: RunProfile) -> None:
         profile.routing = "sticky" if profile.store == "memory" else "round_robin"
     check(profile.routing in ROUTINGS, f"routing must be one of {', '.join(ROUTINGS)}")
     check(1 <= profile.nodes <= 16, "nodes must be between 1 and 16")
+    check(
+        profile.until_requests is None or profile.until_requests > 0,
+        "until-requests must be a positive number of requests",
+    )
     check(1 <= profile.users <= 100_000, "users must be between 1 and 100000")
     check(profile.spawn_rate > 0, "spawn-rate must be positive")
     check(0 < profile.duration <= 7 * 24 * 3600, "duration must be positive and at most 7 days")

@@ -144,6 +144,10 @@ def _drive(
         printer.show(elapsed, line)
         registry.record(cluster.processes(), groups=(locust.pid,))
 
+    def enough() -> bool:
+        wanted = profile.until_requests
+        return wanted is not None and Progress.read(files.progress).requests >= wanted
+
     samples = [SampleTarget("loadgen", "loadgen", lambda: locust.pid)]
     outcome = drive(
         manifest,
@@ -155,6 +159,7 @@ def _drive(
         samples=samples + cluster.sample_targets(),
         sample_every=profile.sample_every,
         tick=tick,
+        enough=enough if profile.until_requests else None,
     )
     printer.done()
     if outcome.load_exit is None:

@@ -53,8 +53,11 @@ def test_sdk_server_as_external_target(sdk_server: str, tmp_path: Path) -> None:
         "notifications",
         "--users",
         "5",
+        # Enough calls for echoes to show however slowly the users start; 60 s at most.
         "--duration",
-        "5s",
+        "60s",
+        "--until-requests",
+        "60",
         "--out",
         str(out),
         state_dir=tmp_path / "state",

@@ -15,10 +15,12 @@ from tests.support.cli import RUN_TIMEOUT, fault_time, invocations_with_completi
 def run(
     tmp_path: Path, state_dir: Path, scenario: str, store: str, users: int, chaos: str
 ) -> list[dict[str, Any]]:
-    """A 16 s run on 3 nodes; the history it wrote."""
+    """A run on 3 nodes until its users made 15 requests each after the last fault (90 s at
+    most, however slowly a loaded machine starts them); the history it wrote."""
     out = tmp_path / "run"
     args = ["--scenario", scenario, "--nodes", "3", "--store", store, "--users", str(users)]
-    args += ["--spawn-rate", str(users), "--duration", "16s", "--chaos", chaos]
+    args += ["--spawn-rate", str(users), "--chaos", chaos]
+    args += ["--duration", "90s", "--until-requests", str(15 * users)]
     result = mcp_scale("run", *args, "--out", str(out), state_dir=state_dir)
     assert result.returncode == 0, result.stdout + result.stderr
     return [dict(r) for r in read_history(out)]
