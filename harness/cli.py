@@ -50,7 +50,7 @@ def _soak_parser(sub: Any) -> None:
 def _run_arguments(run: Any, soak: bool) -> None:
     run.add_argument("profile", nargs="?", help="YAML profile; flags given override it")
     run.add_argument("--scenario", choices=list(SCENARIOS))
-    run.add_argument("--backend", choices=["local", "docker", "external"])
+    run.add_argument("--backend", choices=["local", "command", "docker", "external"])
     run.add_argument("--nodes", type=int)
     run.add_argument("--store", choices=["memory", "redis"])
     run.add_argument("--users", type=int)
@@ -84,6 +84,7 @@ def _run_arguments(run: Any, soak: bool) -> None:
     run.add_argument("--defect", action="append", dest="defects", choices=DEFECTS)
     run.add_argument("--target", help="external MCP endpoint URLs, comma-separated")
     run.add_argument("--target-profile", help="YAML mapping scenario actions to the target's tools")
+    _command_arguments(run)
     run.add_argument("--request-timeout", help="bound on each client request, e.g. 10s")
     run.add_argument(
         "--threshold",
@@ -117,6 +118,34 @@ def _run_arguments(run: Any, soak: bool) -> None:
     run.add_argument("--seed", type=int)
     default_dir = "reports/soak-<time>" if soak else "reports/<scenario>-<time>"
     run.add_argument("--out", help=f"run directory (default {default_dir})")
+
+
+def _command_arguments(run: Any) -> None:
+    group = run.add_argument_group(
+        "the command backend",
+        "N instances of any MCP server from a command (over the target profile's launch: "
+        "section). Placeholders in the command, env values and cwd: {port} {node_id} {index} "
+        "{redis_url} {run_dir} {python}",
+    )
+    group.add_argument("--node-command", help="e.g. 'python server.py --port {port}'")
+    group.add_argument("--node-env", action="append", help="KEY=VALUE for every node (repeatable)")
+    group.add_argument("--node-cwd", help="the nodes' working directory")
+    group.add_argument(
+        "--node-ready", help="tcp (the port accepts) or http:/PATH (answers below 500)"
+    )
+    group.add_argument("--node-ready-timeout", help="how long a node may take, e.g. 30s")
+    group.add_argument("--node-path", help="the MCP endpoint's path on each node (/mcp)")
+    group.add_argument(
+        "--redis",
+        action=argparse.BooleanOptionalAction,
+        help="start a redis-server for the nodes ({redis_url}); Redis faults then apply",
+    )
+    group.add_argument(
+        "--sessions",
+        choices=["local", "shared"],
+        help="local: sessions live in one process (sticky routing by default, losses on a "
+        "node's death expected); shared: any node serves any session",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,10 @@ from typing import Any
 
 import yaml
 
-ACTIONS = ("echo", "slow", "whoami", "notify", "broadcast", "sample", "touch", "log")
+from harness.cluster.launch import LaunchError, LaunchSpec, parse_launch
+
+ACTIONS = ("echo", "slow", "whoami", "notify", "broadcast", "sample", "touch", "log", "call")
+KEYS = ("name", "actions", "launch")
 TARGETS_DIR = Path(__file__).resolve().parent / "targets"
 REFERENCE_PROFILE = TARGETS_DIR / "reference-server.yaml"
 
@@ -33,6 +36,7 @@ class ActionMap:
 class TargetProfile:
     name: str
     actions: dict[str, ActionMap]
+    launch: LaunchSpec | None = None  # how the command backend starts it (``launch:``)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +94,17 @@ def load_target_profile(path: str | None, backend: str = "local") -> TargetProfi
         raise TargetProfileError(f"target profile {path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
         raise TargetProfileError(f"target profile {path}: needs a mapping 'actions:'")
+    unknown = sorted(str(key) for key in data if key not in KEYS)
+    if unknown:
+        raise TargetProfileError(
+            f"target profile {path}: unknown keys {', '.join(unknown)}; allowed: {', '.join(KEYS)}"
+        )
+    launch = None
+    if data.get("launch") is not None:
+        try:
+            launch = parse_launch(data["launch"], f"target profile {path}")
+        except LaunchError as exc:
+            raise TargetProfileError(str(exc)) from None
     actions: dict[str, ActionMap] = {}
     for action, spec in data["actions"].items():
         if action not in ACTIONS:
@@ -102,4 +117,4 @@ def load_target_profile(path: str | None, backend: str = "local") -> TargetProfi
         if not isinstance(arguments, dict):
             raise TargetProfileError(f"target profile {path}: {action}.arguments must be a mapping")
         actions[action] = ActionMap(spec["tool"], arguments)
-    return TargetProfile(str(data.get("name", file.stem)), actions)
+    return TargetProfile(str(data.get("name", file.stem)), actions, launch)

@@ -47,6 +47,13 @@ SCENARIOS: dict[str, Scenario] = {
             ("G1",),
             ("survival", "liveness"),
         ),
+        Scenario(
+            "standard",
+            "spec-only operations for any server: tools, ping, resources, prompts, the "
+            "listening stream, DELETE; the profile's call action",
+            ("G1", "G7"),
+            ("survival", "liveness"),
+        ),
         Scenario("stateless", "JSON-only clients: no session, no stream", (), ("liveness",)),
         Scenario(
             "mixed",

@@ -55,4 +55,8 @@ fi
 if [ "${MCP_SCALE_SKIP_CONFORMANCE:-}" != 1 ]; then
     VENV="$VENV" "$ROOT/scripts/install_conformance.sh"
 fi
+# The official TypeScript reference server, for the recipe harness/targets/server-everything.yaml.
+if [ "${MCP_SCALE_SKIP_EVERYTHING:-}" != 1 ]; then
+    VENV="$VENV" "$ROOT/scripts/install_everything.sh"
+fi
 log "ready"

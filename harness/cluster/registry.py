@@ -4,6 +4,11 @@ If the harness itself is SIGKILLed its children live on (they run in their own s
 that a Ctrl-C reaches the harness, not them). The next run, or ``mcp-scale cleanup``, reads
 these records and stops what a dead harness left, after checking that each PID still runs the
 program it recorded (a PID can be reused).
+
+A process is recorded with a fragment of its command line. A whole process group (a node of
+the command backend: a wrapper and its children) is recorded by its group id with a
+``group-env:NAME=VALUE`` match (:func:`group_match`): the group is SIGKILLed when one of its
+processes still has that variable in its environment.
 """
 
 from __future__ import annotations
@@ -28,6 +33,40 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+GROUP_ENV = "group-env:"
+
+
+def group_match(name: str, value: str) -> str:
+    """The registry match of a process group whose processes have ``name=value`` in their
+    environment."""
+    return f"{GROUP_ENV}{name}={value}"
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of group ``pgid``."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _environ(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _marked_group(pgid: int, variable: str) -> bool:
+    """Whether a process of group ``pgid`` still carries ``variable`` (NAME=VALUE)."""
+    return any(variable in _environ(pid) for pid in group_members(pgid))
 
 
 def _cmdline(pid: int) -> str:
@@ -82,6 +121,11 @@ def cleanup_orphans(directory: Path | None = None, include_live: bool = False) -
             continue
         for name, entry in data.get("processes", {}).items():
             pid, match = int(entry["pid"]), str(entry["match"])
+            if match.startswith(GROUP_ENV):
+                if _marked_group(pid, match[len(GROUP_ENV) :]):
+                    _kill_group(pid)
+                    stopped.append(f"{name} (process group {pid}) of {path.stem}")
+                continue
             if _alive(pid) and match in _cmdline(pid):
                 _kill(pid)
                 stopped.append(f"{name} (pid {pid}) of {path.stem}")
@@ -96,14 +140,13 @@ def cleanup_orphans(directory: Path | None = None, include_live: bool = False) -
 
 def _group_runs(pgid: int, match: str) -> bool:
     """Whether a process of group ``pgid`` runs ``match`` (a group id can be reused too)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and match in _cmdline(int(stat.parent.name)):
-            return True
-    return False
+    return any(match in _cmdline(pid) for pid in group_members(pgid))
+
+
+def _kill_group(pgid: int) -> None:
+    for sig in (signal.SIGCONT, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
 
 
 def _kill(pid: int) -> None:

@@ -41,6 +41,7 @@ class SampleTarget:
     pid: Callable[[], int | None]
     metrics_url: str | None = None
     redis_url: str | None = None
+    group: bool = False  # sum the process group of ``pid`` (a node started by a wrapper)
 
 
 class ResourceSampler:
@@ -121,7 +122,8 @@ class ResourceSampler:
         pid = target.pid()
         if pid is None:
             return None
-        found = group_resources(pid) if target.kind == "loadgen" else process_resources(pid)
+        grouped = target.group or target.kind == "loadgen"
+        found = group_resources(pid) if grouped else process_resources(pid)
         if found is None:
             return None
         value = {"target": target.name, "kind": target.kind, **found}

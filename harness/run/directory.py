@@ -118,6 +118,8 @@ class RunManifest:
     defects: list[str] = field(default_factory=list)
     target_profile: str | None = None
     actions: dict[str, Any] = field(default_factory=dict)  # TargetProfile.to_dict()
+    # The command backend's LaunchSpec.to_dict(): how each node was started.
+    launch: dict[str, Any] | None = None
     thresholds: list[str] = field(default_factory=list)
     profile: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)

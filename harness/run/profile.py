@@ -17,14 +17,16 @@ from harness.chaos.schedule import (
     redis_restart_schedule,
     rolling_restart_schedule,
 )
+from harness.cluster.launch import LaunchError, LaunchSpec, override
 from harness.durations import parse_duration
 from harness.gates import ThresholdError, parse_thresholds
 from harness.sizes import parse_count_rate, parse_fraction, parse_size
+from harness.target_profile import load_target_profile
 from reference_server.defects import parse_defects
 from scenarios.registry import SCENARIOS, SHAPES
 
 STORES = ("memory", "redis")
-BACKENDS = ("local", "external", "docker")
+BACKENDS = ("local", "command", "external", "docker")
 ROUTINGS = ("round_robin", "sticky", "random", "single")
 MIB = 1024 * 1024
 # What `mcp-scale soak` assumes where neither the profile nor a flag says otherwise.
@@ -59,6 +61,15 @@ class RunProfile:
     defects: list[str] = field(default_factory=list)
     target: list[str] = field(default_factory=list)
     target_profile: str | None = None
+    # The command backend: how each node starts (over the target profile's ``launch:``).
+    node_command: str | None = None
+    node_env: list[str] = field(default_factory=list)  # KEY=VALUE
+    node_cwd: str | None = None
+    node_ready: str | None = None  # tcp, or http:/PATH
+    node_ready_timeout: str | None = None
+    node_path: str | None = None  # the MCP endpoint's path (default /mcp)
+    redis: bool | None = None  # start a redis-server for {redis_url}
+    sessions: str | None = None  # local (sticky routing by default) or shared
     thresholds: list[str] = field(default_factory=list)
     out: str | None = None
     seed: int = 1
@@ -127,8 +138,10 @@ def load_profile(
     if path:
         values = _read_yaml(path)
         where = path
-    given = {k: v for k, v in overrides.items() if v is not None}
+    given = {k: v for k, v in overrides.items() if v is not None and v != []}
     merged = {**(defaults or {}), **values, **given}
+    if "backend" not in merged and not merged.get("target") and _launches(merged):
+        merged["backend"] = "command"  # a target profile that says how to start the server
     profile = RunProfile()
     for key, value in merged.items():
         setattr(profile, key, _coerce(key, value, where))
@@ -140,6 +153,44 @@ def load_profile(
     except ProfileError as exc:
         raise ProfileError(f"profile {path} (with the flags given): {exc}") from None
     return profile
+
+
+def _launches(values: dict[str, Any]) -> bool:
+    """Whether the settings say how to start a server (a launch section or --node-command)."""
+    if values.get("node_command"):
+        return True
+    path = values.get("target_profile")
+    return bool(path) and load_target_profile(str(path)).launch is not None
+
+
+def launch_of(profile: RunProfile) -> LaunchSpec:
+    """The command backend's launch: the target profile's ``launch:`` with the flags over it."""
+    target = load_target_profile(profile.target_profile) if profile.target_profile else None
+    flags = {
+        "command": profile.node_command,
+        "env": profile.node_env or None,
+        "cwd": profile.node_cwd,
+        "ready": profile.node_ready,
+        "ready_timeout": profile.node_ready_timeout,
+        "path": profile.node_path,
+        "redis": profile.redis,
+        "sessions": profile.sessions,
+    }
+    base = target.launch if target is not None else None
+    if base is None:
+        if not profile.node_command:
+            lacks = f" ({profile.target_profile} has no launch: section)" if target else ""
+            raise ProfileError(
+                "the command backend needs --node-command 'CMD ARGS...' or a target profile "
+                f"with a launch: section{lacks}"
+            )
+        base = LaunchSpec(command=())  # the flags give the command
+        if profile.redis and profile.sessions is None:
+            flags["sessions"] = "shared"
+    try:
+        return override(base, flags, "flags")
+    except LaunchError as exc:
+        raise ProfileError(str(exc)) from None
 
 
 def _read_yaml(path: str) -> dict[str, Any]:
@@ -203,7 +254,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             return float(value)
         except (TypeError, ValueError):
             raise fail("a number") from None
-    if key in ("faults", "defects", "target", "thresholds"):
+    if key == "redis":
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if key in ("faults", "defects", "target", "thresholds", "node_env"):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         if isinstance(value, list):
@@ -230,6 +285,11 @@ def validate(profile: RunProfile) -> None:
         f"unknown backend {profile.backend!r}; backends: {', '.join(BACKENDS)}",
     )
     check(profile.store in STORES, f"store must be one of {', '.join(STORES)}")
+    launch = launch_of(profile) if profile.backend == "command" else None
+    if launch is not None:
+        # What checkers know of the server: sessions in one process are lost with it (G7).
+        profile.store = "memory" if launch.sessions == "local" else "redis"
+    has_redis = launch.redis if launch is not None else profile.store == "redis"
     if profile.routing is None:
         profile.routing = "sticky" if profile.store == "memory" else "round_robin"
     check(profile.routing in ROUTINGS, f"routing must be one of {', '.join(ROUTINGS)}")
@@ -249,10 +309,7 @@ def validate(profile: RunProfile) -> None:
         "leak-warmup must be shorter than the run's duration",
     )
     if profile.redis_restart_every:
-        check(
-            profile.store == "redis",
-            "redis-restart-every needs Redis; this run uses --store memory",
-        )
+        check(has_redis, "redis-restart-every needs Redis; this run uses --store memory")
     for fault in profile.faults:
         check(fault in FAULTS, f"unknown fault {fault!r} in faults; faults: {', '.join(FAULTS)}")
     try:
@@ -282,7 +339,13 @@ def validate(profile: RunProfile) -> None:
             "--defect: docker nodes are started by compose; add it to a "
             "node's command in a docker-compose.override.yml",
         )
-    elif profile.store == "memory":
+    elif profile.backend == "command":
+        check(
+            not profile.defects,
+            "--defect is a flag of the reference server the local backend starts; with the "
+            "command backend put it in --node-command",
+        )
+    if not has_redis and profile.backend in ("local", "command"):
         for fault in profile.faults if profile.chaos_every else []:
             check(FAULTS[fault].on_node, f"fault {fault} needs Redis; this run uses --store memory")
     try:
@@ -293,9 +356,7 @@ def validate(profile: RunProfile) -> None:
         schedule = profile.fault_schedule()
     except ScheduleError as exc:
         raise ProfileError(f"chaos: {exc}") from None
-    if profile.store == "memory":
+    if not has_redis:
         redis_faults = [f.describe() for f in schedule if not FAULTS[f.name].on_node]
-        check(
-            not redis_faults,
-            f"chaos: {', '.join(redis_faults)} need Redis; this run uses --store memory",
-        )
+        without = "launch.redis is false (--no-redis)" if launch else "this run uses --store memory"
+        check(not redis_faults, f"chaos: {', '.join(redis_faults)} need Redis; {without}")

@@ -20,6 +20,7 @@ from types import FrameType
 from typing import TextIO
 
 from harness.cluster.base import Cluster, ClusterStartError
+from harness.cluster.command import CommandCluster
 from harness.cluster.docker_backend import DockerCluster, default_project
 from harness.cluster.external import ExternalTarget
 from harness.cluster.local import LocalCluster
@@ -28,7 +29,7 @@ from harness.history import HistoryWriter
 from harness.monitor import SampleTarget
 from harness.run.directory import HARNESS_WRITER, RUN_DIR_ENV, RunFiles, RunManifest, versions
 from harness.run.drive import drive
-from harness.run.profile import RunProfile
+from harness.run.profile import RunProfile, launch_of
 from harness.run.progress import Progress, ProgressPrinter, progress_line
 from harness.target_profile import load_target_profile
 from scenarios.registry import SCENARIOS
@@ -66,6 +67,10 @@ def _local(profile: RunProfile, files: RunFiles) -> Cluster:
     )
 
 
+def _command(profile: RunProfile, files: RunFiles) -> Cluster:
+    return CommandCluster(launch_of(profile), profile.nodes, files.root, files.logs)
+
+
 def _external(profile: RunProfile, files: RunFiles) -> Cluster:
     return ExternalTarget(list(profile.target))
 
@@ -77,6 +82,7 @@ def _docker(profile: RunProfile, files: RunFiles) -> Cluster:
 
 BACKENDS: dict[str, Callable[[RunProfile, RunFiles], Cluster]] = {
     "local": _local,
+    "command": _command,
     "external": _external,
     "docker": _docker,
 }
@@ -102,6 +108,7 @@ def manifest_of(profile: RunProfile, cluster: Cluster) -> RunManifest:
         defects=list(profile.defects),
         target_profile=profile.target_profile,
         actions=actions.to_dict(),
+        launch=launch_of(profile).to_dict() if profile.backend == "command" else None,
         thresholds=list(profile.thresholds),
         profile=profile.to_dict(),
         versions=versions(),
