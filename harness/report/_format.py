@@ -16,8 +16,8 @@ def status_text(status: str, icons: bool = True) -> str:
     return f"{icon} {WORDS.get(status, status)}".strip()
 
 
-def threshold_status(passed: bool | None) -> str:
-    return "pass" if passed is True else "fail" if passed is False else "unknown"
+def threshold_status(passed: bool) -> str:
+    return "pass" if passed else "fail"
 
 
 def number(value: Any, digits: int = 3) -> str:

@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 
 from harness.checkers.result import CheckResult
+from harness.gates import ThresholdResult
 from harness.report.frames import FaultSpan, RunFrames
 from harness.report.longevity import longevity_summary, resources_summary
-from harness.report.model import RunData, Verdict
+from harness.report.model import RunData
+from harness.verdict import overall_verdict
 
 FORMAT = "mcp-scale-report/1"
 MAX_EXAMPLES = 5
@@ -34,14 +36,6 @@ PROFILE_KEYS = (
     "redis_restart_every",
     "memory_limit",
 )
-
-
-def overall_verdict(verdicts: list[Verdict]) -> Verdict:
-    if "fail" in verdicts:
-        return "fail"
-    if "unknown" in verdicts or not verdicts:
-        return "unknown"
-    return "pass"
 
 
 def build_summary(runs: list[tuple[RunData, RunFrames]]) -> dict[str, Any]:
@@ -102,13 +96,12 @@ def status_of(result: CheckResult) -> str:
     return "unknown"
 
 
-def _threshold(gate: dict[str, Any]) -> dict[str, Any]:
-    passed = gate.get("passed")
+def _threshold(gate: ThresholdResult) -> dict[str, Any]:
     return {
-        "threshold": str(gate.get("threshold", gate.get("metric", "?"))),
-        "metric": str(gate.get("metric", "")),
-        "value": _figure(gate.get("value")),
-        "passed": passed if isinstance(passed, bool) else None,
+        "threshold": gate.threshold.text or gate.threshold.key,
+        "metric": gate.threshold.key,
+        "value": _figure(gate.actual),
+        "passed": gate.passed,
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from harness.checkers.result import CheckResult
+from harness.gates import evaluate, parse_thresholds
 from harness.history import Record
 from harness.report import RunData, render_report
 
@@ -92,8 +93,10 @@ def results(history: list[Record]) -> list[CheckResult]:
 def test_report_html_renders_in_a_browser(tmp_path: Path) -> None:
     PIL = pytest.importorskip("PIL.Image", reason="Pillow reads the screenshot")
     history = synthetic_history()
-    gate = {"threshold": "p99(call:notify) < 100ms", "metric": "p99", "value": 0.06, "passed": True}
-    run = RunData("redis", tmp_path, history, results(history), [gate], verdict="fail")
+    gates = evaluate(
+        parse_thresholds(["latency.call_notify.p99 < 100ms"]), {"latency.call_notify.p99": 60.0}
+    )
+    run = RunData("redis", tmp_path, history, results(history), gates, verdict="fail")
     files = render_report(tmp_path / "report", [run])
     screenshot = tmp_path / "page.png"
     command = [

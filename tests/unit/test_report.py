@@ -19,18 +19,13 @@ from typing import Any
 import pytest
 
 from harness.checkers.result import CheckResult
+from harness.gates import evaluate, parse_thresholds
 from harness.history import Record, read_history
-from harness.report import (
-    RunData,
-    compare_runs,
-    load_run,
-    load_summary,
-    render_report,
-    verdict_of,
-)
+from harness.report import RunData, compare_runs, load_run, load_summary, render_report
 from harness.report import charts as charts_module
 from harness.report.charts import ChartRun, survival_chart
 from harness.report.frames import frames_of
+from harness.verdict import verdict_of
 
 RUN_TIMEOUT = 120
 CHART_NAMES = {"survival", "latency", "messages", "throughput", "recovery"}
@@ -95,29 +90,17 @@ def hand_results(history: list[Record]) -> list[CheckResult]:
     ]
 
 
-GATES: list[dict[str, Any]] = [
-    {
-        "threshold": "p99(call:notify) < 5s",
-        "metric": "p99(call:notify)",
-        "value": 0.2,
-        "passed": True,
-    },
-    {"threshold": "errors < 0.1%", "metric": "error_rate", "value": 0.02, "passed": False},
-    {
-        "threshold": "broadcast.reach > 0.99",
-        "metric": "broadcast.reach",
-        "value": None,
-        "passed": None,
-    },
-]
+THRESHOLDS = ["latency.call_notify.p99 < 5s", "errors.rate < 0.1%", "broadcast.missed == 0"]
+METRICS = {"latency.call_notify.p99": 200.0, "errors.rate": 0.02, "survival.lost": 0.0}
+# passed, failed, and not measured (which fails too)
+GATES = evaluate(parse_thresholds(THRESHOLDS), METRICS)
 
 
 @pytest.fixture(scope="module")
 def report(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     history = read_history(run_dir)
-    metrics = {"error_rate": 0.02, "survival.lost": 0}
     run = load_run(
-        run_dir, label="redis", results=hand_results(history), gates=GATES, metrics=metrics
+        run_dir, label="redis", results=hand_results(history), gates=GATES, metrics=METRICS
     )
     return render_report(tmp_path_factory.mktemp("report"), [run])
 
@@ -126,7 +109,9 @@ def test_verdict_rule() -> None:
     ok = CheckResult("a", True, "")
     assert verdict_of([ok], []) == "pass"
     assert verdict_of([ok, CheckResult("b", "unknown", "")], []) == "unknown"
-    assert verdict_of([ok], [{"passed": False}]) == "fail"
+    assert verdict_of([ok], GATES[:1]) == "pass"
+    assert verdict_of([ok], GATES[1:2]) == "fail"
+    assert verdict_of([], GATES[2:]) == "fail", "a threshold not measured fails"
     assert verdict_of([CheckResult("b", False, "", expected=True)], []) == "pass"
     assert verdict_of([], []) == "unknown"
 
@@ -152,8 +137,14 @@ def test_summary_holds_the_verdict_checkers_thresholds_and_figures(
     assert checkers["broadcast"]["status"] == "unknown"
     assert checkers["isolation"]["status"] == "expected"
     assert "sessions" not in checkers["survival"]["details"], "bulky details stay out"
-    assert [t["passed"] for t in run["thresholds"]] == [True, False, None]
-    assert run["metrics"] == {"error_rate": 0.02, "survival.lost": 0}
+    assert [t["passed"] for t in run["thresholds"]] == [True, False, False]
+    assert run["thresholds"][2] == {
+        "threshold": "broadcast.missed == 0",
+        "metric": "broadcast.missed",
+        "value": None,
+        "passed": False,
+    }
+    assert run["metrics"] == METRICS
 
     history = read_history(run_dir)
     notify = run["latency_ms"]["call:notify"]
@@ -188,10 +179,10 @@ def test_junit_has_one_testcase_per_checker_and_threshold(report: dict[str, Path
     assert len(cases) == 4 + 3
     failed = {c.get("name") for c in cases if c.find("failure") is not None}
     skipped = {c.get("name") for c in cases if c.find("skipped") is not None}
-    assert failed == {"delivery", "errors < 0.1%"}
-    assert skipped == {"broadcast", "broadcast.reach > 0.99"}
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("7", "2", "2")
-    assert root.get("failures") == "2"
+    assert failed == {"delivery", "errors.rate < 0.1%", "broadcast.missed == 0"}
+    assert skipped == {"broadcast"}
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("7", "3", "1")
+    assert root.get("failures") == "3"
 
 
 def test_html_is_one_self_contained_file(report: dict[str, Path]) -> None:
@@ -211,9 +202,9 @@ def test_markdown_starts_with_the_verdict_then_tables(report: dict[str, Path]) -
     assert "| checker | redis |" in lines
     rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| ")}
     assert "FAIL" in rows["delivery"] and "pass" in rows["survival"]
-    assert "FAIL" in rows["errors < 0.1%"]
+    assert "FAIL" in rows["errors.rate < 0.1%"]
     assert "lost" in rows["messages"] and "created" in rows["sessions"]
-    assert rows["error_rate"] == "| error_rate | 0.02 |"
+    assert rows["errors.rate"] == "| errors.rate | 0.02 |"
     links = re.findall(r"\]\((charts/[a-z]+\.png)\)", "\n".join(lines))
     assert len(links) == len(CHART_NAMES)
     assert all((report["report.md"].parent / link).exists() for link in links)
