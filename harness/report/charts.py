@@ -24,6 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from harness.checkers.result import CheckResult
+from harness.checkers.tables import DeliveryTable, SurvivalTable
 from harness.report.frames import FaultSpan, RunFrames
 from harness.report.summary import survival_sessions
 
@@ -44,8 +45,6 @@ PALETTE = [
     "#bcbd22",
 ]
 FAULT_COLORS = {"kill": "#d62728", "stop": "#ff7f0e", "pause": "#9467bd", "redis": "#8c564b"}
-RECOVERY_KEYS = ("recovery", "recovery_times", "recoveries")
-SECONDS_KEYS = ("recovered_after", "seconds", "recovery", "duration", "value")
 
 
 class NoData(Exception):
@@ -106,7 +105,7 @@ def survival_chart(runs: list[ChartRun]) -> Figure:
 
     curves = _survival_curves(runs)
     if not curves:
-        raise NoData("no session was created")
+        raise NoData("no session was created (or no survival checker ran)")
     figure = Figure(figsize=(WIDTH, 6.0 + 0.55 * len(curves)))
     ax = figure.add_subplot()
     fitters = []
@@ -157,19 +156,11 @@ def _survival_curves(runs: list[ChartRun]) -> list[tuple[str, pd.DataFrame]]:
 
 
 def _survival_frame(run: ChartRun) -> pd.DataFrame:
-    """start, end (seconds since the run started), lost, group: the checker's, else the
-    history's."""
-    checked = survival_sessions(run.results)
-    if checked is None:
-        frame = run.frames.sessions.assign(group=run.label)
-    else:
-        frame = checked.copy()
-        for column in ("start", "end"):
-            frame[column] = pd.to_numeric(frame[column], errors="coerce")
-        if frame["start"].median() > 1e8:  # epoch seconds: put them on the run's clock
-            frame[["start", "end"]] -= run.frames.zero
-        frame = frame.dropna(subset=["start"])
-        frame["end"] = frame["end"].fillna(run.frames.end)
+    """start, end (seconds since the run started), lost, group: the survival checker's."""
+    frame = survival_sessions(run.results)
+    if frame is None:
+        return pd.DataFrame(columns=["start", "end", "lost", "group"])
+    frame[["start", "end"]] -= run.frames.zero
     return frame[["start", "end", "lost", "group"]]
 
 
@@ -213,14 +204,15 @@ def _successes(ops: pd.DataFrame) -> pd.DataFrame:
 
 
 def messages_chart(runs: list[ChartRun]) -> Figure:
-    """Notify messages sent, delivered (first copies) and lost per bucket, by the time they
-    were sent (lost) or received (delivered, duplicated)."""
-    if all(r.frames.received.empty and r.frames.notify.empty for r in runs):
+    """Notify messages sent and lost per bucket by the time their call returned (the delivery
+    checker's rows), delivered (first copies) and duplicated by the time they arrived."""
+    notified = [_notify_frame(run) for run in runs]
+    if all(r.frames.received.empty for r in runs) and all(n.empty for n in notified):
         raise NoData("no message was sent or received")
     width = bucket_width(runs)
     figure, axes = _rows(runs, f"messages per {width:g} s")
-    for ax, run in zip(axes, runs, strict=True):
-        received, notify = run.frames.received, run.frames.notify
+    for ax, run, notify in zip(axes, runs, notified, strict=True):
+        received = run.frames.received
         notifies = received[received["nonce"].notna()]
         first = ~notifies.duplicated(["nonce", "seq"])
         span = run.frames.span
@@ -249,6 +241,18 @@ def messages_chart(runs: list[ChartRun]) -> Figure:
         _mark_faults(ax, run.frames.faults, run.frames.span)
         _legend(ax)
     return figure
+
+
+def _notify_frame(run: ChartRun) -> pd.DataFrame:
+    """t (seconds since the run started), emitted, lost of each notify call the delivery
+    checker judged."""
+    rows = [
+        (row.time - run.frames.zero, row.emitted, row.lost)
+        for result in run.results
+        if isinstance(result.table, DeliveryTable)
+        for row in result.table.notifies
+    ]
+    return pd.DataFrame.from_records(rows, columns=["t", "emitted", "lost"])
 
 
 def throughput_chart(runs: list[ChartRun]) -> Figure:
@@ -285,7 +289,7 @@ def recovery_chart(runs: list[ChartRun]) -> Figure:
             label = run.label if not fault else fault if len(runs) == 1 else f"{run.label}: {fault}"
             series.append((label, values, unrecovered))
     if not any(len(values) for _, values, _ in series):
-        raise NoData('no checker reported recovery times (details["recovery"])')
+        raise NoData("no user was affected by a fault (the survival checker's recovery rows)")
     every = np.concatenate([values for _, values, _ in series])
     bins = np.histogram_bin_edges(every, bins=min(60, max(10, len(every) // 5)))
     figure = Figure(figsize=(WIDTH, 4.5), layout="constrained")
@@ -313,39 +317,20 @@ Series = tuple[str, np.ndarray[Any, np.dtype[np.float64]], int]
 
 
 def recovery_series(results: list[CheckResult]) -> list[Series]:
-    """(fault, recovery times in seconds, how many never recovered), from a checker's details
-    (survival's first): rows that name their ``fault`` and hold the time under
-    ``recovered_after`` (or "seconds", ...; null: never recovered), or plain numbers."""
-    for result in sorted(results, key=lambda r: r.name != "survival"):
-        for key in RECOVERY_KEYS:
-            rows = result.details.get(key)
-            if isinstance(rows, dict):
-                rows = next((rows[k] for k in ("values", "times", "seconds") if k in rows), None)
-            if isinstance(rows, list) and rows:
-                return _by_fault(rows)
-    return []
-
-
-def _by_fault(rows: list[Any]) -> list[Series]:
+    """(fault, recovery times in seconds, how many never recovered) per fault, from the
+    survival checker's recovery rows."""
     times: dict[str, list[float]] = {}
     missing: dict[str, int] = {}
-    for row in rows:
-        fault = str(row.get("fault") or "") if isinstance(row, dict) else ""
-        seconds = _number_in(row)
-        times.setdefault(fault, [])
-        if seconds is None or not math.isfinite(seconds):
-            missing[fault] = missing.get(fault, 0) + 1
-        else:
-            times[fault].append(seconds)
+    for result in results:
+        if not isinstance(result.table, SurvivalTable):
+            continue
+        for row in result.table.recovery:
+            times.setdefault(row.fault, [])
+            if row.recovered_after is None:
+                missing[row.fault] = missing.get(row.fault, 0) + 1
+            else:
+                times[row.fault].append(row.recovered_after)
     return [(f, np.array(v, dtype=float), missing.get(f, 0)) for f, v in times.items()]
-
-
-def _number_in(value: Any) -> float | None:
-    if isinstance(value, dict):
-        value = next((value[k] for k in SECONDS_KEYS if k in value), None)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
 
 
 # ---- helpers ------------------------------------------------------------------------------

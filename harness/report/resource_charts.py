@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from harness.checkers.tables import LeakTable
 from harness.report.charts import (
     PALETTE,
     ChartRun,
@@ -110,27 +111,24 @@ def _name(target: str, kind: str) -> str:
 def _draw_fits(ax: Axes, run: ChartRun, metrics: tuple[str, ...], scale: float) -> None:
     """The leak check's Theil-Sen line over each series it found leaking or levelling off."""
     for result in run.results:
-        if result.name != "leak":
+        if not isinstance(result.table, LeakTable):
             continue
-        for trend in result.details.get("trends", []):
-            if trend.get("metric") not in metrics or trend.get("status") not in (
-                "leak",
-                "levels off",
-            ):
+        for trend in result.table.trends:
+            if trend.metric not in metrics or trend.status not in ("leak", "levels off"):
                 continue
-            start = float(trend["start_s"]) - run.frames.zero
-            span = float(trend["span_s"])
-            hours = np.array([0.0, span / 3600.0])
-            values = float(trend["intercept"]) + float(trend["slope_per_h"]) * hours
-            leaking = trend["status"] == "leak"
+            fitted = trend.fit
+            start = fitted.start_s - run.frames.zero
+            hours = np.array([0.0, fitted.span_s / 3600.0])
+            values = fitted.intercept + fitted.slope_per_h * hours
+            leaking = trend.status == "leak"
             ax.plot(
-                [start, start + span],
+                [start, start + fitted.span_s],
                 values / scale,
                 color="#d62728" if leaking else "#6b7280",
                 lw=2.2,
                 ls=(0, (6, 3)),
                 alpha=0.85,
-                label=f"{trend['target']} fit: {trend['slope_per_h'] / scale:.3g}/h"
+                label=f"{trend.target} fit: {fitted.slope_per_h / scale:.3g}/h"
                 + (" LEAK" if leaking else " (levels off)"),
             )
 

@@ -21,6 +21,7 @@ from harness.checkers import (
     run_checker,
     survival,
 )
+from harness.checkers.tables import LivenessTable, SessionRow, SurvivalTable
 from harness.history import Record
 
 REDIS = CheckContext(store="redis")
@@ -167,15 +168,9 @@ def test_survival_valid_sessions_survive_a_node_kill() -> None:
     assert result.counts["survived"] == 1 and result.counts["lost"] == 0
     assert result.counts["affected"] == 1
     assert result.counts["recovery_max_ms"] == pytest.approx(1010.0)  # fault 5.0 -> ok 6.01
-    (row,) = result.details["sessions"]
-    assert row == {
-        "session": S1,
-        "start": 1.01,
-        "end": 9.1,
-        "lost": False,
-        "outcome": "survived",
-        "group": "n1",
-    }
+    assert isinstance(result.table, SurvivalTable)
+    (row,) = result.table.sessions
+    assert row == SessionRow(S1, 1.01, 9.1, False, "survived", "n1")
 
 
 def _lost_session_history() -> list[Record]:
@@ -194,9 +189,10 @@ def test_survival_a_404_session_fails_under_redis() -> None:
     assert result.valid is False and not result.expected and result.fails_run
     assert result.counts["lost"] == 1 and result.counts["lost_expected"] == 0
     assert result.examples[0]["status"] == 404
-    rows = {row["session"]: row for row in result.details["sessions"]}
-    assert rows[S1]["lost"] is True and rows[S1]["end"] == 5.51
-    assert rows[S2]["lost"] is False and rows[S2]["group"] == "n2"
+    assert isinstance(result.table, SurvivalTable)
+    rows = {row.session: row for row in result.table.sessions}
+    assert rows[S1].lost is True and rows[S1].end == 5.51
+    assert rows[S2].lost is False and rows[S2].group == "n2"
 
 
 def test_survival_a_404_session_after_a_kill_is_expected_in_memory_mode() -> None:
@@ -535,7 +531,8 @@ def test_liveness_valid_no_hang_and_the_stall_after_a_fault() -> None:
     result = liveness.check(h, REDIS)
     assert result.valid is True
     assert result.counts["stall_max_ms"] == pytest.approx(710.0)
-    assert result.details["stalls"][0]["fault"] == "kill-node:n1"
+    assert isinstance(result.table, LivenessTable)
+    assert result.table.stalls[0].fault == "kill-node:n1"
 
 
 def test_liveness_a_request_that_timed_out_is_a_hang() -> None:
