@@ -58,10 +58,3 @@ def parse_fraction(text: str | float | int) -> float:
     if value < 0:
         raise ValueError(f"{text!r} is negative")
     return value
-
-
-def format_size(size: float) -> str:
-    for unit, power in (("TiB", 4), ("GiB", 3), ("MiB", 2), ("KiB", 1)):
-        if abs(size) >= 1024**power:
-            return f"{size / 1024**power:.3g} {unit}"
-    return f"{size:.0f} B"

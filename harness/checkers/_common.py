@@ -47,13 +47,6 @@ def nonce_in(message: Any) -> str | None:
     return None
 
 
-def method_of(message: Any) -> str | None:
-    if isinstance(message, dict):
-        method = message.get("method")
-        return method if isinstance(method, str) else None
-    return None
-
-
 def text_of(value: Any) -> str | None:
     """A tool result's text: the ``text`` of structured content, or the text itself."""
     if isinstance(value, str):
