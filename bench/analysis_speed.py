@@ -358,7 +358,7 @@ def main() -> None:
         results, check_s = timed("check_history", lambda: check_history(history, ctx))
         for result in results:
             print(
-                f"  {result.name:<24}{result.details['seconds']:8.2f} s  "
+                f"  {result.name:<24}{result.seconds or 0.0:8.2f} s  "
                 f"{result.valid!s:<8}{result.summary[:70]}"
             )
         _, metrics_s = timed("compute_metrics", lambda: compute_metrics(history, results))

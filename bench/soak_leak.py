@@ -38,6 +38,8 @@ if str(REPO) not in sys.path:
 
 from harness.checkers import leak  # noqa: E402
 from harness.checkers.context import CheckContext  # noqa: E402
+from harness.checkers.result import CheckResult  # noqa: E402
+from harness.checkers.tables import LeakTable, Trend  # noqa: E402
 from harness.durations import format_duration, parse_duration  # noqa: E402
 from harness.history import Record, read_history  # noqa: E402
 
@@ -100,8 +102,16 @@ def replay(samples: list[Record], duration: float) -> list[tuple[float, set[Seri
     at = STEP
     while at <= duration + STEP / 2:
         prefix = [r for r in samples if r["time"] <= zero + at]
-        trends = leak.check(prefix, CheckContext()).details.get("trends", [])
-        points.append((at, {(t["target"], t["metric"]) for t in trends if t["leaking"]}))
+        points.append(
+            (
+                at,
+                {
+                    (t.target, t.metric)
+                    for t in _trends(leak.check(prefix, CheckContext()))
+                    if t.leaking
+                },
+            )
+        )
         at += STEP
     return points
 
@@ -163,25 +173,25 @@ def print_side_by_side(results: dict[str, dict[str, Any]]) -> None:
     print(header)
     keys: dict[tuple[str, str], None] = {}
     for data in results.values():
-        for trend in data["result"].details.get("trends", []):
-            keys.setdefault((trend["target"], trend["metric"]), None)
+        for trend in _trends(data["result"]):
+            keys.setdefault((trend.target, trend.metric), None)
     for target, metric in keys:
         line = f"  {target + ' ' + metric:22}"
         for data in results.values():
             cells = []
-            for trend in data["result"].details.get("trends", []):
-                if (trend["target"], trend["metric"]) != (target, metric):
+            for trend in _trends(data["result"]):
+                if (trend.target, trend.metric) != (target, metric):
                     continue
-                u = trend["unit_divisor"]
+                u, fitted = trend.unit_divisor, trend.fit
                 cells.append(
-                    f"{trend['slope_per_h'] / u:7.1f} [{trend['low_per_h'] / u:6.1f}, "
-                    f"{trend['high_per_h'] / u:6.1f}], {trend['late_low_per_h'] / u:6.1f} "
-                    f"-> {trend['status']}"
+                    f"{fitted.slope_per_h / u:7.1f} [{fitted.low_per_h / u:6.1f}, "
+                    f"{fitted.high_per_h / u:6.1f}], {fitted.late_low_per_h / u:6.1f} "
+                    f"-> {trend.status}"
                 )
             line += f" | {'; '.join(cells) or '-':58}"
         print(line)
-    threshold = next(iter(results.values()))["result"].details.get("settings", {})
-    limits = threshold.get("thresholds_per_h", {})
+    table = next(iter(results.values()))["result"].table
+    limits = table.settings.thresholds_per_h if isinstance(table, LeakTable) else {}
     if limits:
         mib = 1024 * 1024
         print(
@@ -264,3 +274,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _trends(result: CheckResult) -> list[Trend]:
+    return result.table.trends if isinstance(result.table, LeakTable) else []

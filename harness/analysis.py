@@ -37,16 +37,7 @@ def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
     results = check_history(history, ctx, names=names, options=checker_options(manifest))
     metrics = compute_metrics(history, results)
     thresholds = manifest.thresholds if manifest else []
-    gates = [
-        {
-            "threshold": result.threshold.text,
-            "metric": result.threshold.key,
-            "value": result.actual,
-            "passed": result.passed,
-            "reason": result.reason,
-        }
-        for result in evaluate(parse_thresholds(thresholds), metrics)
-    ]
+    gates = evaluate(parse_thresholds(thresholds), metrics)
     return load_run(
         run_dir,
         label=label,

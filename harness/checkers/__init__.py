@@ -53,8 +53,8 @@ def check_history(
     yields valid "unknown" with the exception in its summary, never a crashed run.
 
     ``options`` gives a checker its keyword options by name, e.g.
-    ``{"delivery": {"late_after": 2.0}}``. ``details["seconds"]`` of each result says how
-    long its checker took.
+    ``{"delivery": {"late_after": 2.0}}``. ``seconds`` of each result says how long its
+    checker took.
     """
     ctx = ctx or CheckContext()
     wanted = list(CHECKERS) if names is None else list(names)
@@ -78,9 +78,8 @@ def run_checker(
         result = checker(history, ctx)
     except Exception as exc:
         summary = f"checker crashed: {type(exc).__name__}: {exc}"
-        details = {"traceback": traceback.format_exc(limit=8)}
-        result = CheckResult(name, "unknown", summary, details=details)
-    result.details["seconds"] = round(time.perf_counter() - started, 4)
+        result = CheckResult(name, "unknown", summary, traceback=traceback.format_exc(limit=8))
+    result.seconds = round(time.perf_counter() - started, 4)
     return result
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.chaos.faults import FAULTS, HEALS
+from harness.checkers.tables import RecoveryRow
 from harness.history import STREAM_SUFFIX, Record
 
 MAX_EXAMPLES = 5
@@ -43,13 +44,6 @@ def nonce_in(message: Any) -> str | None:
             nonce = holder.get("nonce")
             if isinstance(nonce, str):
                 return nonce
-    return None
-
-
-def method_of(message: Any) -> str | None:
-    if isinstance(message, dict):
-        method = message.get("method")
-        return method if isinstance(method, str) else None
     return None
 
 
@@ -228,21 +222,15 @@ class Recovery:
             for key in waiting:
                 self.affected[key][2] = record["time"]
 
-    def table(self) -> list[dict[str, Any]]:
+    def table(self) -> list[RecoveryRow]:
         """One row per (applied fault, affected user): recovered after how many seconds."""
-        rows: list[dict[str, Any]] = []
+        rows: list[RecoveryRow] = []
         for (index, user), (session, failed_at, ok_at) in self.affected.items():
             episode = self.faults.episodes[index]
             if not episode.applied:
                 continue
+            after = None if ok_at is None else ok_at - episode.start
             rows.append(
-                {
-                    "fault": episode.describe(),
-                    "fault_start": episode.start,
-                    "user": user,
-                    "session": session,
-                    "failed_at": failed_at,
-                    "recovered_after": None if ok_at is None else ok_at - episode.start,
-                }
+                RecoveryRow(episode.describe(), episode.start, user, session, failed_at, after)
             )
         return rows

@@ -33,6 +33,7 @@ from typing import Any
 from harness.checkers._common import Listening, Span, add_example, ms, percentile
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
+from harness.checkers.tables import DeliveryTable, NotifyRow
 from harness.history import NOT_CLIENTS, Record
 
 NAME = "delivery"
@@ -107,7 +108,8 @@ def check(
             _gone(record, gone)
     counts = _tally(notifies, listening, gone, end, ctx, late_after)
     counts.counts["unattributed"] = float(unattributed[0])
-    return _verdict(counts.counts, counts.examples, min_messages, late_after)
+    table = DeliveryTable(counts.rows)
+    return _verdict(counts.counts, counts.examples, table, min_messages, late_after)
 
 
 def _nonce(invoke: Record | None) -> str | None:
@@ -158,6 +160,7 @@ class _Tally:
     examples: list[dict[str, Any]] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     lost_nonces: set[str] = field(default_factory=set)
+    rows: list[NotifyRow] = field(default_factory=list)
 
     def bump(self, name: str, by: float = 1.0) -> None:
         self.counts[name] += by
@@ -214,6 +217,7 @@ def _one_notify(
     span = listening.span(session)
     listened = span is not None and span.start <= invoke["time"]
     due = done["time"] + late_after
+    delivered_before, lost_before = tally.counts["delivered"], tally.counts["lost"]
     for seq in range(1, emitted + 1):
         received = mine.get(seq)
         if received:
@@ -226,6 +230,9 @@ def _one_notify(
         else:
             tally.bump("due")
             _lost(nonce, seq, session, done, gone, memory, tally)
+    delivered = int(tally.counts["delivered"] - delivered_before)
+    lost = int(tally.counts["lost"] - lost_before)
+    tally.rows.append(NotifyRow(done["time"], session, emitted, delivered, lost))
 
 
 def _emitted(invoke: Record, done: Record) -> int:
@@ -275,6 +282,7 @@ def _lost(
 def _verdict(
     counts: dict[str, float],
     examples: list[dict[str, Any]],
+    table: DeliveryTable,
     min_messages: int,
     late_after: float,
 ) -> CheckResult:
@@ -286,18 +294,20 @@ def _verdict(
     if unexpected or dups:
         parts = [f"{unexpected} lost" if unexpected else "", f"{dups} duplicated" if dups else ""]
         summary = " and ".join(p for p in parts if p) + f" of {due} messages due" + late_text
-        return CheckResult(NAME, False, summary, counts, examples)
+        return CheckResult(NAME, False, summary, counts, examples, table=table)
     if lost:
         summary = f"{lost} of {due} messages lost with their sessions: expected in memory mode"
-        return CheckResult(NAME, False, summary + late_text, counts, examples, expected=True)
+        return CheckResult(
+            NAME, False, summary + late_text, counts, examples, expected=True, table=table
+        )
     if due < min_messages:
         summary = (
             f"only {due} messages were due (fewer than {min_messages}): cannot decide"
             if counts["notifies"]
             else "no notify call: nothing to decide"
         )
-        return CheckResult(NAME, "unknown", summary, counts, examples)
+        return CheckResult(NAME, "unknown", summary, counts, examples, table=table)
     summary = f"all {due} messages due were delivered once" + late_text
     if after_fail:
         summary += f"; {after_fail} failed notifies were delivered anyway"
-    return CheckResult(NAME, True, summary, counts, examples)
+    return CheckResult(NAME, True, summary, counts, examples, table=table)

@@ -13,12 +13,13 @@ Settings come from the keyword arguments (harness.analysis passes the run's ``dr
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict, replace
 
 import numpy as np
 
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
+from harness.checkers.tables import DriftRow, DriftSettings, DriftTable, Percentiles
 from harness.history import EVENT_FS, NOT_CLIENTS, Record, is_run_start
 
 NAME = "drift"
@@ -43,39 +44,36 @@ def check(
     zero = _run_start(history)
     done = _completions(history)
     counts = dict.fromkeys(COUNTS, 0.0)
-    settings = {"p99_growth": p99_growth, "min_growth_s": min_growth, "min_samples": MIN_SAMPLES}
+    settings = DriftSettings(p99_growth, min_growth, MIN_SAMPLES)
     if not done:
-        details: dict[str, Any] = {"rows": [], "settings": settings}
-        return CheckResult(NAME, "unknown", "no successful operation", counts, details=details)
+        table = DriftTable([], None, settings)
+        return CheckResult(NAME, "unknown", "no successful operation", counts, table=table)
     zero = zero if zero is not None else min(t for t, _, _ in done)
     end = max(t for t, _, _ in done)
     windows = drift_windows(zero, end, ctx.ramp)
     rows = []
     for f, first, last in _by_window(done, windows):
         row = compare(f, first, last)
-        judged = row["first"]["n"] >= MIN_SAMPLES and row["last"]["n"] >= MIN_SAMPLES
-        row["judged"] = judged
-        row["drifting"] = bool(
+        judged = row.first.n >= MIN_SAMPLES and row.last.n >= MIN_SAMPLES
+        drifting = bool(
             judged
-            and row["p99_growth"] is not None
-            and row["p99_growth"] > p99_growth
-            and row["p99_delta_s"] >= min_growth
+            and row.p99_growth is not None
+            and row.p99_growth > p99_growth
+            and row.p99_delta_s >= min_growth
         )
-        rows.append(row)
-    judged = [row for row in rows if row["judged"]]
-    growths = [row["p99_growth"] for row in judged if row["p99_growth"] is not None]
+        rows.append(replace(row, judged=judged, drifting=drifting))
+    judged_rows = [row for row in rows if row.judged]
+    growths = [row.p99_growth for row in judged_rows if row.p99_growth is not None]
     counts["operations"] = float(len(rows))
-    counts["judged"] = float(len(judged))
-    counts["drifting"] = float(sum(row["drifting"] for row in judged))
+    counts["judged"] = float(len(judged_rows))
+    counts["drifting"] = float(sum(row.drifting for row in judged_rows))
     counts["p99_growth_max"] = max(growths, default=0.0)
-    counts["p99_delta_max_ms"] = max((row["p99_delta_s"] * 1000 for row in judged), default=0.0)
-    rows.sort(key=lambda row: (not row["judged"], -row["first"]["n"] - row["last"]["n"]))
-    details = {
-        "rows": rows,
-        "windows": [[round(a - zero, 3), round(b - zero, 3)] for a, b in windows],
-        "settings": settings,
-    }
-    return _verdict(counts, rows, details, p99_growth, min_growth)
+    counts["p99_delta_max_ms"] = max((row.p99_delta_s * 1000 for row in judged_rows), default=0.0)
+    rows.sort(key=lambda row: (not row.judged, -row.first.n - row.last.n))
+    (a0, a1), (b0, b1) = windows
+    since = ((round(a0 - zero, 3), round(a1 - zero, 3)), (round(b0 - zero, 3), round(b1 - zero, 3)))
+    table = DriftTable(rows, since, settings)
+    return _verdict(counts, table, p99_growth, min_growth)
 
 
 def drift_windows(
@@ -92,26 +90,20 @@ def drift_windows(
     return (start, start + third), (end - third, end)
 
 
-def compare(f: str, first: list[float], last: list[float]) -> dict[str, Any]:
+def compare(f: str, first: list[float], last: list[float]) -> DriftRow:
     a, b = _percentiles(first), _percentiles(last)
     growth = delta = None
-    if a["p99"] is not None and b["p99"] is not None:
-        delta = b["p99"] - a["p99"]
-        growth = delta / a["p99"] if a["p99"] > 0 else None
-    return {
-        "f": f,
-        "first": a,
-        "last": b,
-        "p99_growth": growth,
-        "p99_delta_s": delta if delta is not None else 0.0,
-    }
+    if a.p99 is not None and b.p99 is not None:
+        delta = b.p99 - a.p99
+        growth = delta / a.p99 if a.p99 > 0 else None
+    return DriftRow(f, a, b, growth, delta if delta is not None else 0.0)
 
 
-def _percentiles(latencies: list[float]) -> dict[str, Any]:
+def _percentiles(latencies: list[float]) -> Percentiles:
     if not latencies:
-        return {"n": 0, "p50": None, "p90": None, "p99": None}
+        return Percentiles(0)
     p50, p90, p99 = np.percentile(np.array(latencies, dtype=float), [50, 90, 99])
-    return {"n": len(latencies), "p50": float(p50), "p90": float(p90), "p99": float(p99)}
+    return Percentiles(len(latencies), float(p50), float(p90), float(p99))
 
 
 def _run_start(history: list[Record]) -> float | None:
@@ -152,28 +144,24 @@ def _ops(count: float) -> str:
 
 
 def _verdict(
-    counts: dict[str, float],
-    rows: list[dict[str, Any]],
-    details: dict[str, Any],
-    p99_growth: float,
-    min_growth: float,
+    counts: dict[str, float], table: DriftTable, p99_growth: float, min_growth: float
 ) -> CheckResult:
     if not counts["judged"]:
         summary = f"no operation has {MIN_SAMPLES} successes in both the first and last window"
-        return CheckResult(NAME, "unknown", summary, counts, details=details)
+        return CheckResult(NAME, "unknown", summary, counts, table=table)
     rule = f"p99 +{p99_growth * 100:.0f}% and +{min_growth * 1000:.0f} ms"
-    drifting = [row for row in rows if row["drifting"]]
+    drifting = [row for row in table.rows if row.drifting]
     if drifting:
-        worst = max(drifting, key=lambda row: row["p99_delta_s"])
+        worst = max(drifting, key=lambda row: row.p99_delta_s)
         summary = (
             f"{len(drifting)} of {_ops(counts['judged'])} drift beyond {rule}; "
-            f"{worst['f']} p99 {worst['first']['p99'] * 1000:.1f} -> "
-            f"{worst['last']['p99'] * 1000:.1f} ms"
+            f"{worst.f} p99 {(worst.first.p99 or 0.0) * 1000:.1f} -> "
+            f"{(worst.last.p99 or 0.0) * 1000:.1f} ms"
         )
-        examples = [{"why": f"{row['f']} p99 grew", **row} for row in drifting[:5]]
-        return CheckResult(NAME, False, summary, counts, examples, details=details)
+        examples = [{"why": f"{row.f} p99 grew", **asdict(row)} for row in drifting[:5]]
+        return CheckResult(NAME, False, summary, counts, examples, table=table)
     summary = (
         f"no drift beyond {rule} in {_ops(counts['judged'])}; p99 growth at most "
         f"{round(counts['p99_growth_max'] * 100) + 0:+d}%"
     )
-    return CheckResult(NAME, True, summary, counts, details=details)
+    return CheckResult(NAME, True, summary, counts, table=table)

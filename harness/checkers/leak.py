@@ -24,6 +24,7 @@ from scipy.stats import theilslopes
 
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
+from harness.checkers.tables import Fit, LeakSettings, LeakTable, Trend
 from harness.history import Record, is_run_start
 
 NAME = "leak"
@@ -70,56 +71,64 @@ def check(
     counts = dict.fromkeys(COUNTS, 0.0)
     counts["series"] = float(len(series))
     counts["hours_to_limit_min"] = math.inf
-    trends: list[dict[str, Any]] = []
+    trends: list[Trend] = []
     examples: list[dict[str, Any]] = []
     for (target, pid, metric), points in sorted(series.items(), key=lambda item: str(item[0])):
-        trend = fit(points, warmup, steady)
-        if trend is None:
+        fitted = fit(points, warmup, steady)
+        if fitted is None:
             continue
         counts["judged"] += 1
-        label, _, unit, unit_name = METRICS[metric]
-        limit = limits[metric]
-        trend.update(
-            target=target,
-            pid=pid,
-            metric=metric,
-            label=label,
-            unit=unit_name,
-            unit_divisor=unit,
-            threshold_per_h=limit,
-        )
-        whole, late = trend["low_per_h"] > limit, trend["late_low_per_h"] > limit
-        trend["leaking"] = bool(whole and late)
-        trend["status"] = (
-            "leak"
-            if trend["leaking"]
-            else "levels off"
-            if whole
-            else "growing"
-            if trend["low_per_h"] > 0
-            else "flat"
-        )
-        if metric in MEMORY_METRICS:
-            trend["memory_limit"] = memory_limit
-            trend["hours_to_limit"] = _hours_to(memory_limit, trend["last"], trend["slope_per_h"])
-            trend["hours_to_limit_worst"] = _hours_to(
-                memory_limit, trend["last"], trend["high_per_h"]
-            )
-            if trend["hours_to_limit"] is not None:
-                counts["hours_to_limit_min"] = min(
-                    counts["hours_to_limit_min"], trend["hours_to_limit"]
-                )
+        trend = _trend(target, pid, metric, fitted, limits[metric], memory_limit)
+        if trend.hours_to_limit is not None:
+            counts["hours_to_limit_min"] = min(counts["hours_to_limit_min"], trend.hours_to_limit)
         key = {"rss": "rss_slope_max_mb_h", "fds": "fds_slope_max_h"}.get(
             metric, "redis_slope_max_mb_h"
         )
-        counts[key] = max(counts[key], trend["slope_per_h"] / unit)
-        if trend["leaking"]:
+        counts[key] = max(counts[key], fitted.slope_per_h / trend.unit_divisor)
+        if trend.leaking:
             counts["leaking"] += 1
             if len(examples) < 5:
                 examples.append(_example(trend))
         trends.append(trend)
-    settings = {"thresholds_per_h": limits, "warmup": warmup, "memory_limit": memory_limit}
-    return _verdict(counts, examples, trends, settings)
+    settings = LeakSettings(limits, warmup, memory_limit)
+    return _verdict(counts, examples, LeakTable(trends, settings))
+
+
+def _trend(
+    target: str, pid: Any, metric: str, fitted: Fit, limit: float, memory_limit: float
+) -> Trend:
+    """Judges one fitted series: a leak when the lower bound of its slope is above ``limit``
+    both over the whole window and over its second half."""
+    label, _, unit, unit_name = METRICS[metric]
+    whole, late = fitted.low_per_h > limit, fitted.late_low_per_h > limit
+    leaking = whole and late
+    status = (
+        "leak"
+        if leaking
+        else "levels off"
+        if whole
+        else "growing"
+        if fitted.low_per_h > 0
+        else "flat"
+    )
+    memory = metric in MEMORY_METRICS
+    return Trend(
+        target=target,
+        pid=pid,
+        metric=metric,
+        label=label,
+        unit=unit_name,
+        unit_divisor=float(unit),
+        threshold_per_h=limit,
+        fit=fitted,
+        leaking=leaking,
+        status=status,
+        memory_limit=memory_limit if memory else None,
+        hours_to_limit=_hours_to(memory_limit, fitted.last, fitted.slope_per_h) if memory else None,
+        hours_to_limit_worst=(
+            _hours_to(memory_limit, fitted.last, fitted.high_per_h) if memory else None
+        ),
+    )
 
 
 def steady_from(history: list[Record], ramp: float) -> float:
@@ -147,7 +156,7 @@ def series_of(history: list[Record]) -> Series:
 
 def fit(
     points: list[tuple[float, float]], warmup: float | None, steady: float = -math.inf
-) -> dict[str, Any] | None:
+) -> Fit | None:
     """The Theil-Sen trend of one series after its warm-up (25 % of it, at most a minute,
     unless ``warmup`` says) and not before ``steady`` (the end of the load's ramp, epoch
     seconds); None when too little is left."""
@@ -165,21 +174,21 @@ def fit(
     slope, intercept, low, high = theilslopes(fit_values, hours, 0.95)
     half = len(hours) // 2
     late = theilslopes(fit_values[half:], hours[half:], 0.95) if len(hours) - half >= 5 else None
-    return {
-        "samples": samples,
-        "points": len(hours),
-        "start_s": start,
-        "span_s": float(times[-1] - times[0]),
-        "slope_per_h": float(slope),
-        "intercept": float(intercept),  # the fitted value at start_s
-        "low_per_h": float(low),
-        "high_per_h": float(high),
-        "late_slope_per_h": float(late[0]) if late is not None else float(slope),
-        "late_low_per_h": float(late[2]) if late is not None else float(low),
-        "first": float(values[0]),
-        "last": float(values[-1]),
-        "peak": float(values.max()),
-    }
+    return Fit(
+        samples=samples,
+        points=len(hours),
+        start_s=start,
+        span_s=float(times[-1] - times[0]),
+        slope_per_h=float(slope),
+        intercept=float(intercept),
+        low_per_h=float(low),
+        high_per_h=float(high),
+        late_slope_per_h=float(late[0]) if late is not None else float(slope),
+        late_low_per_h=float(late[2]) if late is not None else float(low),
+        first=float(values[0]),
+        last=float(values[-1]),
+        peak=float(values.max()),
+    )
 
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
@@ -199,26 +208,26 @@ def reduce(times: Array, values: Array, most: int) -> tuple[Array, Array]:
     return np.array(kept_t), np.array(kept_v)
 
 
-def _example(trend: dict[str, Any]) -> dict[str, Any]:
+def _example(trend: Trend) -> dict[str, Any]:
     """A leaking series in its own unit (MiB or fds), per hour."""
-    unit = trend["unit_divisor"]
+    unit, fitted = trend.unit_divisor, trend.fit
     example = {
-        "why": f"{trend['label']} of {trend['target']} keeps growing",
-        "target": trend["target"],
-        "pid": trend["pid"],
-        "metric": trend["metric"],
-        "unit": trend["unit"],
-        "slope_per_h": round(trend["slope_per_h"] / unit, 3),
-        "ci95_per_h": [round(trend["low_per_h"] / unit, 3), round(trend["high_per_h"] / unit, 3)],
-        "late_low_per_h": round(trend["late_low_per_h"] / unit, 3),
-        "threshold_per_h": round(trend["threshold_per_h"] / unit, 3),
-        "first": round(trend["first"] / unit, 3),
-        "last": round(trend["last"] / unit, 3),
-        "samples": trend["samples"],
-        "span_s": round(trend["span_s"], 1),
+        "why": f"{trend.label} of {trend.target} keeps growing",
+        "target": trend.target,
+        "pid": trend.pid,
+        "metric": trend.metric,
+        "unit": trend.unit,
+        "slope_per_h": round(fitted.slope_per_h / unit, 3),
+        "ci95_per_h": [round(fitted.low_per_h / unit, 3), round(fitted.high_per_h / unit, 3)],
+        "late_low_per_h": round(fitted.late_low_per_h / unit, 3),
+        "threshold_per_h": round(trend.threshold_per_h / unit, 3),
+        "first": round(fitted.first / unit, 3),
+        "last": round(fitted.last / unit, 3),
+        "samples": fitted.samples,
+        "span_s": round(fitted.span_s, 1),
     }
-    if trend.get("hours_to_limit") is not None:
-        example["hours_to_limit"] = round(trend["hours_to_limit"], 2)
+    if trend.hours_to_limit is not None:
+        example["hours_to_limit"] = round(trend.hours_to_limit, 2)
     return example
 
 
@@ -229,32 +238,28 @@ def _hours_to(limit: float, last: float, rate: float) -> float | None:
 
 
 def _verdict(
-    counts: dict[str, float],
-    examples: list[dict[str, Any]],
-    trends: list[dict[str, Any]],
-    settings: dict[str, Any],
+    counts: dict[str, float], examples: list[dict[str, Any]], table: LeakTable
 ) -> CheckResult:
-    details = {"trends": trends, "settings": settings}
     if not counts["judged"]:
         reason = "no resource samples" if not counts["series"] else "too few samples after warm-up"
-        return CheckResult(NAME, "unknown", reason, counts, details=details)
+        return CheckResult(NAME, "unknown", reason, counts, table=table)
     if counts["leaking"]:
         worst = max(
-            (t for t in trends if t["leaking"]),
-            key=lambda t: t["low_per_h"] / t["threshold_per_h"] if t["threshold_per_h"] else 0,
+            (t for t in table.trends if t.leaking),
+            key=lambda t: t.fit.low_per_h / t.threshold_per_h if t.threshold_per_h else 0,
         )
-        unit = worst["unit_divisor"]
+        unit, fitted = worst.unit_divisor, worst.fit
         summary = (
             f"{int(counts['leaking'])} of {int(counts['judged'])} series keep growing; "
-            f"{worst['label']} of {worst['target']} at {worst['slope_per_h'] / unit:.1f} "
-            f"{worst['unit']}/h (95% CI {worst['low_per_h'] / unit:.1f} to "
-            f"{worst['high_per_h'] / unit:.1f})"
+            f"{worst.label} of {worst.target} at {fitted.slope_per_h / unit:.1f} "
+            f"{worst.unit}/h (95% CI {fitted.low_per_h / unit:.1f} to "
+            f"{fitted.high_per_h / unit:.1f})"
         )
-        if worst.get("hours_to_limit") is not None:
-            summary += f", {worst['hours_to_limit']:.1f} h to the memory limit"
-        return CheckResult(NAME, False, summary, counts, examples, details=details)
+        if worst.hours_to_limit is not None:
+            summary += f", {worst.hours_to_limit:.1f} h to the memory limit"
+        return CheckResult(NAME, False, summary, counts, examples, table=table)
     summary = (
         f"no growth beyond the thresholds in {int(counts['judged'])} series; RSS slope at most "
         f"{counts['rss_slope_max_mb_h']:.1f} MiB/h"
     )
-    return CheckResult(NAME, True, summary, counts, details=details)
+    return CheckResult(NAME, True, summary, counts, table=table)

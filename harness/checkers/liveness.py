@@ -23,6 +23,7 @@ from typing import Any
 from harness.checkers._common import INF, Faults, Recovery, add_example, ms, user_of
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
+from harness.checkers.tables import LivenessTable, RecoveryRow, StallRow
 from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
 
 NAME = "liveness"
@@ -132,11 +133,11 @@ def _verdict(
     fail_fast: float,
 ) -> CheckResult:
     table = recovery.table()
-    stalls = [row["recovered_after"] for row in table if row["recovered_after"] is not None]
+    stalls = [row.recovered_after for row in table if row.recovered_after is not None]
     counts["faults"] = float(sum(1 for e in faults.episodes if e.applied))
     counts["stalled"] = float(len(table) - len(stalls))
     counts["stall_max_ms"] = ms(max(stalls, default=math.nan))
-    details = {"stalls": _per_fault(table)}
+    stall_table = LivenessTable(_per_fault(table))
     n = int(counts["operations"])
     if n == 0:
         return CheckResult(NAME, "unknown", "no client operation completed", counts)
@@ -151,23 +152,20 @@ def _verdict(
         if slow:
             parts.append(f"{slow} took over {fail_fast:g}s during a Redis outage")
         summary = "; ".join(p for p in parts if p) + stall_text
-        return CheckResult(NAME, False, summary, counts, examples, details=details)
+        return CheckResult(NAME, False, summary, counts, examples, table=stall_table)
     summary = f"no hang in {n} operations" + stall_text
-    return CheckResult(NAME, True, summary, counts, examples, details=details)
+    return CheckResult(NAME, True, summary, counts, examples, table=stall_table)
 
 
-def _per_fault(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _per_fault(table: list[RecoveryRow]) -> list[StallRow]:
     """The longest stall after each fault, and how many users it affected."""
-    faults: dict[tuple[str, float], dict[str, Any]] = {}
+    faults: dict[tuple[str, float], list[RecoveryRow]] = {}
     for row in table:
-        key = (row["fault"], row["fault_start"])
-        entry = faults.setdefault(
-            key,
-            {"fault": key[0], "start": key[1], "affected": 0, "stall_max": 0.0, "stalled": 0},
+        faults.setdefault((row.fault, row.fault_start), []).append(row)
+    stalls = []
+    for (fault, start), rows in faults.items():
+        times = [row.recovered_after for row in rows if row.recovered_after is not None]
+        stalls.append(
+            StallRow(fault, start, len(rows), max(times, default=0.0), len(rows) - len(times))
         )
-        entry["affected"] += 1
-        if row["recovered_after"] is None:
-            entry["stalled"] += 1
-        else:
-            entry["stall_max"] = max(entry["stall_max"], row["recovered_after"])
-    return list(faults.values())
+    return stalls

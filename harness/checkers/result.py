@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from harness.checkers.tables import Table
 
 Validity = Literal[True, False, "unknown"]
 
@@ -14,7 +16,9 @@ class CheckResult:
 
     ``valid``: True, False, or "unknown" when the history cannot decide (too few operations,
     the target lacks the action). ``expected`` marks failures the target promises no better
-    than (losses in memory mode): reported, but they do not fail the run.
+    than (losses in memory mode): reported, but they do not fail the run. ``table``: the
+    checker's typed rows beyond its counts (harness.checkers.tables). ``seconds``: how long
+    the checker took; ``traceback``: where a crashed checker raised.
     """
 
     name: str
@@ -23,14 +27,13 @@ class CheckResult:
     counts: dict[str, float] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
     expected: bool = False
-    details: dict[str, Any] = field(default_factory=dict)
+    table: Table | None = None
+    seconds: float | None = None
+    traceback: str | None = None
 
     @property
     def fails_run(self) -> bool:
         return self.valid is False and not self.expected
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def merge_validity(results: list[CheckResult]) -> Validity:

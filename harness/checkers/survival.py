@@ -15,10 +15,8 @@ Recovery: a user is affected by a fault when one of its operations fails after t
 started; it recovers at its next ``ok`` operation (on the same session or on the one that
 replaced it), and the time to recover is counted from the fault's start.
 
-``details["sessions"]``: one row per session for a Kaplan-Meier curve: ``session``,
-``start`` and ``end`` (epoch seconds), ``lost`` (the event; otherwise censored at ``end``),
-``group`` (the node that created it), ``outcome``. ``details["recovery"]``: one row per
-affected user and fault (see :class:`harness.checkers._common.Recovery`).
+``table`` (a SurvivalTable): one SessionRow per session for a Kaplan-Meier curve, and one
+RecoveryRow per affected user and fault (see :class:`harness.checkers._common.Recovery`).
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from typing import Any
 from harness.checkers._common import Faults, Recovery, add_example, ms, percentile
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
+from harness.checkers.tables import SessionRow, SurvivalTable
 from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
 
 NAME = "survival"
@@ -145,7 +144,7 @@ def _result(
     applied = [e for e in faults.episodes if e.applied]
     first_fault = min((e.start for e in applied), default=math.inf)
     memory = ctx.store == "memory"
-    rows: list[dict[str, Any]] = []
+    rows: list[SessionRow] = []
     counts = dict.fromkeys(("sessions", "survived", "lost", "lost_expected", "unknown"), 0.0)
     for state in sessions.values():
         outcome, until = _classify(state, end)
@@ -157,18 +156,10 @@ def _result(
             if not expected or len(examples) < 2:
                 why = "lost after a fault (memory mode: expected)" if expected else "lost"
                 add_example(examples, state.lost_by or state.record, session=state.session, why=why)
-        rows.append(
-            {
-                "session": state.session,
-                "start": state.start,
-                "end": until,
-                "lost": outcome == "lost",
-                "outcome": outcome,
-                "group": state.group,
-            }
-        )
+        lost = outcome == "lost"
+        rows.append(SessionRow(state.session, state.start, until, lost, outcome, state.group))
     table = recovery.table()
-    times = [row["recovered_after"] for row in table if row["recovered_after"] is not None]
+    times = [row.recovered_after for row in table if row.recovered_after is not None]
     counts.update(
         affected=float(len(table)),
         recovered=float(len(times)),
@@ -177,39 +168,38 @@ def _result(
         recovery_p99_ms=ms(percentile(times, 99)),
         recovery_max_ms=ms(max(times, default=math.nan)),
     )
-    details = {"sessions": rows, "recovery": table, "faults": [e.describe() for e in applied]}
-    return _verdict(counts, examples, details, memory)
+    return _verdict(counts, examples, SurvivalTable(rows, table), memory)
 
 
 def _verdict(
     counts: dict[str, float],
     examples: list[dict[str, Any]],
-    details: dict[str, Any],
+    table: SurvivalTable,
     memory: bool,
 ) -> CheckResult:
     lost, expected = int(counts["lost"]), int(counts["lost_expected"])
     n = int(counts["sessions"])
     recovered = _recovery_text(counts)
     if n == 0:
-        return CheckResult(NAME, "unknown", "no session was created", counts, [], details=details)
+        return CheckResult(NAME, "unknown", "no session was created", counts, [], table=table)
     if lost > expected:
         summary = f"{lost - expected} of {n} sessions lost" + (
             f" ({expected} more expected in memory mode)" if expected else ""
         )
-        return CheckResult(NAME, False, summary + recovered, counts, examples, details=details)
+        return CheckResult(NAME, False, summary + recovered, counts, examples, table=table)
     if lost:
         summary = f"{lost} of {n} sessions lost after a fault: expected in memory mode (G7)"
         return CheckResult(
-            NAME, False, summary + recovered, counts, examples, expected=True, details=details
+            NAME, False, summary + recovered, counts, examples, expected=True, table=table
         )
     unknown = int(counts["unknown"])
     if unknown == n:
         summary = f"no session's fate is known ({n} ended on failed operations)"
-        return CheckResult(NAME, "unknown", summary, counts, examples, details=details)
+        return CheckResult(NAME, "unknown", summary, counts, examples, table=table)
     summary = f"{n - unknown} of {n} sessions survived" + (
         f", {unknown} unknown" if unknown else ""
     )
-    return CheckResult(NAME, True, summary + recovered, counts, examples, details=details)
+    return CheckResult(NAME, True, summary + recovered, counts, examples, table=table)
 
 
 def _recovery_text(counts: dict[str, float]) -> str:

@@ -7,17 +7,15 @@ self-contained file), junit.xml and charts; and two reports compared for regress
 """
 
 from harness.report.compare import Comparison, Row, compare_runs
-from harness.report.model import RunData, Verdict, load_run, verdict_of
+from harness.report.model import RunData, load_run
 from harness.report.render import load_summary, render_report
 
 __all__ = [
     "Comparison",
     "Row",
     "RunData",
-    "Verdict",
     "compare_runs",
     "load_run",
     "load_summary",
     "render_report",
-    "verdict_of",
 ]

@@ -16,8 +16,8 @@ def status_text(status: str, icons: bool = True) -> str:
     return f"{icon} {WORDS.get(status, status)}".strip()
 
 
-def threshold_status(passed: bool | None) -> str:
-    return "pass" if passed is True else "fail" if passed is False else "unknown"
+def threshold_status(passed: bool) -> str:
+    return "pass" if passed else "fail"
 
 
 def number(value: Any, digits: int = 3) -> str:
@@ -85,21 +85,30 @@ def key_numbers(run: dict[str, Any], icons: bool = True) -> list[tuple[str, str]
             "errors",
             f"{percent(ops['error_rate'])} ({ops['fail']:,} fail, {ops['info']:,} unknown)",
         ),
-        ("sessions", f"{sessions['total']:,} created, {sessions['lost']:,} lost"),
-        (
-            "messages",
-            f"{messages['sent']:,} sent, {messages['delivered']:,} delivered, "
-            f"{messages['lost']:,} lost{_early(messages)}, "
-            f"{messages['duplicated']:,} duplicated",
-        ),
+        ("sessions", _sessions_text(sessions)),
+        ("messages", _messages_text(messages)),
         ("message delay", f"p50 {number(delay.get('p50'))} ms, p99 {number(delay.get('p99'))} ms"),
         ("faults", f"{applied} applied, {len(faults) - applied} not"),
     ]
 
 
-def _early(messages: dict[str, Any]) -> str:
-    early = messages.get("lost_before_stream", 0)
-    return f" ({early:,} sent before the stream opened)" if early else ""
+def _sessions_text(sessions: dict[str, Any]) -> str:
+    if sessions["total"] is None:
+        return "not checked (no survival checker)"
+    text = f"{number(sessions['total'])} created, {number(sessions['lost'])} lost"
+    expected = sessions.get("lost_expected") or 0
+    return text + (f" ({expected:,} expected for this store)" if expected else "")
+
+
+def _messages_text(messages: dict[str, Any]) -> str:
+    if messages["sent"] is None:
+        return "not checked (no delivery checker)"
+    unlistened = messages.get("unlistened") or 0
+    early = f" ({unlistened:,} more sent before the stream opened)" if unlistened else ""
+    return (
+        f"{number(messages['sent'])} sent, {number(messages['delivered'])} delivered, "
+        f"{number(messages['lost'])} lost{early}, {number(messages['duplicated'])} duplicated"
+    )
 
 
 def fault_rows(run: dict[str, Any]) -> list[list[str]]:

@@ -186,7 +186,10 @@ def _volumes(a: dict[str, Any], b: dict[str, Any], tolerance: float) -> list[Row
         ("messages lost", "messages", "lost"),
         ("messages duplicated", "messages", "duplicated"),
     ):
-        value_a, value_b = int(a[key][figure]), int(b[key][figure])
+        value_a, value_b = a[key].get(figure), b[key].get(figure)
+        if value_a is None or value_b is None:  # not checked in one of the runs
+            rows.append(Row(metric, fmt.number(value_a), fmt.number(value_b), "", False))
+            continue
         change = f"{value_b - value_a:+,}" if value_a != value_b else ""
         rows.append(Row(metric, f"{value_a:,}", f"{value_b:,}", change, value_b > value_a))
     return rows

@@ -18,5 +18,5 @@ def print_verdict(runs: list[RunData], out_dir: Path, out: TextIO = sys.stdout) 
             expected = " (expected for this store)" if result.expected else ""
             out.write(f"  {result.name:10s} {_STATUS[result.valid]}{expected}: {result.summary}\n")
         for gate in run.gates:
-            out.write(f"  threshold {gate['threshold']}: {'ok' if gate['passed'] else 'FAILED'}\n")
+            out.write(f"  threshold {gate.threshold.text}: {'ok' if gate.passed else 'FAILED'}\n")
     out.write(f"report: {out_dir / 'report.html'} (also report.md, summary.json, junit.xml)\n")

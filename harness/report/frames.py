@@ -1,7 +1,9 @@
-"""A run's history as a few pandas frames (operations, messages, sessions) and its faults.
+"""A run's history as a few pandas frames (operations, messages received, resource samples)
+and its faults, for the report's time series. Figures the checkers decide (lost sessions,
+lost messages) are theirs, not recomputed here.
 
 Built once per run with vectorised pandas; only the few records whose nested ``value`` is
-needed (messages, notify calls, nemesis ops) are visited one by one.
+needed (messages, samples, nemesis ops) are visited one by one.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ SAMPLE_COLUMNS = [
     "clients",
     "pubsub_channels",
 ]
-NOTIFY = "call:notify"
 
 
 @dataclass
@@ -73,11 +74,7 @@ class RunFrames:
     complete: bool  # the history has its run-end record (a crashed run's has not)
     records: int
     ops: pd.DataFrame  # completions of client operations: t, type, f, latency, process, ...
-    received: pd.DataFrame  # messages received: t, nonce, seq, session, delay (nonce: notify)
-    # notify calls completed: t, started, type, session, nonce, emitted, delivered, lost,
-    # before_stream
-    notify: pd.DataFrame
-    sessions: pd.DataFrame  # from the history: session, start, end, lost
+    received: pd.DataFrame  # messages received: t, nonce, seq, session (nonce: notify)
     faults: list[FaultSpan]
     # resource samples (harness.monitor): SAMPLE_COLUMNS, one row per target and interval
     samples: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SAMPLE_COLUMNS))
@@ -100,7 +97,6 @@ def frames_of(history: Sequence[Record]) -> RunFrames:
     is_op = ~harness & ~df["process"].isin((NEMESIS, MONITOR)) & ~df["f"].isin(EVENT_FS)
     ops = df.loc[is_op & (df["type"] != "invoke"), ["t", "type", "f", "latency", "process"]]
     received = _received(history, df)
-    notify = _notify_calls(history, df, received[received["nonce"].notna()])
     return RunFrames(
         zero=zero,
         end=max(last - zero, 0.0) if np.isfinite(last - zero) else 0.0,
@@ -108,8 +104,6 @@ def frames_of(history: Sequence[Record]) -> RunFrames:
         records=len(df),
         ops=ops.reset_index(drop=True),
         received=received,
-        notify=notify,
-        sessions=_sessions(history, df),
         faults=_faults(history, df, zero),
         samples=_samples(history, df),
         monitor=_monitor_stats(history, df),
@@ -146,76 +140,21 @@ def _first(values: pd.Series, default: float) -> float:
 
 
 def _received(history: Sequence[Record], df: pd.DataFrame) -> pd.DataFrame:
-    """Every message received; notify messages carry their nonce, seq and send time."""
+    """Every message received; notify messages carry their nonce and seq."""
     rows = np.flatnonzero(((df["f"] == "message") & (df["type"] == "ok")).to_numpy()).tolist()
     data = [_notify_data(history[i].get("value")) for i in rows]
-    frame = pd.DataFrame(data, columns=["nonce", "seq", "sent_at"])
+    frame = pd.DataFrame(data, columns=["nonce", "seq"])
     frame["t"] = df["t"].to_numpy()[rows]
     frame["session"] = df["session"].to_numpy()[rows]
-    sent_at = pd.to_numeric(frame["sent_at"], errors="coerce")
-    frame["delay"] = df["time"].to_numpy()[rows] - sent_at
     return frame
 
 
-def _notify_data(value: Any) -> tuple[Any, Any, Any]:
+def _notify_data(value: Any) -> tuple[Any, Any]:
     try:
         data = value["params"]["data"]
-        return data["nonce"], data["seq"], data.get("sent_at")
+        return data["nonce"], data["seq"]
     except (KeyError, TypeError, IndexError):
-        return None, None, None
-
-
-def _notify_calls(
-    history: Sequence[Record], df: pd.DataFrame, received: pd.DataFrame
-) -> pd.DataFrame:
-    """One row per completed notify call: how many it emitted, delivered (first copies by
-    nonce) and lost, and whether it started before its session's stream first opened (the
-    server had nowhere to send those messages yet). A call that failed emitted nothing;
-    one that ended unknown (info) is credited with what arrived."""
-    rows = np.flatnonzero((df["f"] == NOTIFY).to_numpy()).tolist()
-    calls = df.iloc[rows][["t", "type", "process", "session"]].reset_index(drop=True)
-    values = [history[i].get("value") for i in rows]
-    invoked = calls["type"] == "invoke"
-    calls["arg_nonce"] = [v.get("nonce") if isinstance(v, dict) else None for v in values]
-    calls["arg_nonce"] = calls["arg_nonce"].where(invoked)
-    calls["emitted"] = [_emitted(v) for v in values]
-    before = calls.groupby("process")[["arg_nonce", "t"]].shift(1)
-    calls["nonce"], calls["started"] = before["arg_nonce"], before["t"].fillna(calls["t"])
-    done = calls[~invoked].copy()
-    unique = received.drop_duplicates(["nonce", "seq"]).groupby("nonce").size()
-    done["delivered"] = done["nonce"].map(unique).fillna(0).astype(int)
-    emitted = done["emitted"].where(done["type"] == "ok", 0).fillna(0).astype(int)
-    done["emitted"] = np.maximum(emitted, done["delivered"])
-    done["lost"] = done["emitted"] - done["delivered"]
-    opened = df[(df["f"] == "stream_open") & (df["type"] == "ok")].groupby("session")["t"].min()
-    first_open = done["session"].map(opened)  # NaN: no stream in the history, so no claim
-    done["before_stream"] = done["started"] < first_open
-    columns = ["t", "started", "type", "session", "nonce", "emitted", "delivered", "lost"]
-    return done[[*columns, "before_stream"]].reset_index(drop=True)
-
-
-def _emitted(value: Any) -> float:
-    if isinstance(value, dict) and isinstance(value.get("emitted"), int | float):
-        return float(value["emitted"])
-    return float("nan")
-
-
-def _sessions(history: Sequence[Record], df: pd.DataFrame) -> pd.DataFrame:
-    """Sessions as the history shows them: created by initialize or reinit, lost when the
-    client had to re-initialize (a 404), else censored at their last record."""
-    created = df[df["f"].isin(("initialize", "reinit")) & (df["type"] == "ok")]
-    created = created[created["session"].notna()].drop_duplicates("session")
-    lost_at = (
-        df[(df["f"] == "reinit") & (df["type"] == "invoke") & df["session"].notna()]
-        .groupby("session")["t"]
-        .min()
-    )
-    last_seen = df[df["session"].notna()].groupby("session")["t"].max()
-    sessions = pd.DataFrame({"session": created["session"], "start": created["t"]})
-    sessions["lost"] = sessions["session"].isin(lost_at.index)
-    end = sessions["session"].map(lost_at).fillna(sessions["session"].map(last_seen))
-    sessions["end"] = np.maximum(end.to_numpy(dtype=float), sessions["start"].to_numpy())
-    return sessions.reset_index(drop=True)
+        return None, None
 
 
 def _faults(history: Sequence[Record], df: pd.DataFrame, zero: float) -> list[FaultSpan]:

@@ -4,12 +4,14 @@ time to the memory limit, and the drift check's first-versus-last-window latenci
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness.checkers.result import CheckResult
+from harness.checkers.tables import DriftRow, DriftTable, LeakTable, Trend
 from harness.report.frames import RunFrames
 
 MIB = 1024.0 * 1024.0
@@ -60,76 +62,75 @@ def longevity_summary(results: list[CheckResult], frames: RunFrames) -> dict[str
     """The leak slopes, the drift table and the sampler's own cost; {} when there is none."""
     out: dict[str, Any] = {}
     for result in results:
-        if result.name == "leak" and result.details.get("trends") is not None:
+        table = result.table
+        if isinstance(table, LeakTable):
             out["leak"] = {
                 "status": _status(result),
                 "summary": result.summary,
-                "settings": result.details.get("settings", {}),
-                "rows": [_slope_row(t, frames.zero) for t in result.details["trends"]],
+                "settings": asdict(table.settings),
+                "rows": [_slope_row(t, frames.zero) for t in table.trends],
             }
-        if result.name == "drift" and result.details.get("rows") is not None:
+        if isinstance(table, DriftTable):
             out["drift"] = {
                 "status": _status(result),
                 "summary": result.summary,
-                "settings": result.details.get("settings", {}),
-                "windows": result.details.get("windows", []),
-                "rows": [_drift_row(row) for row in result.details["rows"]],
+                "settings": asdict(table.settings),
+                "windows": [list(window) for window in table.windows or ()],
+                "rows": [_drift_row(row) for row in table.rows],
             }
     if frames.monitor:
         out["monitor"] = dict(frames.monitor)
     return out
 
 
-def _slope_row(trend: dict[str, Any], zero: float) -> dict[str, Any]:
-    unit = float(trend.get("unit_divisor", 1.0)) or 1.0
+def _slope_row(trend: Trend, zero: float) -> dict[str, Any]:
+    unit, fitted = trend.unit_divisor or 1.0, trend.fit
 
-    def per(key: str) -> float | None:
-        value = trend.get(key)
-        return None if value is None else round(float(value) / unit, 4)
+    def per(value: float) -> float:
+        return round(value / unit, 4)
 
     return {
-        "target": trend.get("target"),
-        "pid": trend.get("pid"),
-        "metric": trend.get("metric"),
-        "label": trend.get("label", trend.get("metric")),
-        "unit": trend.get("unit", ""),
-        "samples": trend.get("samples"),
-        "from_s": round(float(trend.get("start_s", zero)) - zero, 3),
-        "span_s": round(float(trend.get("span_s", 0.0)), 3),
-        "first": per("first"),
-        "last": per("last"),
-        "peak": per("peak"),
-        "slope_per_h": per("slope_per_h"),
-        "low_per_h": per("low_per_h"),
-        "high_per_h": per("high_per_h"),
-        "late_slope_per_h": per("late_slope_per_h"),
-        "late_low_per_h": per("late_low_per_h"),
-        "threshold_per_h": per("threshold_per_h"),
-        "intercept": per("intercept"),
-        "hours_to_limit": trend.get("hours_to_limit"),
-        "hours_to_limit_worst": trend.get("hours_to_limit_worst"),
-        "status": trend.get("status", "leak" if trend.get("leaking") else "flat"),
-        "leaking": bool(trend.get("leaking")),
+        "target": trend.target,
+        "pid": trend.pid,
+        "metric": trend.metric,
+        "label": trend.label,
+        "unit": trend.unit,
+        "samples": fitted.samples,
+        "from_s": round(fitted.start_s - zero, 3),
+        "span_s": round(fitted.span_s, 3),
+        "first": per(fitted.first),
+        "last": per(fitted.last),
+        "peak": per(fitted.peak),
+        "slope_per_h": per(fitted.slope_per_h),
+        "low_per_h": per(fitted.low_per_h),
+        "high_per_h": per(fitted.high_per_h),
+        "late_slope_per_h": per(fitted.late_slope_per_h),
+        "late_low_per_h": per(fitted.late_low_per_h),
+        "threshold_per_h": per(trend.threshold_per_h),
+        "intercept": per(fitted.intercept),
+        "hours_to_limit": trend.hours_to_limit,
+        "hours_to_limit_worst": trend.hours_to_limit_worst,
+        "status": trend.status,
+        "leaking": trend.leaking,
     }
 
 
-def _drift_row(row: dict[str, Any]) -> dict[str, Any]:
-    def ms(window: str, key: str) -> float | None:
-        value = row.get(window, {}).get(key)
-        return None if value is None else round(float(value) * 1000.0, 3)
+def _drift_row(row: DriftRow) -> dict[str, Any]:
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000.0, 3)
 
     return {
-        "f": row.get("f"),
-        "first_n": row.get("first", {}).get("n", 0),
-        "last_n": row.get("last", {}).get("n", 0),
-        "first_p50_ms": ms("first", "p50"),
-        "first_p99_ms": ms("first", "p99"),
-        "last_p50_ms": ms("last", "p50"),
-        "last_p99_ms": ms("last", "p99"),
-        "p99_growth": row.get("p99_growth"),
-        "p99_delta_ms": round(float(row.get("p99_delta_s", 0.0)) * 1000.0, 3),
-        "judged": bool(row.get("judged")),
-        "drifting": bool(row.get("drifting")),
+        "f": row.f,
+        "first_n": row.first.n,
+        "last_n": row.last.n,
+        "first_p50_ms": ms(row.first.p50),
+        "first_p99_ms": ms(row.first.p99),
+        "last_p50_ms": ms(row.last.p50),
+        "last_p99_ms": ms(row.last.p99),
+        "p99_growth": row.p99_growth,
+        "p99_delta_ms": round(row.p99_delta_s * 1000.0, 3),
+        "judged": row.judged,
+        "drifting": row.drifting,
     }
 
 

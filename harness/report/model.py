@@ -1,25 +1,23 @@
-"""What a report is made of: one ``RunData`` per run, and the verdict rule."""
+"""What a report is made of: one ``RunData`` per run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
-from harness.checkers.result import CheckResult, merge_validity
+from harness.checkers.result import CheckResult
+from harness.gates import ThresholdResult
 from harness.history import Record, read_history
 from harness.run.directory import RunManifest
-
-Verdict = Literal["pass", "fail", "unknown"]
+from harness.verdict import Verdict, verdict_of
 
 
 @dataclass
 class RunData:
     """One run as the report sees it: its history and what the checkers and gates said.
 
-    ``gates`` are threshold results as plain dicts ``{threshold, metric, value, passed}``
-    (``passed`` None when the metric could not be measured). ``manifest`` is what ran (None
-    when the run wrote none). Several RunData in one report are shown side by side, named by
+    ``gates`` are the thresholds' results. ``manifest`` is what ran (None when the run wrote
+    none). Several RunData in one report are shown side by side, named by
     ``label``.
     """
 
@@ -27,21 +25,10 @@ class RunData:
     run_dir: Path
     history: list[Record]
     results: list[CheckResult] = field(default_factory=list)
-    gates: list[dict[str, Any]] = field(default_factory=list)
+    gates: list[ThresholdResult] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     manifest: RunManifest | None = None
     verdict: Verdict = "unknown"
-
-
-def verdict_of(results: list[CheckResult], gates: list[dict[str, Any]]) -> Verdict:
-    """fail if a checker fails the run or a threshold is not met; unknown if a checker or a
-    threshold could not decide, or there was nothing to judge; pass otherwise (the checkers'
-    own merge_validity rule, with the thresholds)."""
-    checked = merge_validity(results)
-    if checked is False or any(g.get("passed") is False for g in gates):
-        return "fail"
-    undecided = checked == "unknown" or any(g.get("passed") is None for g in gates)
-    return "unknown" if undecided or not (results or gates) else "pass"
 
 
 def load_run(
@@ -49,7 +36,7 @@ def load_run(
     *,
     label: str | None = None,
     results: list[CheckResult] | None = None,
-    gates: list[dict[str, Any]] | None = None,
+    gates: list[ThresholdResult] | None = None,
     metrics: dict[str, float] | None = None,
     history: list[Record] | None = None,
     manifest: RunManifest | None = None,

@@ -1,24 +1,34 @@
-"""summary.json: every figure of a report as plain data (the other formats render from it)."""
+"""summary.json: every figure of a report as plain data (the other formats render from it).
+
+Format ``mcp-scale-report/2``. From /1: lost sessions and lost messages are the survival and
+delivery checkers' counts (one source of truth; null when that checker did not run), so
+``sessions`` gains ``lost_expected`` and ``unknown``, ``messages`` gains ``due``,
+``lost_expected``, ``late``, ``unlistened`` and ``censored`` (messages of notify calls made
+before the session's stream opened: no longer part of ``lost``) and loses
+``lost_before_stream``; a checker's ``details`` hold only ``seconds``, a crash's
+``traceback`` and liveness's ``stalls``; a threshold's ``passed`` is never null (a metric
+the run did not measure fails its threshold).
+"""
 
 from __future__ import annotations
 
-import json
 import time
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from harness.checkers.result import CheckResult
+from harness.checkers.tables import LivenessTable, SurvivalTable
+from harness.gates import ThresholdResult
 from harness.report.frames import FaultSpan, RunFrames
 from harness.report.longevity import longevity_summary, resources_summary
-from harness.report.model import RunData, Verdict
+from harness.report.model import RunData
+from harness.verdict import overall_verdict
 
-FORMAT = "mcp-scale-report/1"
+FORMAT = "mcp-scale-report/2"
 MAX_EXAMPLES = 5
-MAX_DETAIL_CHARS = 2000  # details larger than this stay out of the summary
-# one row per session or user: for the charts only; trends and rows: in "longevity"
-RAW_TABLES = ("sessions", "recovery", "trends", "rows")
 PROFILE_KEYS = (
     "scenario",
     "backend",
@@ -34,14 +44,6 @@ PROFILE_KEYS = (
     "redis_restart_every",
     "memory_limit",
 )
-
-
-def overall_verdict(verdicts: list[Verdict]) -> Verdict:
-    if "fail" in verdicts:
-        return "fail"
-    if "unknown" in verdicts or not verdicts:
-        return "unknown"
-    return "pass"
 
 
 def build_summary(runs: list[tuple[RunData, RunFrames]]) -> dict[str, Any]:
@@ -69,8 +71,8 @@ def summarize_run(run: RunData, frames: RunFrames) -> dict[str, Any]:
         "metrics": {str(k): _figure(v) for k, v in run.metrics.items()},
         "operations": _operations(frames),
         "latency_ms": _latencies(frames.ops),
-        "sessions": _sessions(run, frames),
-        "messages": _messages(frames),
+        "sessions": _sessions(run.results),
+        "messages": _messages(run.results, frames),
         "faults": [_fault(f) for f in frames.faults],
         "resources": resources_summary(frames),
         "longevity": longevity_summary(run.results, frames),
@@ -87,10 +89,19 @@ def checker_summary(result: CheckResult) -> dict[str, Any]:
         "summary": result.summary,
         "counts": {str(k): _figure(v) for k, v in result.counts.items()},
         "examples": jsonable(result.examples[:MAX_EXAMPLES]),
-        "details": {
-            k: v for k, v in jsonable(result.details).items() if k not in RAW_TABLES and _small(v)
-        },
+        "details": jsonable(_details(result)),
     }
+
+
+def _details(result: CheckResult) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    if result.seconds is not None:
+        details["seconds"] = result.seconds
+    if result.traceback is not None:
+        details["traceback"] = result.traceback
+    if isinstance(result.table, LivenessTable):
+        details["stalls"] = [asdict(stall) for stall in result.table.stalls]
+    return details
 
 
 def status_of(result: CheckResult) -> str:
@@ -102,13 +113,12 @@ def status_of(result: CheckResult) -> str:
     return "unknown"
 
 
-def _threshold(gate: dict[str, Any]) -> dict[str, Any]:
-    passed = gate.get("passed")
+def _threshold(gate: ThresholdResult) -> dict[str, Any]:
     return {
-        "threshold": str(gate.get("threshold", gate.get("metric", "?"))),
-        "metric": str(gate.get("metric", "")),
-        "value": _figure(gate.get("value")),
-        "passed": passed if isinstance(passed, bool) else None,
+        "threshold": gate.threshold.text or gate.threshold.key,
+        "metric": gate.threshold.key,
+        "value": _figure(gate.actual),
+        "passed": gate.passed,
     }
 
 
@@ -150,66 +160,81 @@ def _latencies(ops: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return table
 
 
-def _sessions(run: RunData, frames: RunFrames) -> dict[str, Any]:
-    """From the survival checker's sessions when it gave them, else from the history."""
-    checked = survival_sessions(run.results)
-    if checked is not None:
-        source = "survival checker"
-        lost = checked["lost"].astype(bool)
-        groups = checked["group"].astype(str)
-    else:
-        source = "history (initialize / reinit)"
-        lost = frames.sessions["lost"].astype(bool)
-        groups = pd.Series(run.label, index=frames.sessions.index)
-    by_group = lost.groupby(groups).agg(["size", "sum"])
-    return {
-        "source": source,
-        "total": len(lost),
-        "lost": int(lost.sum()),
-        "survived": int((~lost).sum()),
-        "groups": {
-            str(g): {"total": int(row["size"]), "lost": int(row["sum"])}
-            for g, row in by_group.iterrows()
-        },
-    }
+def _sessions(results: list[CheckResult]) -> dict[str, Any]:
+    """The survival checker's sessions: its counts, and its rows by group (the node that
+    created them); null figures when it did not run."""
+    survival = _result(results, "survival")
+    table = survival.table if survival is not None else None
+    counts = survival.counts if survival is not None else {}
+    groups: dict[str, dict[str, int]] = {}
+    for row in table.sessions if isinstance(table, SurvivalTable) else []:
+        group = groups.setdefault(str(row.group or "all"), {"total": 0, "lost": 0})
+        group["total"] += 1
+        group["lost"] += row.lost
+    figures = {key: _count(counts, name) for key, name in SESSION_FIGURES.items()}
+    return {"source": "survival checker" if counts else None, **figures, "groups": groups}
+
+
+SESSION_FIGURES = {
+    "total": "sessions",
+    "lost": "lost",
+    "lost_expected": "lost_expected",
+    "survived": "survived",
+    "unknown": "unknown",
+}
+MESSAGE_FIGURES = {
+    "sent": "emitted",
+    "due": "due",
+    "delivered": "delivered",
+    "lost": "lost",
+    "lost_expected": "lost_expected",
+    "duplicated": "duplicated",
+    "late": "late",
+    "unlistened": "unlistened",
+    "censored": "censored",
+}
 
 
 def survival_sessions(results: list[CheckResult]) -> pd.DataFrame | None:
-    """The survival checker's ``details["sessions"]`` as a frame, or None if it has none."""
-    for result in results:
-        sessions = result.details.get("sessions") if result.name == "survival" else None
-        if isinstance(sessions, list) and sessions:
-            frame = pd.DataFrame.from_records(
-                [s for s in sessions if isinstance(s, dict)],
-                columns=["session", "start", "end", "lost", "group"],
-            )
-            frame["group"] = frame["group"].fillna("all")
-            frame["lost"] = frame["lost"].fillna(False).astype(bool)
-            return frame
-    return None
+    """The survival checker's sessions as a frame (session, start, end, lost, group), or
+    None when it gave none."""
+    survival = _result(results, "survival")
+    table = survival.table if survival is not None else None
+    if not isinstance(table, SurvivalTable) or not table.sessions:
+        return None
+    frame = pd.DataFrame.from_records(
+        [(r.session, r.start, r.end, r.lost, r.group or "all") for r in table.sessions],
+        columns=["session", "start", "end", "lost", "group"],
+    )
+    frame["lost"] = frame["lost"].astype(bool)
+    return frame
 
 
-def _messages(frames: RunFrames) -> dict[str, Any]:
-    notify, everything = frames.notify, frames.received
-    received = everything[everything["nonce"].notna()]
-    delivered = int(notify["delivered"].sum())
-    unique = received.drop_duplicates(["nonce", "seq"])
-    orphans = len(unique) - delivered  # arrived, but their notify call is not in the history
-    delays = pd.to_numeric(received["delay"], errors="coerce").dropna()
+def _messages(results: list[CheckResult], frames: RunFrames) -> dict[str, Any]:
+    """The delivery checker's figures (null when it did not run), and how many other
+    messages (not a notify's) arrived."""
+    delivery = _result(results, "delivery")
+    counts = delivery.counts if delivery is not None else {}
+    received = frames.received
     return {
-        "sent": int(notify["emitted"].sum()) + orphans,
-        "delivered": delivered + orphans,
-        "lost": int(notify["lost"].sum()),
-        # of which emitted by calls made before the session's stream first opened
-        "lost_before_stream": int(notify.loc[notify["before_stream"], "lost"].sum()),
-        "duplicated": int(len(received) - len(unique)),
-        "other_received": int(len(everything) - len(received)),
+        "source": "delivery checker" if counts else None,
+        **{key: _count(counts, name) for key, name in MESSAGE_FIGURES.items()},
+        "other_received": int(received["nonce"].isna().sum()),
         "delay_ms": {
-            "p50": _ms(delays.quantile(0.5)) if len(delays) else None,
-            "p99": _ms(delays.quantile(0.99)) if len(delays) else None,
-            "max": _ms(delays.max()) if len(delays) else None,
+            "p50": _figure(counts.get("latency_p50_ms")),
+            "p99": _figure(counts.get("latency_p99_ms")),
+            "max": _figure(counts.get("latency_max_ms")),
         },
     }
+
+
+def _result(results: list[CheckResult], name: str) -> CheckResult | None:
+    return next((result for result in results if result.name == name), None)
+
+
+def _count(counts: dict[str, float], name: str) -> int | None:
+    value = counts.get(name)
+    return None if value is None or not np.isfinite(value) else int(value)
 
 
 def _fault(fault: FaultSpan) -> dict[str, Any]:
@@ -259,10 +284,6 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int):
         return value
     return str(value)
-
-
-def _small(value: Any) -> bool:
-    return len(json.dumps(value)) <= MAX_DETAIL_CHARS
 
 
 def _profile(run: RunData) -> dict[str, Any]:

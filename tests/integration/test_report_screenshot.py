@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from harness.checkers.result import CheckResult
+from harness.checkers.tables import RecoveryRow, SessionRow, SurvivalTable
+from harness.gates import evaluate, parse_thresholds
 from harness.history import Record
 from harness.report import RunData, render_report
 
@@ -69,20 +71,29 @@ def synthetic_history(users: int = 12, seconds: float = 30.0, seed: int = 7) -> 
 
 def results(history: list[Record]) -> list[CheckResult]:
     sessions = [
-        {"session": r["session"], "start": r["time"], "end": T0 + 29, "lost": False}
-        | {"group": r["node"]}
+        SessionRow(r["session"], r["time"], T0 + 29, False, "survived", r["node"])
         for r in history
         if r["f"] == "initialize" and r["type"] == "ok"
     ]
-    recovery = [{"recovered_after": 6.2 + 0.05 * i} for i in range(4)]
+    recovery = [
+        RecoveryRow("kill-node:n1", T0 + 8, f"w0-u{i}", None, T0 + 8.1, 6.2 + 0.05 * i)
+        for i in range(4)
+    ]
     return [
         CheckResult(
             "survival",
             True,
             "12 of 12 sessions survived",
-            details={"sessions": sessions} | {"recovery": recovery},
+            {"sessions": len(sessions), "lost": 0},
+            table=SurvivalTable(sessions, recovery),
         ),
-        CheckResult("delivery", False, "5 messages lost", {"lost": 5}, [{"nonce": "w0-u1-3"}]),
+        CheckResult(
+            "delivery",
+            False,
+            "5 messages lost",
+            {"emitted": 300, "due": 300, "delivered": 295, "lost": 5, "duplicated": 0},
+            [{"nonce": "w0-u1-3"}],
+        ),
         CheckResult("broadcast", "unknown", "no broadcast in this scenario"),
     ]
 
@@ -92,8 +103,10 @@ def results(history: list[Record]) -> list[CheckResult]:
 def test_report_html_renders_in_a_browser(tmp_path: Path) -> None:
     PIL = pytest.importorskip("PIL.Image", reason="Pillow reads the screenshot")
     history = synthetic_history()
-    gate = {"threshold": "p99(call:notify) < 100ms", "metric": "p99", "value": 0.06, "passed": True}
-    run = RunData("redis", tmp_path, history, results(history), [gate], verdict="fail")
+    gates = evaluate(
+        parse_thresholds(["latency.call_notify.p99 < 100ms"]), {"latency.call_notify.p99": 60.0}
+    )
+    run = RunData("redis", tmp_path, history, results(history), gates, verdict="fail")
     files = render_report(tmp_path / "report", [run])
     screenshot = tmp_path / "page.png"
     command = [

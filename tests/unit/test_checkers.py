@@ -21,84 +21,14 @@ from harness.checkers import (
     run_checker,
     survival,
 )
+from harness.checkers.tables import LivenessTable, SessionRow, SurvivalTable
 from harness.history import Record
+from tests.support.histories import brk, fault, history, init, listen, note, notify, op, r
 
 REDIS = CheckContext(store="redis")
 MEMORY = CheckContext(store="memory")
 U1, U2 = "w0-u1", "w0-u2"
 S1, S2 = "s1", "s2"
-
-
-def r(t: float, type_: str, process: str, f: str, value: Any = None, **extra: Any) -> Record:
-    record: dict[str, Any] = {"time": t, "type": type_, "process": process, "f": f}
-    record["value"] = value
-    record.update(extra)
-    return record  # type: ignore[return-value]
-
-
-def init(t: float, user: str, session: str, node: str = "n1") -> list[Record]:
-    return [
-        r(t, "invoke", user, "initialize", {"protocolVersion": "2025-11-25"}, session=None),
-        r(t + 0.01, "ok", user, "initialize", {"session": session}, session=session, node=node),
-    ]
-
-
-def listen(t: float, user: str, session: str, last: str | None = None) -> list[Record]:
-    value = {"last_event_id": last}
-    return [
-        r(t, "invoke", f"{user}/stream", "stream_open", value, session=session),
-        r(t + 0.01, "ok", f"{user}/stream", "stream_open", value, session=session, node="n1"),
-    ]
-
-
-def brk(t: float, user: str, session: str, reason: str = "error") -> Record:
-    kind = "ok" if reason in ("eof", "closed by client") else "fail"
-    value = {"reason": reason, "last_event_id": "e1"}
-    return r(t, kind, f"{user}/stream", "stream_break", value, session=session)
-
-
-def notify(t: float, user: str, session: str, nonce: str, n: int, done: str = "ok") -> list[Record]:
-    value = {"emitted": n} if done == "ok" else {"count": n, "nonce": nonce}
-    extra = {"status": 404, "error": "HTTP 404"} if done == "fail" else {}
-    return [
-        r(t, "invoke", user, "call:notify", {"count": n, "nonce": nonce}, session=session),
-        r(t + 0.1, done, user, "call:notify", value, session=session, node="n2", **extra),
-    ]
-
-
-def note(
-    t: float, user: str, session: str, nonce: str, seq: int, sent: float | None = None
-) -> Record:
-    data = {"nonce": nonce, "seq": seq, "sent_at": t - 0.001 if sent is None else sent}
-    message = {"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": data}}
-    return r(t, "ok", f"{user}/stream", "message", message, session=session, stream="get")
-
-
-def fault(t: float, name: str, target: str | None = "n1") -> list[Record]:
-    return [
-        r(t, "invoke", "nemesis", name, target),
-        r(t + 0.01, "ok", "nemesis", name, target),
-    ]
-
-
-def op(
-    t: float, user: str, session: str, type_: str = "ok", f: str = "call:echo", **extra: Any
-) -> list[Record]:
-    extra = {"node": "n2", "latency": 0.01, **extra}
-    return [
-        r(t, "invoke", user, f, {"text": "x"}, session=session),
-        r(t + 0.01, type_, user, f, "x", session=session, **extra),
-    ]
-
-
-def history(*parts: Record | list[Record]) -> list[Record]:
-    records: list[Record] = []
-    for part in parts:
-        records += part if isinstance(part, list) else [part]
-    records.sort(key=lambda record: record["time"])
-    for index, record in enumerate(records):
-        record["index"] = index
-    return records
 
 
 # ---- the set of checkers ------------------------------------------------------------------
@@ -167,15 +97,9 @@ def test_survival_valid_sessions_survive_a_node_kill() -> None:
     assert result.counts["survived"] == 1 and result.counts["lost"] == 0
     assert result.counts["affected"] == 1
     assert result.counts["recovery_max_ms"] == pytest.approx(1010.0)  # fault 5.0 -> ok 6.01
-    (row,) = result.details["sessions"]
-    assert row == {
-        "session": S1,
-        "start": 1.01,
-        "end": 9.1,
-        "lost": False,
-        "outcome": "survived",
-        "group": "n1",
-    }
+    assert isinstance(result.table, SurvivalTable)
+    (row,) = result.table.sessions
+    assert row == SessionRow(S1, 1.01, 9.1, False, "survived", "n1")
 
 
 def _lost_session_history() -> list[Record]:
@@ -194,9 +118,10 @@ def test_survival_a_404_session_fails_under_redis() -> None:
     assert result.valid is False and not result.expected and result.fails_run
     assert result.counts["lost"] == 1 and result.counts["lost_expected"] == 0
     assert result.examples[0]["status"] == 404
-    rows = {row["session"]: row for row in result.details["sessions"]}
-    assert rows[S1]["lost"] is True and rows[S1]["end"] == 5.51
-    assert rows[S2]["lost"] is False and rows[S2]["group"] == "n2"
+    assert isinstance(result.table, SurvivalTable)
+    rows = {row.session: row for row in result.table.sessions}
+    assert rows[S1].lost is True and rows[S1].end == 5.51
+    assert rows[S2].lost is False and rows[S2].group == "n2"
 
 
 def test_survival_a_404_session_after_a_kill_is_expected_in_memory_mode() -> None:
@@ -535,7 +460,8 @@ def test_liveness_valid_no_hang_and_the_stall_after_a_fault() -> None:
     result = liveness.check(h, REDIS)
     assert result.valid is True
     assert result.counts["stall_max_ms"] == pytest.approx(710.0)
-    assert result.details["stalls"][0]["fault"] == "kill-node:n1"
+    assert isinstance(result.table, LivenessTable)
+    assert result.table.stalls[0].fault == "kill-node:n1"
 
 
 def test_liveness_a_request_that_timed_out_is_a_hang() -> None:

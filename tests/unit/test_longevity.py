@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 from harness.analysis import checker_options
 from harness.checkers import drift, leak
 from harness.checkers.context import CheckContext
+from harness.checkers.result import CheckResult
+from harness.checkers.tables import DriftTable, LeakTable
 from harness.history import Record
 from harness.report import load_run, render_report
 from harness.run.directory import RunManifest
@@ -96,11 +99,11 @@ def series(
     return records
 
 
-def trend(result: Any, target: str = "n1", metric: str = "rss") -> dict[str, Any]:
-    (found,) = [
-        t for t in result.details["trends"] if t["target"] == target and t["metric"] == metric
-    ]
-    return dict(found)
+def trend(result: CheckResult, target: str = "n1", metric: str = "rss") -> dict[str, Any]:
+    """One series' trend, its fit's figures inlined."""
+    assert isinstance(result.table, LeakTable)
+    (found,) = [t for t in result.table.trends if t.target == target and t.metric == metric]
+    return {**asdict(found), **asdict(found.fit)}
 
 
 def test_a_steady_leak_is_flagged_with_its_slope_interval_and_time_to_the_limit() -> None:
@@ -136,7 +139,8 @@ def test_noise_without_growth_is_flat_and_thresholds_come_from_the_profile() -> 
     assert options["drift"]["p99_growth"] == 5.0
     result = leak.check(slow, CTX, **options["leak"])
     assert result.valid is False
-    assert result.details["settings"]["memory_limit"] == 512 * MIB
+    assert isinstance(result.table, LeakTable)
+    assert result.table.settings.memory_limit == 512 * MIB
     assert trend(result)["threshold_per_h"] == 10 * MIB
 
 
@@ -147,7 +151,8 @@ def test_a_restarted_node_is_a_new_series() -> None:
         for r in series(lambda t: 100 * MIB * t / 3600, seconds=300)
     ]
     result = leak.check(before + after, CTX)
-    pids = sorted(t["pid"] for t in result.details["trends"] if t["metric"] == "rss")
+    assert isinstance(result.table, LeakTable)
+    pids = sorted(t.pid or 0 for t in result.table.trends if t.metric == "rss")
     assert pids == [1, 2]
     assert result.counts["leaking"] == 2
 
@@ -188,12 +193,14 @@ def ops(seconds: int, latency: Any, f: str = "call:notify", per_second: int = 5)
 def test_latency_that_grows_drifts_and_steady_latency_does_not() -> None:
     steady = drift.check(ops(600, lambda t: 0.050), CTX)
     assert steady.valid is True
-    (row,) = steady.details["rows"]
-    assert row["judged"] and not row["drifting"]
+    assert isinstance(steady.table, DriftTable)
+    (row,) = steady.table.rows
+    assert row.judged and not row.drifting
     growing = drift.check(ops(600, lambda t: 0.050 + 0.100 * t / 600), CTX)
     assert growing.valid is False
     assert growing.counts["drifting"] == 1 and growing.counts["p99_growth_max"] > 0.5
-    windows = growing.details["windows"]
+    assert isinstance(growing.table, DriftTable) and growing.table.windows is not None
+    windows = growing.table.windows
     assert windows[0][0] == pytest.approx(60, abs=1)  # a tenth of the run is left out
     assert windows[1][1] == pytest.approx(600, abs=1)
 

@@ -18,19 +18,15 @@ from typing import Any
 
 import pytest
 
+from harness.checkers import CheckContext, check_history, survival
 from harness.checkers.result import CheckResult
+from harness.gates import evaluate, parse_thresholds
 from harness.history import Record, read_history
-from harness.report import (
-    RunData,
-    compare_runs,
-    load_run,
-    load_summary,
-    render_report,
-    verdict_of,
-)
+from harness.report import RunData, compare_runs, load_run, load_summary, render_report
 from harness.report import charts as charts_module
 from harness.report.charts import ChartRun, survival_chart
 from harness.report.frames import frames_of
+from harness.verdict import verdict_of
 
 RUN_TIMEOUT = 120
 CHART_NAMES = {"survival", "latency", "messages", "throughput", "recovery"}
@@ -66,28 +62,18 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         )
 
 
+DELIVERY_COUNTS = {"emitted": 100, "due": 100, "delivered": 98, "lost": 2, "duplicated": 0}
+
+
 def hand_results(history: list[Record]) -> list[CheckResult]:
-    """What the checkers could have said: one of each verdict, survival with its sessions."""
-    sessions = [
-        {"session": r["session"], "start": r["time"], "end": history[-1]["time"], "lost": False}
-        | {"group": r.get("node") or "?"}
-        for r in history
-        if r["f"] == "initialize" and r["type"] == "ok"
-    ]
-    recovery = [{"fault": "kill-node:n1@5s", "recovered_after": 0.1 * i} for i in range(1, 8)]
+    """What the checkers could have said: one of each verdict; survival's is the real one."""
     return [
-        CheckResult(
-            "survival",
-            True,
-            f"{len(sessions)} of {len(sessions)} sessions survived",
-            {"sessions": len(sessions), "lost": 0},
-            details={"sessions": sessions, "recovery": recovery},
-        ),
+        survival.check(history, CheckContext(store="redis")),
         CheckResult(
             "delivery",
             False,
             "2 messages lost",
-            {"due": 100, "lost": 2, "duplicated": 0},
+            dict(DELIVERY_COUNTS),
             examples=[{"nonce": "w0-u1-abc", "seq": 3, "why": "never received"}],
         ),
         CheckResult("broadcast", "unknown", "no broadcast in this scenario", {"broadcasts": 0}),
@@ -95,29 +81,17 @@ def hand_results(history: list[Record]) -> list[CheckResult]:
     ]
 
 
-GATES: list[dict[str, Any]] = [
-    {
-        "threshold": "p99(call:notify) < 5s",
-        "metric": "p99(call:notify)",
-        "value": 0.2,
-        "passed": True,
-    },
-    {"threshold": "errors < 0.1%", "metric": "error_rate", "value": 0.02, "passed": False},
-    {
-        "threshold": "broadcast.reach > 0.99",
-        "metric": "broadcast.reach",
-        "value": None,
-        "passed": None,
-    },
-]
+THRESHOLDS = ["latency.call_notify.p99 < 5s", "errors.rate < 0.1%", "broadcast.missed == 0"]
+METRICS = {"latency.call_notify.p99": 200.0, "errors.rate": 0.02, "survival.lost": 0.0}
+# passed, failed, and not measured (which fails too)
+GATES = evaluate(parse_thresholds(THRESHOLDS), METRICS)
 
 
 @pytest.fixture(scope="module")
 def report(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     history = read_history(run_dir)
-    metrics = {"error_rate": 0.02, "survival.lost": 0}
     run = load_run(
-        run_dir, label="redis", results=hand_results(history), gates=GATES, metrics=metrics
+        run_dir, label="redis", results=hand_results(history), gates=GATES, metrics=METRICS
     )
     return render_report(tmp_path_factory.mktemp("report"), [run])
 
@@ -126,7 +100,9 @@ def test_verdict_rule() -> None:
     ok = CheckResult("a", True, "")
     assert verdict_of([ok], []) == "pass"
     assert verdict_of([ok, CheckResult("b", "unknown", "")], []) == "unknown"
-    assert verdict_of([ok], [{"passed": False}]) == "fail"
+    assert verdict_of([ok], GATES[:1]) == "pass"
+    assert verdict_of([ok], GATES[1:2]) == "fail"
+    assert verdict_of([], GATES[2:]) == "fail", "a threshold not measured fails"
     assert verdict_of([CheckResult("b", False, "", expected=True)], []) == "pass"
     assert verdict_of([], []) == "unknown"
 
@@ -147,13 +123,19 @@ def test_summary_holds_the_verdict_checkers_thresholds_and_figures(
     assert run["label"] == "redis" and run["complete"] is True
     checkers = {c["name"]: c for c in run["checkers"]}
     assert checkers["survival"]["status"] == "pass"
-    assert checkers["delivery"]["counts"] == {"due": 100, "lost": 2, "duplicated": 0}
+    assert checkers["delivery"]["counts"] == DELIVERY_COUNTS
     assert checkers["delivery"]["status"] == "fail" and checkers["delivery"]["examples"]
     assert checkers["broadcast"]["status"] == "unknown"
     assert checkers["isolation"]["status"] == "expected"
-    assert "sessions" not in checkers["survival"]["details"], "bulky details stay out"
-    assert [t["passed"] for t in run["thresholds"]] == [True, False, None]
-    assert run["metrics"] == {"error_rate": 0.02, "survival.lost": 0}
+    assert checkers["survival"]["details"] == {}, "its tables stay out"
+    assert [t["passed"] for t in run["thresholds"]] == [True, False, False]
+    assert run["thresholds"][2] == {
+        "threshold": "broadcast.missed == 0",
+        "metric": "broadcast.missed",
+        "value": None,
+        "passed": False,
+    }
+    assert run["metrics"] == METRICS
 
     history = read_history(run_dir)
     notify = run["latency_ms"]["call:notify"]
@@ -162,17 +144,17 @@ def test_summary_holds_the_verdict_checkers_thresholds_and_figures(
     )
     assert 0 < notify["p50"] <= notify["p90"] <= notify["p99"] <= notify["max"]
     initialized = sum(1 for r in history if r["f"] == "initialize" and r["type"] == "ok")
-    assert run["sessions"] == {
-        "source": "survival checker",
-        "total": initialized,
-        "lost": 0,
-        "survived": initialized,
-        "groups": run["sessions"]["groups"],
-    }
-    received = sum(1 for r in history if r["f"] == "message" and r["type"] == "ok")
+    sessions = run["sessions"]
+    assert sessions["source"] == "survival checker"
+    assert sessions["total"] == checkers["survival"]["counts"]["sessions"] >= initialized
+    assert sessions["lost"] == 0 and sessions["survived"] == sessions["total"]
+    assert sum(group["total"] for group in sessions["groups"].values()) == sessions["total"]
     messages = run["messages"]
-    assert messages["delivered"] + messages["duplicated"] + messages["other_received"] == received
-    assert messages["sent"] == messages["delivered"] + messages["lost"]
+    assert messages["source"] == "delivery checker", "the checker's figures, not recomputed"
+    assert (messages["sent"], messages["delivered"], messages["lost"]) == (100, 98, 2)
+    received = [r for r in history if r["f"] == "message" and r["type"] == "ok"]
+    notes = sum(1 for r in received if "nonce" in str(r["value"]))
+    assert messages["other_received"] == len(received) - notes
     kill = next(f for f in run["faults"] if f["name"] == "kill-node")
     assert kill["target"] == "n1" and kill["outcome"] == "ok"
     assert kill["healed_by"] == "restart-node" and 8 < kill["end"] < 12
@@ -188,10 +170,10 @@ def test_junit_has_one_testcase_per_checker_and_threshold(report: dict[str, Path
     assert len(cases) == 4 + 3
     failed = {c.get("name") for c in cases if c.find("failure") is not None}
     skipped = {c.get("name") for c in cases if c.find("skipped") is not None}
-    assert failed == {"delivery", "errors < 0.1%"}
-    assert skipped == {"broadcast", "broadcast.reach > 0.99"}
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("7", "2", "2")
-    assert root.get("failures") == "2"
+    assert failed == {"delivery", "errors.rate < 0.1%", "broadcast.missed == 0"}
+    assert skipped == {"broadcast"}
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("7", "3", "1")
+    assert root.get("failures") == "3"
 
 
 def test_html_is_one_self_contained_file(report: dict[str, Path]) -> None:
@@ -211,9 +193,9 @@ def test_markdown_starts_with_the_verdict_then_tables(report: dict[str, Path]) -
     assert "| checker | redis |" in lines
     rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| ")}
     assert "FAIL" in rows["delivery"] and "pass" in rows["survival"]
-    assert "FAIL" in rows["errors < 0.1%"]
+    assert "FAIL" in rows["errors.rate < 0.1%"]
     assert "lost" in rows["messages"] and "created" in rows["sessions"]
-    assert rows["error_rate"] == "| error_rate | 0.02 |"
+    assert rows["errors.rate"] == "| errors.rate | 0.02 |"
     links = re.findall(r"\]\((charts/[a-z]+\.png)\)", "\n".join(lines))
     assert len(links) == len(CHART_NAMES)
     assert all((report["report.md"].parent / link).exists() for link in links)
@@ -222,11 +204,13 @@ def test_markdown_starts_with_the_verdict_then_tables(report: dict[str, Path]) -
 def test_two_runs_are_side_by_side_with_one_curve_each(run_dir: Path, tmp_path: Path) -> None:
     history = read_history(run_dir)
     redis = load_run(run_dir, label="redis", history=history, results=hand_results(history))
-    memory = load_run(run_dir, label="memory", history=history)  # survival from the history
+    memory_results = check_history(history, CheckContext(store="memory"), names=["survival"])
+    memory = load_run(run_dir, label="memory", history=history, results=memory_results)
     files = render_report(tmp_path, [redis, memory])
     summary = json.loads(files["summary.json"].read_text())
     assert [r["label"] for r in summary["runs"]] == ["redis", "memory"]
-    assert summary["runs"][1]["sessions"]["source"].startswith("history")
+    assert summary["runs"][1]["messages"]["sent"] is None, "no delivery checker ran"
+    assert "not checked (no delivery checker)" in files["report.md"].read_text()
     assert "| checker | redis | memory |" in files["report.md"].read_text()
     assert len(ET.parse(files["junit.xml"]).getroot().findall("testsuite")) == 2
     chart_runs = [ChartRun(r.label, frames_of(history), r.results) for r in (redis, memory)]

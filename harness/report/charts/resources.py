@@ -15,15 +15,16 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from harness.report.charts import (
+from harness.checkers.tables import LeakTable
+from harness.report.charts.kit import (
     PALETTE,
     ChartRun,
     NoData,
-    _empty,
-    _legend,
-    _mark_faults,
-    _rows,
     bucket_width,
+    empty,
+    legend,
+    mark_faults,
+    rows,
 )
 from harness.report.longevity import cpu_percent
 
@@ -110,27 +111,24 @@ def _name(target: str, kind: str) -> str:
 def _draw_fits(ax: Axes, run: ChartRun, metrics: tuple[str, ...], scale: float) -> None:
     """The leak check's Theil-Sen line over each series it found leaking or levelling off."""
     for result in run.results:
-        if result.name != "leak":
+        if not isinstance(result.table, LeakTable):
             continue
-        for trend in result.details.get("trends", []):
-            if trend.get("metric") not in metrics or trend.get("status") not in (
-                "leak",
-                "levels off",
-            ):
+        for trend in result.table.trends:
+            if trend.metric not in metrics or trend.status not in ("leak", "levels off"):
                 continue
-            start = float(trend["start_s"]) - run.frames.zero
-            span = float(trend["span_s"])
-            hours = np.array([0.0, span / 3600.0])
-            values = float(trend["intercept"]) + float(trend["slope_per_h"]) * hours
-            leaking = trend["status"] == "leak"
+            fitted = trend.fit
+            start = fitted.start_s - run.frames.zero
+            hours = np.array([0.0, fitted.span_s / 3600.0])
+            values = fitted.intercept + fitted.slope_per_h * hours
+            leaking = trend.status == "leak"
             ax.plot(
-                [start, start + span],
+                [start, start + fitted.span_s],
                 values / scale,
                 color="#d62728" if leaking else "#6b7280",
                 lw=2.2,
                 ls=(0, (6, 3)),
                 alpha=0.85,
-                label=f"{trend['target']} fit: {trend['slope_per_h'] / scale:.3g}/h"
+                label=f"{trend.target} fit: {fitted.slope_per_h / scale:.3g}/h"
                 + (" LEAK" if leaking else " (levels off)"),
             )
 
@@ -139,14 +137,14 @@ def memory_chart(runs: list[ChartRun]) -> Figure:
     """RSS of each node in MiB, with the leak check's fitted trends."""
     _require_samples(runs)
     colors = target_colors(runs)
-    figure, axes = _rows(runs, "node RSS (MiB)")
+    figure, axes = rows(runs, "node RSS (MiB)")
     for ax, run in zip(axes, runs, strict=True):
         if not _plot_lines(ax, run.frames.samples, "rss", ("node",), colors, MIB):
-            _empty(ax, "no node samples")
+            empty(ax, "no node samples")
             continue
         _draw_fits(ax, run, ("rss",), MIB)
-        _mark_faults(ax, run.frames.faults, run.frames.span)
-        _legend(ax)
+        mark_faults(ax, run.frames.faults, run.frames.span)
+        legend(ax)
     return figure
 
 
@@ -156,14 +154,14 @@ def redis_chart(runs: list[ChartRun]) -> Figure:
     if all(run.frames.samples["used_memory"].isna().all() for run in runs):
         raise NoData("no Redis samples (memory store, or Redis not ours)")
     colors = target_colors(runs)
-    figure, axes = _rows(runs, "Redis used memory (MiB)")
+    figure, axes = rows(runs, "Redis used memory (MiB)")
     for ax, run in zip(axes, runs, strict=True):
         samples = run.frames.samples
         style = {"ls": "-"}
         if not _plot_lines(
             ax, samples, "used_memory", ("redis",), colors, MIB, " used memory", style
         ):
-            _empty(ax, "no Redis samples")
+            empty(ax, "no Redis samples")
             continue
         _draw_fits(ax, run, ("used_memory",), MIB)
         keys = ax.twinx()
@@ -177,9 +175,9 @@ def redis_chart(runs: list[ChartRun]) -> Figure:
                 ls=":",
             )
         keys.set_ylim(bottom=0)
-        _mark_faults(ax, run.frames.faults, run.frames.span)
+        mark_faults(ax, run.frames.faults, run.frames.span)
         ax.plot([], [], color="#17becf", lw=1.0, ls=":", label="keys (right axis)")
-        _legend(ax)
+        legend(ax)
     return figure
 
 
@@ -187,14 +185,14 @@ def fds_chart(runs: list[ChartRun]) -> Figure:
     """Open file descriptors of each node (and Redis)."""
     _require_samples(runs)
     colors = target_colors(runs)
-    figure, axes = _rows(runs, "open fds")
+    figure, axes = rows(runs, "open fds")
     for ax, run in zip(axes, runs, strict=True):
         if not _plot_lines(ax, run.frames.samples, "fds", ("node", "redis"), colors):
-            _empty(ax, "no samples")
+            empty(ax, "no samples")
             continue
         _draw_fits(ax, run, ("fds",), 1.0)
-        _mark_faults(ax, run.frames.faults, run.frames.span)
-        _legend(ax)
+        mark_faults(ax, run.frames.faults, run.frames.span)
+        legend(ax)
     return figure
 
 
@@ -204,7 +202,7 @@ def sessions_chart(runs: list[ChartRun]) -> Figure:
     if all(run.frames.samples["sessions"].isna().all() for run in runs):
         raise NoData("no node reported its sessions (/metrics)")
     colors = target_colors(runs)
-    figure, axes = _rows(runs, "sessions / streams")
+    figure, axes = rows(runs, "sessions / streams")
     for ax, run in zip(axes, runs, strict=True):
         samples = run.frames.samples
         drawn = _plot_lines(ax, samples, "sessions", ("node",), colors, suffix=" sessions")
@@ -212,10 +210,10 @@ def sessions_chart(runs: list[ChartRun]) -> Figure:
             ax, samples, "open_streams", ("node",), colors, suffix=" streams", style={"ls": "--"}
         )
         if not drawn:
-            _empty(ax, "no samples")
+            empty(ax, "no samples")
             continue
-        _mark_faults(ax, run.frames.faults, run.frames.span)
-        _legend(ax)
+        mark_faults(ax, run.frames.faults, run.frames.span)
+        legend(ax)
     return figure
 
 
@@ -224,7 +222,7 @@ def cpu_chart(runs: list[ChartRun]) -> Figure:
     _require_samples(runs)
     colors = target_colors(runs)
     width = bucket_width(runs)
-    figure, axes = _rows(runs, "CPU (% of a core)")
+    figure, axes = rows(runs, "CPU (% of a core)")
     for ax, run in zip(axes, runs, strict=True):
         samples = run.frames.samples
         drawn = False
@@ -248,11 +246,11 @@ def cpu_chart(runs: list[ChartRun]) -> Figure:
                 )
                 drawn = True
         if not drawn:
-            _empty(ax, "no CPU samples")
+            empty(ax, "no CPU samples")
             continue
         ax.set_ylim(bottom=0)
-        _mark_faults(ax, run.frames.faults, run.frames.span)
-        _legend(ax)
+        mark_faults(ax, run.frames.faults, run.frames.span)
+        legend(ax)
     return figure
 
 
