@@ -63,13 +63,15 @@ def drive(
     stop = stop or threading.Event()
     chaos = ChaosController(schedule, cluster, history.write)
     sampler = ResourceSampler(samples, history.write, sample_every) if samples else None
-    zero = time.time()
-    history.write(make_record("ok", HARNESS, RUN_START, manifest.to_dict()))
-    chaos.start(zero)
-    if sampler is not None:
-        sampler.start()
     outcome = DriveOutcome(load_exit=None)
+    # Everything from here is inside ``try``: a Ctrl-C or SIGTERM (raised as KeyboardInterrupt
+    # wherever the main thread is) still stops the nemesis, the monitor and the load.
     try:
+        zero = time.time()
+        history.write(make_record("ok", HARNESS, RUN_START, manifest.to_dict()))
+        chaos.start(zero)
+        if sampler is not None:
+            sampler.start()
         # Bounded: ``until`` seconds, checked every tick.
         while not stop.is_set() and (elapsed := time.time() - zero) < until:
             if load is not None and (code := load.poll()) is not None:

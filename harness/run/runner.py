@@ -142,9 +142,8 @@ def _drive(
     untested = load_target_profile(profile.target_profile, profile.backend).untested()
     if untested:
         out.write(f"not tested (the target profile has no tool for): {', '.join(untested)}\n")
-    locust = LocustProcess(_start_locust(profile, files, cluster.urls[0]))
-    registry.record(cluster.processes(), groups=(locust.pid,))
     printer = ProgressPrinter(out)
+    locust = LocustProcess(_start_locust(profile, files, cluster.urls[0]))
 
     def tick(elapsed: float, faults: int) -> None:
         line = progress_line(elapsed, profile.duration, Progress.read(files.progress), faults)
@@ -155,19 +154,25 @@ def _drive(
         wanted = profile.until_requests
         return wanted is not None and Progress.read(files.progress).requests >= wanted
 
-    samples = [SampleTarget("loadgen", "loadgen", lambda: locust.pid)]
-    outcome = drive(
-        manifest,
-        profile.fault_schedule(),
-        cluster,
-        history,
-        until=profile.duration + LOCUST_GRACE,
-        load=locust,
-        samples=samples + cluster.sample_targets(),
-        sample_every=profile.sample_every,
-        tick=tick,
-        enough=enough if profile.until_requests else None,
-    )
+    loadgen = SampleTarget("loadgen", "loadgen", lambda: locust.pid)
+    try:
+        registry.record(cluster.processes(), groups=(locust.pid,))
+        outcome = drive(
+            manifest,
+            profile.fault_schedule(),
+            cluster,
+            history,
+            until=profile.duration + LOCUST_GRACE,
+            load=locust,
+            samples=[loadgen, *cluster.sample_targets()],
+            sample_every=profile.sample_every,
+            tick=tick,
+            enough=enough if profile.until_requests else None,
+        )
+    finally:
+        # However the drive ended (a signal may land before its own ``try``), Locust stops.
+        if locust.poll() is None:
+            locust.stop()
     printer.done()
     if outcome.load_exit is None:
         raise RunFailed(f"Locust did not finish within {LOCUST_GRACE:g}s of the planned end")
