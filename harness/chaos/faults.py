@@ -23,6 +23,7 @@ class FaultKind:
     action: Action
     heal: str | None  # the fault that undoes it, applied after a fault's duration
     description: str
+    resets: bool = False  # a heal that starts the process afresh: it ends any fault on it
 
     @property
     def on_node(self) -> bool:
@@ -38,10 +39,12 @@ FAULTS: dict[str, FaultKind] = {
             "pause-node", "node", "pause", "resume-node", "SIGSTOP a node: it holds its sockets"
         ),
         FaultKind("resume-node", "node", "resume", None, "SIGCONT a paused node"),
-        FaultKind("restart-node", "node", "restart", None, "start a node again on the same port"),
+        FaultKind(
+            "restart-node", "node", "restart", None, "start a node again on the same port", True
+        ),
         FaultKind("kill-redis", "redis", "kill", "restart-redis", "SIGKILL Redis"),
         FaultKind(
-            "restart-redis", "redis", "restart", None, "start Redis again (same port and data)"
+            "restart-redis", "redis", "restart", None, "start Redis again (same port, data)", True
         ),
     )
 }

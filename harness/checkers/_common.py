@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.chaos.faults import FAULTS, HEALS
+from harness.chaos.episodes import EpisodeBuilder, FaultOp
 from harness.checkers.tables import RecoveryRow
 from harness.history import STREAM_SUFFIX, Record
 
@@ -23,11 +23,6 @@ INF = math.inf
 def user_of(process: str) -> str:
     """The user a process belongs to: ``w0-u3/stream`` -> ``w0-u3``."""
     return process[: -len(STREAM_SUFFIX)] if process.endswith(STREAM_SUFFIX) else process
-
-
-def is_heal(fault: str) -> bool:
-    known = fault in FAULTS
-    return fault in HEALS if known else fault.startswith(("restart", "resume", "heal"))
 
 
 def nonce_in(message: Any) -> str | None:
@@ -84,41 +79,17 @@ def ms(seconds: float) -> float:
 
 
 @dataclass
-class Episode:
-    """One fault, from its nemesis invoke to the heal of the same target (or the run's end)."""
-
-    name: str
-    target: Any
-    start: float
-    end: float = INF
-    applied: bool = True
-
-    def describe(self) -> str:
-        return f"{self.name}:{self.target}" if self.target is not None else self.name
-
-
-@dataclass
 class Faults:
-    """The run's fault episodes, as the nemesis recorded them; feed it nemesis records."""
+    """The run's fault episodes (harness.chaos.episodes, the one pairing of faults and heals
+    that the report uses too); feed it nemesis records in history order."""
 
-    episodes: list[Episode] = field(default_factory=list)
-    _open: dict[tuple[str, Any], int] = field(default_factory=dict)
+    builder: EpisodeBuilder = field(default_factory=EpisodeBuilder)
+    episodes: list[FaultOp] = field(default_factory=list)  # faults, not heals, as invoked
 
     def feed(self, record: Record) -> None:
-        name, kind, target = record["f"], record["type"], record.get("value")
-        if kind == "invoke":
-            if is_heal(name):
-                for key, index in list(self._open.items()):
-                    if key[1] == target:
-                        self.episodes[index].end = record["time"]
-                        del self._open[key]
-                return
-            self._open[(name, _hashable(target))] = len(self.episodes)
-            self.episodes.append(Episode(name, target, record["time"]))
-        elif kind == "fail" and not is_heal(name):
-            failed = self._open.pop((name, _hashable(target)), None)
-            if failed is not None:
-                self.episodes[failed].applied = False
+        before = len(self.builder.ops)
+        self.builder.feed(record)
+        self.episodes += [op for op in self.builder.ops[before:] if not op.is_heal]
 
     @property
     def latest(self) -> int | None:
@@ -127,14 +98,8 @@ class Faults:
 
     def active_on(self, node: Any, time: float, names: frozenset[str]) -> bool:
         """Whether a fault named in ``names`` held ``node`` at ``time``."""
-        return any(
-            e.applied and e.target == node and e.name in names and e.start <= time < e.end
-            for e in self.episodes
-        )
-
-
-def _hashable(value: Any) -> Any:
-    return value if isinstance(value, str | int | float | type(None)) else repr(value)
+        target = None if node is None else str(node)
+        return any(e.name in names and e.holds(target, time) for e in self.episodes)
 
 
 @dataclass
@@ -209,7 +174,7 @@ class Recovery:
 
     def failed(self, record: Record) -> None:
         episode = self.faults.latest
-        if episode is None or record["time"] > self.faults.episodes[episode].end + self.window:
+        if episode is None or record["time"] > self.faults.episodes[episode].until + self.window:
             return
         key = (episode, user_of(record["process"]))
         if key not in self.affected:
@@ -230,7 +195,5 @@ class Recovery:
             if not episode.applied:
                 continue
             after = None if ok_at is None else ok_at - episode.start
-            rows.append(
-                RecoveryRow(episode.describe(), episode.start, user, session, failed_at, after)
-            )
+            rows.append(RecoveryRow(episode.label, episode.start, user, session, failed_at, after))
         return rows

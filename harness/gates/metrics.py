@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from harness.chaos.episodes import is_heal
 from harness.checkers import CheckResult
-from harness.checkers._common import is_heal
 from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
 
 TOOLS_CALL = "tools_call"  # every call:<tool> together

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.chaos.faults import FAULTS, HEALS
+from harness.chaos.episodes import FaultOp, episodes_of
 from harness.history import EVENT_FS, HARNESS, MONITOR, NEMESIS, RUN_END, RUN_START, SAMPLE, Record
 
 COLUMNS = ["time", "type", "process", "f", "latency", "session", "node"]
@@ -38,34 +38,6 @@ SAMPLE_COLUMNS = [
 
 
 @dataclass
-class FaultSpan:
-    """One nemesis op, in seconds since the run started; ``end`` is when a heal undid it."""
-
-    name: str
-    target: str | None
-    start: float
-    applied: float | None  # when its completion was recorded (None: the run ended first)
-    outcome: str  # ok, fail, info, or "pending"
-    detail: str
-    end: float | None = None
-    healed_by: str | None = None
-    heals: str | None = None  # on a heal op: the fault it undid
-
-    @property
-    def is_heal(self) -> bool:
-        return self.name in HEALS
-
-    @property
-    def lasting(self) -> bool:
-        """A fault with a duration (a band on charts), not an instant action."""
-        return FAULTS.get(self.name) is not None and FAULTS[self.name].heal is not None
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}:{self.target}" if self.target else self.name
-
-
-@dataclass
 class RunFrames:
     """Times are seconds since ``zero`` (the run-start record, else the first record)."""
 
@@ -75,7 +47,7 @@ class RunFrames:
     records: int
     ops: pd.DataFrame  # completions of client operations: t, type, f, latency, process, ...
     received: pd.DataFrame  # messages received: t, nonce, seq, session (nonce: notify)
-    faults: list[FaultSpan]
+    faults: list[FaultOp]  # times in seconds since zero
     # resource samples (harness.monitor): SAMPLE_COLUMNS, one row per target and interval
     samples: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SAMPLE_COLUMNS))
     monitor: dict[str, Any] = field(default_factory=dict)  # the sampler's own cost (run-end)
@@ -157,38 +129,7 @@ def _notify_data(value: Any) -> tuple[Any, Any]:
         return None, None
 
 
-def _faults(history: Sequence[Record], df: pd.DataFrame, zero: float) -> list[FaultSpan]:
-    faults: list[FaultSpan] = []
-    pending: FaultSpan | None = None
-    waiting: dict[tuple[str, str | None], list[FaultSpan]] = {}
-    for i in np.flatnonzero((df["process"] == NEMESIS).to_numpy()).tolist():
-        record = history[i]
-        target = record.get("value")
-        target = str(target) if target is not None else None
-        t = float(record["time"]) - zero
-        if record["type"] == "invoke":
-            pending = FaultSpan(record["f"], target, t, None, "pending", "")
-            faults.append(pending)
-            continue
-        span = pending if pending is not None and pending.name == record["f"] else None
-        if span is None:  # a completion without its invoke (a history cut at the start)
-            span = FaultSpan(record["f"], target, t, None, "pending", "")
-            faults.append(span)
-        pending = None
-        span.applied, span.outcome = t, record["type"]
-        span.detail = str(record.get("detail") or record.get("error") or "")
-        _pair_heal(span, waiting)
-    return faults
-
-
-def _pair_heal(span: FaultSpan, waiting: dict[tuple[str, str | None], list[FaultSpan]]) -> None:
-    if span.outcome != "ok":
-        return
-    kind = FAULTS.get(span.name)
-    if kind is not None and kind.heal is not None:
-        waiting.setdefault((kind.heal, span.target), []).append(span)
-    opened = waiting.get((span.name, span.target))
-    if opened:
-        healed = opened.pop(0)
-        healed.end, healed.healed_by = span.applied, span.name
-        span.heals = healed.label
+def _faults(history: Sequence[Record], df: pd.DataFrame, zero: float) -> list[FaultOp]:
+    """The nemesis's ops as harness.chaos.episodes pairs them, in seconds since ``zero``."""
+    rows = np.flatnonzero((df["process"] == NEMESIS).to_numpy()).tolist()
+    return [op.shifted(zero) for op in episodes_of(history[i] for i in rows)]

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.chaos.episodes import FaultOp
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import LivenessTable, SurvivalTable
 from harness.gates import ThresholdResult
-from harness.report.frames import FaultSpan, RunFrames
+from harness.report.frames import RunFrames
 from harness.report.longevity import longevity_summary, resources_summary
 from harness.report.model import RunData
 from harness.verdict import overall_verdict
@@ -237,13 +238,13 @@ def _count(counts: dict[str, float], name: str) -> int | None:
     return None if value is None or not np.isfinite(value) else int(value)
 
 
-def _fault(fault: FaultSpan) -> dict[str, Any]:
+def _fault(fault: FaultOp) -> dict[str, Any]:
     return {
         "name": fault.name,
         "target": fault.target,
         "outcome": fault.outcome,
         "start": round(fault.start, 3),
-        "applied": _round(fault.applied),
+        "applied": _round(fault.completed),
         "end": _round(fault.end),
         "healed_by": fault.healed_by,
         "detail": fault.detail,

@@ -17,8 +17,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from harness.chaos.episodes import FaultOp
 from harness.checkers.result import CheckResult
-from harness.report.frames import FaultSpan, RunFrames
+from harness.report.frames import RunFrames
 
 DPI = 100
 WIDTH = 12.0  # inches
@@ -117,7 +118,7 @@ def fault_color(name: str) -> str:
 def mark_all_faults(ax: Axes, runs: list[ChartRun]) -> None:
     """Every run's faults on one axes; the same fault at the same time is drawn once."""
     seen: set[tuple[str, int]] = set()
-    faults: list[FaultSpan] = []
+    faults: list[FaultOp] = []
     for run in runs:
         for fault in run.frames.faults:
             key = (fault.label, round(fault.start))
@@ -127,7 +128,7 @@ def mark_all_faults(ax: Axes, runs: list[ChartRun]) -> None:
     mark_faults(ax, faults, max(r.frames.span for r in runs))
 
 
-def mark_faults(ax: Axes, faults: list[FaultSpan], span: float) -> None:
+def mark_faults(ax: Axes, faults: list[FaultOp], span: float) -> None:
     """A shaded band from each lasting fault to its heal (or the run's end), a line and a
     label where each fault started; a heal that undid nothing gets a dotted line."""
     shown = [f for f in faults if f.outcome != "fail" and not f.heals]
