@@ -59,8 +59,8 @@ def _run_arguments(run: Any, soak: bool) -> None:
     run.add_argument(
         "--until-requests",
         type=int,
-        help="end once the load has completed this many requests and every planned fault is "
-        "done (--duration stays the bound)",
+        help="end once every planned fault is done and the load has made this many more "
+        "requests (operations and messages received; --duration stays the bound)",
     )
     if not soak:
         run.add_argument("--shape", choices=list(SHAPES))

@@ -4,7 +4,10 @@ After a warm-up (10 % of the run, at most a minute, and the load shape's ramp), 
 client operations of the first and the last window are compared per operation: the first and
 the last hour when the run lasts at least three hours, else its first and last third. An
 operation drifts when its p99 grew by more than ``p99_growth`` (a fraction: 0.5 is +50 %)
-and by at least ``min_growth`` seconds (so that 2 ms -> 4 ms is not a failure). Operations
+and by at least ``min_growth`` seconds (so that 2 ms -> 4 ms is not a failure), and the p99's
+trend over ten slices of the run rose that much too (the 95 % lower bound of its Theil-Sen
+slope): a machine busy for the last minutes moves the last window, not the trend. What comes
+after the planned end (users stopping, deleting their sessions) is left out. Operations
 with fewer than MIN_SAMPLES successes in either window are shown but not judged.
 
 Settings come from the keyword arguments (harness.analysis passes the run's ``drift_p99`` and
@@ -16,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 
 import numpy as np
+from scipy.stats import theilslopes
 
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
@@ -31,6 +35,7 @@ HOUR = 3600.0
 LONG_RUN = 3 * HOUR  # from here on: first hour against last hour; below, thirds
 MAX_WARMUP = 60.0
 WARMUP_FRACTION = 0.1
+TREND_BUCKETS = 10  # slices of the judged span whose p99s must show a rising trend
 
 
 def check(
@@ -50,16 +55,24 @@ def check(
         return CheckResult(NAME, "unknown", "no successful operation", counts, table=table)
     zero = zero if zero is not None else min(t for t, _, _ in done)
     end = max(t for t, _, _ in done)
+    if ctx.duration > 0:
+        # Past the planned end the users are stopping (and deleting their sessions).
+        end = min(end, zero + ctx.duration)
     windows = drift_windows(zero, end, ctx.ramp)
     rows = []
     for f, first, last in _by_window(done, windows):
         row = compare(f, first, last)
         judged = row.first.n >= MIN_SAMPLES and row.last.n >= MIN_SAMPLES
+        if judged:
+            row = replace(row, trend_rise_s=p99_rise(done, f, windows[0][0], end))
         drifting = bool(
             judged
             and row.p99_growth is not None
             and row.p99_growth > p99_growth
             and row.p99_delta_s >= min_growth
+            # A drift grows steadily: the rise of the p99's trend alone must be as large (a
+            # burst of noise at the end moves the last window, not the trend).
+            and (row.trend_rise_s is None or _beyond(row.trend_rise_s, row, p99_growth, min_growth))
         )
         rows.append(replace(row, judged=judged, drifting=drifting))
     judged_rows = [row for row in rows if row.judged]
@@ -88,6 +101,35 @@ def drift_windows(
         return (start, start + HOUR), (end - HOUR, end)
     third = length / 3
     return (start, start + third), (end - third, end)
+
+
+def _beyond(rise: float, row: DriftRow, p99_growth: float, min_growth: float) -> bool:
+    first = row.first.p99 or 0.0
+    return rise >= min_growth and (first <= 0 or rise / first > p99_growth)
+
+
+def p99_rise(
+    done: list[tuple[float, str, float]], f: str, start: float, end: float
+) -> float | None:
+    """How much ``f``'s p99 rose over ``start``..``end`` by its trend, at the least: the 95 %
+    lower bound of the Theil-Sen slope of the p99s of TREND_BUCKETS equal slices, times the
+    span (seconds); None when too few slices have samples."""
+    width = (end - start) / TREND_BUCKETS
+    if width <= 0:
+        return None
+    slices: list[list[float]] = [[] for _ in range(TREND_BUCKETS)]
+    for t, name, latency in done:
+        if name == f and start <= t < end:
+            slices[min(TREND_BUCKETS - 1, int((t - start) / width))].append(latency)
+    points = [
+        ((i + 0.5) * width / HOUR, float(np.percentile(values, 99)))
+        for i, values in enumerate(slices)
+        if len(values) >= MIN_SAMPLES // 10
+    ]
+    if len(points) < TREND_BUCKETS // 2:
+        return None
+    hours, p99s = zip(*points, strict=True)
+    return float(theilslopes(p99s, hours, 0.95)[2]) * (end - start) / HOUR
 
 
 def compare(f: str, first: list[float], last: list[float]) -> DriftRow:

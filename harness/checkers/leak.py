@@ -8,6 +8,12 @@ half: growth that levels off (a cache filling up) is not a leak. The projected t
 ``memory_limit`` is reported for RSS and Redis memory (from the slope, and from the upper
 bound: the pessimistic one). Too short a series says unknown.
 
+A server's own bounded buffers fill for a while after the load is steady: the reference
+server keeps each session's events for its retention (``mcp_event_log_retention_seconds`` in
+/metrics, sampled by the monitor). The memory that holds them (Redis's, or the nodes' RSS in
+memory mode) is judged only from the end of that retention on; a soak too short for that says
+unknown, with the length that would decide, rather than calling a filling buffer a leak.
+
 Thresholds, warm-up and memory limit come from the keyword arguments (harness.analysis
 passes the run's ``leak_rss``, ``leak_fds``, ``leak_redis``, ``leak_warmup`` and
 ``memory_limit``), else the defaults below. Long series are reduced to at
@@ -25,7 +31,7 @@ from scipy.stats import theilslopes
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import Fit, LeakSettings, LeakTable, Trend
-from harness.history import Record, is_run_start
+from harness.history import SAMPLE, Record, is_run_start
 
 NAME = "leak"
 COUNTS = (
@@ -67,15 +73,22 @@ def check(
     limits |= thresholds or {}
     memory_limit = memory_limit or DEFAULT_MEMORY_LIMIT
     steady = steady_from(history, ctx.ramp)
+    settle = settle_of(history)
+    # Where the server's event logs live: their memory may grow for ``settle`` seconds more.
+    buffered = {"used_memory"} | ({"rss"} if ctx.store == "memory" else set())
     series = series_of(history)
     counts = dict.fromkeys(COUNTS, 0.0)
     counts["series"] = float(len(series))
     counts["hours_to_limit_min"] = math.inf
     trends: list[Trend] = []
     examples: list[dict[str, Any]] = []
+    unsettled: list[str] = []
     for (target, pid, metric), points in sorted(series.items(), key=lambda item: str(item[0])):
-        fitted = fit(points, warmup, steady)
+        late = settle if metric in buffered else 0.0
+        fitted = fit(points, warmup, steady + late)
         if fitted is None:
+            if late and fit(points, warmup, steady) is not None:
+                unsettled.append(f"{METRICS[metric][0]} of {target}")
             continue
         counts["judged"] += 1
         trend = _trend(target, pid, metric, fitted, limits[metric], memory_limit)
@@ -91,7 +104,30 @@ def check(
                 examples.append(_example(trend))
         trends.append(trend)
     settings = LeakSettings(limits, warmup, memory_limit)
-    return _verdict(counts, examples, LeakTable(trends, settings))
+    result = _verdict(counts, examples, LeakTable(trends, settings))
+    if unsettled and result.valid is not False:
+        # Honest: a buffer that is still filling and a leak look alike until it is full.
+        needed = ctx.ramp + settle + MIN_SPAN * 2 + (warmup or 0.0)
+        judged = f"; {result.summary}" if counts["judged"] else ""
+        result.valid = "unknown"
+        result.summary = (
+            f"{', '.join(unsettled)} not judged: the server keeps events for {settle:g} s "
+            f"after the load is steady (mcp_event_log_retention_seconds), so that memory may "
+            f"still be filling; a soak of at least {math.ceil(needed / 60)} min decides{judged}"
+        )
+    return result
+
+
+def settle_of(history: list[Record]) -> float:
+    """How long after steady load the server's own buffers may keep growing: the longest
+    event-log retention its nodes reported in /metrics (0 when none did)."""
+    settle = 0.0
+    for record in history:
+        if record["f"] == SAMPLE:
+            value = record.get("value")
+            if isinstance(value, dict) and isinstance(value.get("log_retention"), int | float):
+                settle = max(settle, float(value["log_retention"]))
+    return settle
 
 
 def _trend(
@@ -142,7 +178,7 @@ def series_of(history: list[Record]) -> Series:
     """(target, pid, metric) -> [(time, value)] for the metrics judged here."""
     found: Series = {}
     for record in history:
-        if record["f"] != "sample":
+        if record["f"] != SAMPLE:
             continue
         value = record.get("value")
         if not isinstance(value, dict) or value.get("kind") not in ("node", "redis"):

@@ -143,6 +143,8 @@ class DriftRow:
     p99_delta_s: float
     judged: bool = False
     drifting: bool = False
+    # the p99's rise over the judged span by its trend, 95 % lower bound (None: too sparse)
+    trend_rise_s: float | None = None
 
 
 @dataclass(frozen=True)

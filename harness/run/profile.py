@@ -46,8 +46,9 @@ class RunProfile:
     users: int = 50
     spawn_rate: float = 20.0
     duration: float = 60.0
-    # End once the load has completed this many requests and every planned fault is done;
-    # ``duration`` stays the bound. Lets a test ask for enough operations, not enough time.
+    # End once every planned fault is done and the load has made this many more requests
+    # (Locust's count: operations and messages received); ``duration`` stays the bound. Lets
+    # a test ask for enough work after the faults, not for enough time.
     until_requests: int | None = None
     shape: str | None = None
     processes: int = 1

@@ -150,9 +150,13 @@ def _drive(
         printer.show(elapsed, line)
         registry.record(cluster.processes(), groups=(locust.pid,))
 
+    after_faults: list[int] = []  # Locust's request count when the last fault was done
+
     def enough() -> bool:
-        wanted = profile.until_requests
-        return wanted is not None and Progress.read(files.progress).requests >= wanted
+        """Called once every planned fault is done: N more requests since (recovery seen)."""
+        done = Progress.read(files.progress).requests
+        after_faults[:] = after_faults or [done]
+        return done - after_faults[0] >= (profile.until_requests or 0)
 
     loadgen = SampleTarget("loadgen", "loadgen", lambda: locust.pid)
     try:

@@ -15,8 +15,8 @@ from tests.support.cli import RUN_TIMEOUT, fault_time, invocations_with_completi
 def run(
     tmp_path: Path, state_dir: Path, scenario: str, store: str, users: int, chaos: str
 ) -> list[dict[str, Any]]:
-    """A run on 3 nodes until its users made 15 requests each after the last fault (90 s at
-    most, however slowly a loaded machine starts them); the history it wrote."""
+    """A run on 3 nodes until its users made 15 requests each (operations and messages) after
+    the last fault, 90 s at most, however slowly a loaded machine starts them; its history."""
     out = tmp_path / "run"
     args = ["--scenario", scenario, "--nodes", "3", "--store", store, "--users", str(users)]
     args += ["--spawn-rate", str(users), "--chaos", chaos]

@@ -144,6 +144,44 @@ def test_noise_without_growth_is_flat_and_thresholds_come_from_the_profile() -> 
     assert trend(result)["threshold_per_h"] == 10 * MIB
 
 
+def redis_filling(seconds: int, retention: float, per_s: float) -> list[Record]:
+    """Redis memory of a steady load whose event logs fill for ``retention`` seconds (from
+    the start) and then hold, with the node reporting that retention in its samples."""
+    records = [run_start()]
+    for t in range(seconds):
+        used = 2 * MIB + per_s * min(t, retention)
+        records.append(sample(t, "redis", 9, used_memory=used))
+        records.append(sample(t, "n1", 1, rss=60 * MIB, fds=40, log_retention=retention))
+    return records
+
+
+def test_event_logs_filling_for_their_retention_are_not_a_leak() -> None:
+    fast = 300 * MIB / 3600  # 300 MiB/h while filling: far above the 50 MiB/h threshold
+    settled = leak.check(redis_filling(300, 120.0, fast), CTX)
+    assert settled.valid is True, settled.summary
+    short = leak.check(redis_filling(130, 120.0, fast), CTX)
+    assert short.valid == "unknown"
+    assert "Redis memory of redis not judged" in short.summary
+    assert "a soak of at least 3 min decides" in short.summary
+    # Without the server's word on its retention, the same data reads as a leak: the settle
+    # is what tells the two apart.
+    silent = [
+        r
+        for r in redis_filling(150, 120.0, fast)
+        if r["value"] is None or "log_retention" not in r["value"]
+    ]
+    assert leak.check(silent, CTX).valid is False
+
+
+def test_a_leak_past_the_retention_is_still_a_leak() -> None:
+    growing = [run_start()]
+    for t in range(400):
+        growing.append(sample(t, "redis", 9, used_memory=2 * MIB + 200 * MIB * t / 3600))
+        growing.append(sample(t, "n1", 1, rss=60 * MIB, fds=40, log_retention=60.0))
+    result = leak.check(growing, CTX)
+    assert result.valid is False and "Redis memory of redis" in result.summary
+
+
 def test_a_restarted_node_is_a_new_series() -> None:
     before = series(lambda t: 100 * MIB * t / 3600, seconds=300, pid=1)
     after: list[Record] = [
@@ -212,6 +250,34 @@ def test_small_absolute_growth_and_sparse_operations_are_not_drift() -> None:
     assert sparse.valid == "unknown"
     growing = ops(600, lambda t: 0.050 + 0.100 * t / 600)
     assert drift.check(growing, CTX, p99_growth=5.0).valid is True
+
+
+def test_a_burst_of_noise_at_the_end_is_not_drift() -> None:
+    """A loaded machine at the end of a clean soak: the last window's p99 jumps, but the p99
+    of the run's slices shows no steady rise."""
+    burst = drift.check(ops(600, lambda t: 0.150 if t > 540 else 0.050), CTX)
+    (row,) = burst.table.rows if isinstance(burst.table, DriftTable) else []
+    assert row.p99_growth is not None and row.p99_growth > 0.5, "the two windows differ"
+    assert burst.valid is True and not row.drifting
+
+
+def test_the_users_stopping_after_the_planned_end_are_not_judged() -> None:
+    stopping = ops(600, lambda t: 0.050) + [
+        {
+            "time": ZERO + 600 + i / 100,
+            "type": "ok",
+            "process": f"w0-u{i}",
+            "f": "call:notify",
+            "latency": 2.0,
+        }
+        for i in range(200)
+    ]
+    unplanned = drift.check(stopping, CTX).table
+    planned = drift.check(stopping, CheckContext(duration=600.0)).table
+    assert isinstance(unplanned, DriftTable) and isinstance(planned, DriftTable)
+    assert unplanned.rows[0].last.p99 == 2.0, "without the planned end the stops count"
+    assert planned.windows is not None and planned.windows[1][1] <= 600
+    assert (planned.rows[0].last.p99 or 1.0) < 0.1, "the 2 s stops are not in the last window"
 
 
 def test_long_runs_compare_the_first_and_the_last_hour() -> None:
