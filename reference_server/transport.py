@@ -303,6 +303,9 @@ def _check_origin(request: Request, allowed_hosts: tuple[str, ...]) -> None:
     origin = request.headers.get("origin")
     if origin is None:
         return
-    host = urlsplit(origin).hostname
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:  # not even a URL ("http://[")
+        host = None
     if host is None or (host not in allowed_hosts and f"[{host}]" not in allowed_hosts):
         raise HttpError(403, INVALID_REQUEST, f"origin {origin!r} is not allowed")

@@ -279,7 +279,15 @@ def test_body_over_limit_is_413(http: httpx.Client, small_body_url: str) -> None
 
 @pytest.mark.parametrize(
     "origin",
-    ["http://evil.example", "https://localhost.evil.example", "null", "http://10.0.0.1:8000"],
+    [
+        "http://evil.example",
+        "https://localhost.evil.example",
+        "null",
+        "http://10.0.0.1:8000",
+        "http://[",
+        "http://[::1",
+        "",
+    ],
 )
 def test_foreign_origin_is_403(http: httpx.Client, memory_url: str, origin: str) -> None:
     response = http.post(memory_url, headers={**headers(), "origin": origin}, json=init_message())
