@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
@@ -35,6 +36,7 @@ from reference_server.protocol import (
     error_response,
     is_notification,
     is_response,
+    is_valid_id,
     request,
     result_response,
     validate_message,
@@ -47,6 +49,9 @@ SSE_KEEPALIVE = 15.0
 # Clients of 2025-11-25 reconnect this soon (ms) after the server ends a stream.
 SSE_RETRY_MS = 1000
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# Far deeper than any MCP message, far shallower than what overflows a serializer's stack
+# when a message is echoed, stored or forwarded.
+MAX_NESTING = 128
 
 
 class HttpError(Exception):
@@ -137,15 +142,13 @@ class McpTransport:
                     raise HttpError(413, INVALID_REQUEST, f"body larger than {limit} bytes")
         except ClientDisconnect as exc:
             raise HttpError(400, INVALID_REQUEST, "client disconnected mid-body") from exc
-        try:
-            message = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HttpError(400, PARSE_ERROR, f"parse error: {exc}") from exc
+        message = parse_json(body)
         if isinstance(message, list):
             raise HttpError(400, INVALID_REQUEST, "JSON-RPC batches are not supported")
         problem = validate_message(message)
         if problem is not None:
             request_id = message.get("id") if isinstance(message, dict) else None
+            request_id = request_id if is_valid_id(request_id) else None
             raise HttpError(400, INVALID_REQUEST, f"invalid request: {problem}", request_id)
         assert isinstance(message, dict)
         return message
@@ -296,6 +299,30 @@ class McpTransport:
         await self._node.store.delete(session.session_id)
         await self._node.streams.forget_session(session.session_id)
         return Response(status_code=200)
+
+
+def parse_json(body: bytes | bytearray) -> Any:
+    """A body as strict JSON (RFC 8259: UTF-8, no NaN or Infinity, no lone surrogates), nested
+    at most MAX_NESTING deep; anything else is a parse error."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HttpError(400, PARSE_ERROR, f"parse error: {exc}") from exc
+    # Only a body with that many brackets can be that deep: most are not even looked at.
+    if body.count(b"[") + body.count(b"{") > MAX_NESTING and _nested_deeper(value, MAX_NESTING):
+        raise HttpError(400, PARSE_ERROR, f"parse error: nested deeper than {MAX_NESTING}")
+    return value
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    pending = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _check_origin(request: Request, allowed_hosts: tuple[str, ...]) -> None:

@@ -116,14 +116,57 @@ def session(http: httpx.Client, url: str) -> str:
 # --- parsing and JSON-RPC validation --------------------------------------------------------
 
 
+def _ping_with(value: bytes) -> bytes:
+    return b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":' + value + b"}}"
+
+
 @pytest.mark.parametrize(
     "body",
-    [b"{", b"not json", b"", b'{"jsonrpc": "2.0", "id": 1,', b"\xff\xfe\x00", b"{'a': 1}"],
-    ids=["open-brace", "words", "empty", "truncated", "bad-utf8", "single-quotes"],
+    [
+        b"{",
+        b"not json",
+        b"",
+        b'{"jsonrpc": "2.0", "id": 1,',
+        b"\xff\xfe\x00",
+        b"{'a': 1}",
+        _ping_with(b"NaN"),
+        _ping_with(b"-Infinity"),
+        _ping_with(b"1e999"),
+        _ping_with(b'"\\ud800"'),
+        b'{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"\\udc00"}}',
+        json.dumps(rpc("ping")).encode("utf-16"),
+        b"[" * 5000 + b"]" * 5000,
+        _ping_with(b"[" * 127 + b"]" * 127),
+    ],
+    ids=[
+        "open-brace",
+        "words",
+        "empty",
+        "truncated",
+        "bad-utf8",
+        "single-quotes",
+        "nan",
+        "infinity",
+        "overflowing-number",
+        "lone-surrogate",
+        "lone-surrogate-uri",
+        "utf-16",
+        "nested-5000-deep",
+        "nested-129-deep",
+    ],
 )
-def test_malformed_json_is_parse_error(http: httpx.Client, memory_url: str, body: bytes) -> None:
-    response = http.post(memory_url, headers=headers(), content=body)
+def test_malformed_json_is_parse_error(http: httpx.Client, url: str, body: bytes) -> None:
+    """Only strict JSON (RFC 8259), and not nested deeper than a message ever needs: what
+    the server could not echo, store in Redis or forward as valid JSON is refused up front."""
+    session_id = initialize(http, url)
+    response = http.post(url, headers=headers(session_id), content=body)
     expect_error(response, 400, PARSE_ERROR)
+
+
+def test_deep_but_bounded_nesting_is_served(http: httpx.Client, url: str, session: str) -> None:
+    deep = _ping_with(b"[" * 126 + b"]" * 126)  # 128 levels: message, params, 126 arrays
+    response = http.post(url, headers=headers(session), content=deep)
+    assert response.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
 
 
 @pytest.mark.parametrize(
@@ -174,6 +217,16 @@ def test_invalid_request_echoes_a_valid_id(http: httpx.Client, memory_url: str) 
     message = {"jsonrpc": "2.0", "id": "abc", "method": "ping", "params": "nope"}
     body = expect_error(http.post(memory_url, headers=headers(), json=message), 400, -32600)
     assert body["id"] == "abc"
+
+
+@pytest.mark.parametrize("bad_id", [0.5, True, [1], {"a": 1}], ids=str)
+def test_invalid_request_never_echoes_an_invalid_id(
+    http: httpx.Client, memory_url: str, bad_id: Any
+) -> None:
+    """An id that is not a string or an integer cannot be echoed: the error's id is null."""
+    for message in ({**rpc("ping"), "id": bad_id}, {"jsonrpc": "2.0", "id": bad_id}):
+        response = http.post(memory_url, headers=headers(), json=message)
+        assert expect_error(response, 400, INVALID_REQUEST)["id"] is None
 
 
 def test_unknown_method(http: httpx.Client, url: str, session: str) -> None:
