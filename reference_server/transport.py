@@ -155,9 +155,10 @@ class McpTransport:
 
     async def _initialize(self, message: JsonDict, stateful: bool) -> Response:
         params = message.get("params") or {}
-        for name in ("capabilities", "clientInfo"):
-            if not isinstance(params.get(name, {}), dict):
-                error = error_response(message["id"], INVALID_PARAMS, f"{name} must be an object")
+        for name, kind in (("protocolVersion", str), ("capabilities", dict), ("clientInfo", dict)):
+            if name in params and not isinstance(params[name], kind):
+                must = "a string" if kind is str else "an object"
+                error = error_response(message["id"], INVALID_PARAMS, f"{name} must be {must}")
                 return json_response(error, 400)
         version = negotiate_version(params)
         result = result_response(

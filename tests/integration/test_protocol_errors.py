@@ -235,6 +235,11 @@ def test_unknown_method(http: httpx.Client, url: str, session: str) -> None:
     assert body["id"] == 7
 
 
+PROMPT_REF = {"type": "ref/prompt", "name": "test_prompt_with_arguments"}
+ARGUMENT = {"name": "arg1", "value": "pa"}
+ARGUMENT_VALUES = {"arg1": "a", "arg2": "b"}
+
+
 @pytest.mark.parametrize(
     ("method", "params"),
     [
@@ -247,6 +252,28 @@ def test_unknown_method(http: httpx.Client, url: str, session: str) -> None:
         ("logging/setLevel", {}),
         ("resources/read", {}),
         ("prompts/get", {"name": "no-such-prompt"}),
+        ("tools/call", {"name": "whoami", "arguments": None}),
+        ("tools/call", {"name": "whoami", "arguments": []}),
+        ("tools/call", {"name": "whoami", "_meta": None}),
+        ("tools/call", {"name": "whoami", "_meta": {"progressToken": {"a": 1}}}),
+        ("tools/call", {"name": "whoami", "_meta": {"progressToken": True}}),
+        ("tools/call", {"name": "whoami", "_meta": {"progressToken": 1.5}}),
+        ("tools/call", {"name": "json_schema_2020_12_tool", "arguments": {"name": 5}}),
+        ("tools/call", {"name": "json_schema_2020_12_tool", "arguments": {"address": "x"}}),
+        (
+            "tools/call",
+            {"name": "json_schema_2020_12_tool", "arguments": {"address": {"city": [1]}}},
+        ),
+        ("tools/call", {"name": "json_schema_2020_12_tool", "arguments": {"extra": 1}}),
+        ("prompts/get", {"name": "test_prompt_with_arguments", "arguments": 5}),
+        ("prompts/get", {"name": "test_prompt_with_arguments", "arguments": ["arg1", "arg2"]}),
+        ("prompts/get", {"name": "test_prompt_with_arguments", "arguments": {"arg1": 1}}),
+        ("prompts/get", {"name": "test_simple_prompt", "arguments": {"x": None}}),
+        ("completion/complete", {"ref": PROMPT_REF, "argument": {"name": 1, "value": "a"}}),
+        ("completion/complete", {"ref": PROMPT_REF, "argument": {"name": "arg1"}}),
+        ("completion/complete", {"ref": {"type": "ref/other"}, "argument": ARGUMENT}),
+        ("completion/complete", {"ref": {"type": "ref/prompt"}, "argument": ARGUMENT}),
+        ("completion/complete", {"ref": {"type": "ref/resource", "uri": 5}, "argument": ARGUMENT}),
     ],
     ids=[
         "unknown-tool",
@@ -258,6 +285,25 @@ def test_unknown_method(http: httpx.Client, url: str, session: str) -> None:
         "no-log-level",
         "resource-without-uri",
         "unknown-prompt",
+        "arguments-null",
+        "arguments-empty-array",
+        "meta-null",
+        "progress-token-object",
+        "progress-token-bool",
+        "progress-token-fraction",
+        "schema-tool-name-not-string",
+        "schema-tool-address-not-object",
+        "schema-tool-city-not-string",
+        "schema-tool-unknown-argument",
+        "prompt-arguments-number",
+        "prompt-arguments-array",
+        "prompt-argument-not-string",
+        "prompt-extra-argument-null",
+        "completion-name-not-string",
+        "completion-without-value",
+        "completion-unknown-ref-type",
+        "completion-ref-without-name",
+        "completion-ref-uri-not-string",
     ],
 )
 def test_invalid_params(
@@ -266,6 +312,65 @@ def test_invalid_params(
     response = http.post(url, headers=headers(session), json=rpc(method, params, id="p"))
     body = expect_error(response, 200, INVALID_PARAMS)
     assert body["id"] == "p"
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("tools/call", {"name": "json_schema_2020_12_tool", "arguments": {}}),
+        (
+            "tools/call",
+            {
+                "name": "json_schema_2020_12_tool",
+                "arguments": {"name": "n", "address": {"street": "s", "city": "c", "zip": 1}},
+            },
+        ),
+        ("tools/call", {"name": "whoami", "_meta": {"progressToken": "t"}}),
+        ("prompts/get", {"name": "test_prompt_with_arguments", "arguments": ARGUMENT_VALUES}),
+        ("completion/complete", {"ref": PROMPT_REF, "argument": ARGUMENT}),
+        (
+            "completion/complete",
+            {
+                "ref": {"type": "ref/resource", "uri": "test://template/{id}/data"},
+                "argument": ARGUMENT,
+            },
+        ),
+    ],
+    ids=[
+        "schema-tool-empty",
+        "schema-tool-full",
+        "progress-token",
+        "prompt",
+        "complete-prompt",
+        "complete-resource",
+    ],
+)
+def test_well_typed_params_get_results(
+    http: httpx.Client, url: str, session: str, method: str, params: dict[str, Any]
+) -> None:
+    response = http.post(url, headers=headers(session), json=rpc(method, params, id="ok"))
+    assert response.status_code == 200, response.text
+    assert "result" in response.json(), response.text
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"protocolVersion": 20250618, "capabilities": {}, "clientInfo": {}},
+        {"protocolVersion": ["2025-06-18"]},
+        {"protocolVersion": None},
+        {"capabilities": "all"},
+        {"clientInfo": ["me"]},
+    ],
+    ids=["version-number", "version-array", "version-null", "capabilities", "client-info"],
+)
+def test_initialize_with_mistyped_params_is_invalid_params(
+    http: httpx.Client, memory_url: str, params: dict[str, Any]
+) -> None:
+    response = http.post(memory_url, headers=headers(), json=rpc("initialize", params, id="i"))
+    body = expect_error(response, 400, INVALID_PARAMS)
+    assert body["id"] == "i"
+    assert "mcp-session-id" not in response.headers
 
 
 def test_ping_answers_empty_object(http: httpx.Client, url: str, session: str) -> None:
