@@ -562,6 +562,39 @@ def test_stateless_client(http: httpx.Client, url: str) -> None:
     assert http.post(url, headers=json_only, json=rpc("ping", id=3)).json()["result"] == {}
 
 
+@pytest.mark.parametrize(
+    "last_event_id",
+    [
+        b"99999999999999999999999-0",
+        b"1-99999999999999999999999",
+        b"18446744073709551615-18446744073709551615",
+        b"18446744073709551616-0",
+        b"9" * 5000 + b"-0",
+        b"\xb2-0",  # "2-0" with a superscript two: str.isdigit() takes it, int() does not
+        b"-1-0",
+        b"x",
+    ],
+    ids=[
+        "ms-overflow",
+        "seq-overflow",
+        "largest",
+        "ms-2^64",
+        "5000-digits",
+        "superscript",
+        "neg",
+        "x",
+    ],
+)
+def test_any_last_event_id_opens_a_stream(
+    http: httpx.Client, url: str, session: str, last_event_id: bytes
+) -> None:
+    """A Last-Event-ID that cannot be one of ours resumes nothing; it is never a 500."""
+    get_headers = {**headers(session, accept="text/event-stream"), "last-event-id": last_event_id}
+    with http.stream("GET", url, headers=get_headers) as stream:
+        assert stream.status_code == 200, stream.read()
+        assert stream.headers["content-type"].startswith("text/event-stream")
+
+
 # --- version negotiation and the listening stream ------------------------------------------
 
 
