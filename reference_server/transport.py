@@ -104,14 +104,14 @@ class McpTransport:
             )
 
     async def _post(self, request: Request) -> Response:
-        accept = request.headers.get("accept", "")
-        wants_json = "application/json" in accept or "*/*" in accept
-        wants_sse = "text/event-stream" in accept or "*/*" in accept
-        if not (wants_json or wants_sse):
+        accept = _media_types(request.headers.get("accept", ""))
+        wants_json = bool(accept & {"application/json", "application/*", "*/*"})
+        wants_sse = bool(accept & {"text/event-stream", "text/*", "*/*"})
+        if not wants_json:
             raise HttpError(
                 406, INVALID_REQUEST, "Accept must list application/json and text/event-stream"
             )
-        if not request.headers.get("content-type", "").startswith("application/json"):
+        if _media_types(request.headers.get("content-type", "")) != {"application/json"}:
             raise HttpError(415, INVALID_REQUEST, "Content-Type must be application/json")
         message = await self._read_message(request)
         # A client that cannot take SSE at all is served statelessly: plain JSON, no session.
@@ -270,7 +270,8 @@ class McpTransport:
             )
 
     async def _get(self, request: Request) -> Response:
-        if "text/event-stream" not in request.headers.get("accept", ""):
+        accept = _media_types(request.headers.get("accept", ""))
+        if not accept & {"text/event-stream", "text/*", "*/*"}:
             raise HttpError(406, INVALID_REQUEST, "GET needs Accept: text/event-stream")
         session = await self._session(request)
         last_event_id = request.headers.get("last-event-id")
@@ -300,6 +301,11 @@ class McpTransport:
         await self._node.store.delete(session.session_id)
         await self._node.streams.forget_session(session.session_id)
         return Response(status_code=200)
+
+
+def _media_types(header: str) -> set[str]:
+    """The media types a header lists: lower case, without parameters ("; q=0.9")."""
+    return {part.split(";", 1)[0].strip().lower() for part in header.split(",")}
 
 
 def parse_json(body: bytes | bytearray) -> Any:

@@ -462,7 +462,17 @@ def test_loopback_origin_is_allowed(http: httpx.Client, memory_url: str, origin:
     assert response.headers["mcp-session-id"]
 
 
-@pytest.mark.parametrize("accept", ["text/html", "text/plain", ""])
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "text/html",
+        "text/plain",
+        "",
+        "application/jsonl",
+        "application/json-seq",
+        "text/event-stream",
+    ],
+)
 def test_post_with_wrong_accept_is_406(
     http: httpx.Client, url: str, session: str, accept: str
 ) -> None:
@@ -470,7 +480,7 @@ def test_post_with_wrong_accept_is_406(
     expect_error(response, 406, INVALID_REQUEST)
 
 
-@pytest.mark.parametrize("accept", ["application/json", "text/html", ""])
+@pytest.mark.parametrize("accept", ["application/json", "text/html", "", "text/event-streams"])
 def test_get_without_event_stream_is_406(
     http: httpx.Client, url: str, session: str, accept: str
 ) -> None:
@@ -478,10 +488,28 @@ def test_get_without_event_stream_is_406(
     expect_error(response, 406, INVALID_REQUEST)
 
 
-def test_wrong_content_type_is_415(http: httpx.Client, memory_url: str) -> None:
-    hdrs = {**headers(), "content-type": "text/plain"}
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/jsonx", "application/json-rpc", "json", ""]
+)
+def test_wrong_content_type_is_415(http: httpx.Client, memory_url: str, content_type: str) -> None:
+    hdrs = {**headers(), "content-type": content_type}
     response = http.post(memory_url, headers=hdrs, content=json.dumps(init_message()))
     expect_error(response, 415, INVALID_REQUEST)
+
+
+def test_media_types_are_case_insensitive_and_may_have_parameters(
+    http: httpx.Client, url: str, session: str
+) -> None:
+    post = {
+        **headers(session),
+        "accept": "Application/JSON;q=1, TEXT/EVENT-STREAM",
+        "content-type": "Application/Json; charset=utf-8",
+    }
+    response = http.post(url, headers=post, json=rpc("ping"))
+    assert response.status_code == 200, response.text
+    get_headers = {**headers(session), "accept": "Text/Event-Stream; q=0.5"}
+    with http.stream("GET", url, headers=get_headers) as stream:
+        assert stream.status_code == 200, stream.read()
 
 
 def test_unsupported_method_is_405(http: httpx.Client, memory_url: str) -> None:
