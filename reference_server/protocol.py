@@ -90,7 +90,18 @@ def validate_message(message: Any) -> str | None:
         return "a response needs a string or integer id"
     if ("result" in message) == ("error" in message):
         return "a response carries exactly one of result and error"
+    if "error" in message and not _valid_error(message["error"]):
+        return "error must be an object with an integer code and a string message"
     return None
+
+
+def _valid_error(error: Any) -> bool:
+    code = error.get("code") if isinstance(error, dict) else None
+    return (
+        isinstance(code, int)
+        and not isinstance(code, bool)
+        and isinstance(error.get("message"), str)
+    )
 
 
 def is_valid_id(value: Any) -> bool:

@@ -187,6 +187,11 @@ def test_deep_but_bounded_nesting_is_served(http: httpx.Client, url: str, sessio
         {"jsonrpc": "2.0"},
         {"jsonrpc": "2.0", "id": 1},
         {"jsonrpc": "2.0", "id": 1, "result": {}, "error": {"code": 1, "message": "x"}},
+        {"jsonrpc": "2.0", "id": 1, "error": "declined"},
+        {"jsonrpc": "2.0", "id": 1, "error": {"code": "1", "message": "x"}},
+        {"jsonrpc": "2.0", "id": 1, "error": {"code": True, "message": "x"}},
+        {"jsonrpc": "2.0", "id": 1, "error": {"code": 1}},
+        {"jsonrpc": "2.0", "id": 1, "error": {"code": 1, "message": None}},
     ],
     ids=[
         "empty-batch",
@@ -204,6 +209,11 @@ def test_deep_but_bounded_nesting_is_served(http: httpx.Client, url: str, sessio
         "nothing",
         "response-without-result",
         "response-with-both",
+        "error-not-object",
+        "error-code-string",
+        "error-code-bool",
+        "error-without-message",
+        "error-message-null",
     ],
 )
 def test_invalid_jsonrpc_is_invalid_request(
@@ -396,6 +406,26 @@ def test_notifications_and_responses_get_202(
     response = http.post(url, headers=headers(session), json=message)
     assert response.status_code == 202
     assert response.content == b""
+
+
+def test_malformed_answer_to_a_server_request_is_refused(
+    http: httpx.Client, url: str, session: str
+) -> None:
+    """An answer whose error is not {code, message} is a 400: it neither crashes the waiting
+    tool nor counts as its answer, and a proper answer afterwards still completes the call."""
+    call = rpc("tools/call", {"name": "sample", "arguments": {"prompt": "p", "nonce": "n"}}, "s")
+    with http.stream("POST", url, headers=headers(session), json=call) as stream:
+        lines = stream.iter_lines()
+        asked = json.loads(_read_event(lines)["data"])
+        assert asked["method"] == "sampling/createMessage"
+        for error in ("declined", {"code": "1", "message": "x"}, {"code": 1}):
+            bad = {"jsonrpc": "2.0", "id": asked["id"], "error": error}
+            expect_error(http.post(url, headers=headers(session), json=bad), 400, INVALID_REQUEST)
+        answer = {"jsonrpc": "2.0", "id": asked["id"], "result": {"content": {"text": "ok"}}}
+        assert http.post(url, headers=headers(session), json=answer).status_code == 202
+        final = json.loads(_read_event(lines)["data"])
+    assert final["id"] == "s"
+    assert final["result"]["content"][0]["text"] == "ok", final
 
 
 # --- body size -------------------------------------------------------------------------------
