@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -52,6 +53,7 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # Far deeper than any MCP message, far shallower than what overflows a serializer's stack
 # when a message is echoed, stored or forwarded.
 MAX_NESTING = 128
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
 
 class HttpError(Exception):
@@ -318,6 +320,13 @@ def parse_json(body: bytes | bytearray) -> Any:
     # Only a body with that many brackets can be that deep: most are not even looked at.
     if body.count(b"[") + body.count(b"{") > MAX_NESTING and _nested_deeper(value, MAX_NESTING):
         raise HttpError(400, PARSE_ERROR, f"parse error: nested deeper than {MAX_NESTING}")
+    if _LONG_NUMBER.search(body):
+        # orjson reads an integer past 64 bits as a float (an id 2**64 would stop being an
+        # integer): read the body, known to be strict JSON by now, again for exact integers.
+        try:
+            value = json.loads(body)
+        except ValueError as exc:  # an integer of more than 4,300 digits
+            raise HttpError(400, PARSE_ERROR, f"parse error: {exc}") from exc
     return value
 
 

@@ -163,6 +163,17 @@ def test_malformed_json_is_parse_error(http: httpx.Client, url: str, body: bytes
     expect_error(response, 400, PARSE_ERROR)
 
 
+@pytest.mark.parametrize("big", [2**64, -(2**63) - 1, 10**40], ids=["2^64", "-2^63-1", "10^40"])
+def test_integers_past_64_bits_stay_integers(
+    http: httpx.Client, url: str, session: str, big: int
+) -> None:
+    """A JSON-RPC id or error code is any integer: one past 64 bits is not read as a float."""
+    response = http.post(url, headers=headers(session), json=rpc("ping", id=big))
+    assert response.json() == {"jsonrpc": "2.0", "id": big, "result": {}}
+    answer = {"jsonrpc": "2.0", "id": big, "error": {"code": big, "message": "no"}}
+    assert http.post(url, headers=headers(session), json=answer).status_code == 202
+
+
 def test_deep_but_bounded_nesting_is_served(http: httpx.Client, url: str, session: str) -> None:
     deep = _ping_with(b"[" * 126 + b"]" * 126)  # 128 levels: message, params, 126 arrays
     response = http.post(url, headers=headers(session), content=deep)
