@@ -259,6 +259,8 @@ def test_unknown_method(http: httpx.Client, url: str, session: str) -> None:
 PROMPT_REF = {"type": "ref/prompt", "name": "test_prompt_with_arguments"}
 ARGUMENT = {"name": "arg1", "value": "pa"}
 ARGUMENT_VALUES = {"arg1": "a", "arg2": "b"}
+# 10,000 notifications two minutes apart: a call of two weeks.
+NOTIFY_FOR_DAYS = {"count": 10_000, "interval_ms": 120_000, "nonce": "n"}
 
 
 @pytest.mark.parametrize(
@@ -295,6 +297,7 @@ ARGUMENT_VALUES = {"arg1": "a", "arg2": "b"}
         ("completion/complete", {"ref": {"type": "ref/other"}, "argument": ARGUMENT}),
         ("completion/complete", {"ref": {"type": "ref/prompt"}, "argument": ARGUMENT}),
         ("completion/complete", {"ref": {"type": "ref/resource", "uri": 5}, "argument": ARGUMENT}),
+        ("tools/call", {"name": "notify", "arguments": NOTIFY_FOR_DAYS}),
     ],
     ids=[
         "unknown-tool",
@@ -325,6 +328,7 @@ ARGUMENT_VALUES = {"arg1": "a", "arg2": "b"}
         "completion-unknown-ref-type",
         "completion-ref-without-name",
         "completion-ref-uri-not-string",
+        "notify-for-days",
     ],
 )
 def test_invalid_params(
@@ -333,6 +337,13 @@ def test_invalid_params(
     response = http.post(url, headers=headers(session), json=rpc(method, params, id="p"))
     body = expect_error(response, 200, INVALID_PARAMS)
     assert body["id"] == "p"
+
+
+def test_progress_for_minutes_is_invalid_params(http: httpx.Client, url: str) -> None:
+    arguments = {"steps": 10_000, "interval_ms": 13}  # 130 s of pauses
+    call = rpc("tools/call", {"name": "progress", "arguments": arguments}, id="p")
+    response = http.post(url, headers=headers(accept="application/json"), json=call)
+    assert expect_error(response, 200, INVALID_PARAMS)["id"] == "p"
 
 
 @pytest.mark.parametrize(
