@@ -484,7 +484,8 @@ def _in_params(payload: bytes) -> bytes:
     return head + b'"arguments":{"text":"t","extra":' + payload + b"}}}"
 
 
-# The depth a server must take: far more than any MCP message needs, far less than 1,000.
+# The depth a server must take (far more than any MCP message needs), and one it must refuse
+# (a recursive parser or serializer overflows its stack long before). In between, either.
 DEPTH_TAKEN = 32
 DEPTH_REFUSED = 4000
 
@@ -522,6 +523,7 @@ def hostile_bodies(draw: st.DrawFn, max_body: int) -> Body:
                 "too-deep",
                 "deep-inside",
                 "deep-but-fine",
+                "deep-either",
                 "batch",
                 "huge-array",
                 "oversize",
@@ -567,6 +569,9 @@ def hostile_bodies(draw: st.DrawFn, max_body: int) -> Body:
         return _body(family, _in_params(_nested(depth, leaf)), *parse[0], codes=parse[1])
     if family == "deep-but-fine":
         return _body(family, _in_params(_nested(draw(st.integers(1, DEPTH_TAKEN)))), 200)
+    if family == "deep-either":
+        depth = draw(st.integers(DEPTH_TAKEN, DEPTH_REFUSED))
+        return _body(family, _in_params(_nested(depth)), 200, 400, codes=parse[1])
     if family == "batch":
         count = draw(st.integers(0, 5000))
         one = draw(st.sampled_from([PING, {"jsonrpc": "2.0", "method": "ping"}]))
