@@ -8,7 +8,8 @@ node answers a ping and logged no traceback.
 
 Reproducible: examples are derandomized (the same ones every run) and failures shrink.
 ``MCP_SCALE_FUZZ_EXAMPLES`` (default 200) sets the examples of each property in the default
-run; the ``slow`` variants run ``MCP_SCALE_FUZZ_LONG_EXAMPLES`` (default 1000).
+run; the ``slow`` variants run ``MCP_SCALE_FUZZ_LONG_EXAMPLES`` (default 1000);
+``MCP_SCALE_FUZZ_SEED=N`` draws other examples, those of seed N.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from harness.cluster.local import LocalCluster
@@ -57,6 +58,7 @@ pytestmark = pytest.mark.timeout(900)
 
 EXAMPLES = int(os.environ.get("MCP_SCALE_FUZZ_EXAMPLES", "200"))
 LONG_EXAMPLES = int(os.environ.get("MCP_SCALE_FUZZ_LONG_EXAMPLES", "1000"))
+SEED = os.environ.get("MCP_SCALE_FUZZ_SEED")
 BUDGETS = [
     pytest.param(EXAMPLES, id="ci"),
     pytest.param(LONG_EXAMPLES, id="long", marks=pytest.mark.slow),
@@ -67,16 +69,23 @@ MAX_BODY = 1_000_000
 ACCEPT_BOTH = b"application/json, text/event-stream"
 
 
-def fuzz_settings(examples: int) -> settings:
-    # No deadline: the bound that matters is REQUEST_BOUND on each request, and a per-example
-    # deadline would be a timing assert on a shared 2-core machine.
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+def fuzz_settings(examples: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The same examples every run; or, with MCP_SCALE_FUZZ_SEED, those of that seed (to
+    explore further; a failure then names the seed to run again)."""
+
+    def apply(test: Callable[..., None]) -> Callable[..., None]:
+        # No deadline: the bound that matters is REQUEST_BOUND on each request, and a
+        # per-example deadline would be a timing assert on a shared 2-core machine.
+        test = settings(
+            max_examples=examples,
+            deadline=None,
+            derandomize=SEED is None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )(test)
+        return test if SEED is None else seed(int(SEED))(test)
+
+    return apply
 
 
 def strict_json(data: bytes | str) -> Any:
