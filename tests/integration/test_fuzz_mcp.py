@@ -7,7 +7,7 @@ JSON-RPC error a correct server gives, and it keeps serving: each example ends b
 node answers a ping and logged no traceback.
 
 Reproducible: examples are derandomized (the same ones every run) and failures shrink.
-``MCP_SCALE_FUZZ_EXAMPLES`` (default 200) sets the examples of each property in the default
+``MCP_SCALE_FUZZ_EXAMPLES`` (default 100) sets the examples of each property in the default
 run; the ``slow`` variants run ``MCP_SCALE_FUZZ_LONG_EXAMPLES`` (default 1000);
 ``MCP_SCALE_FUZZ_SEED=N`` draws other examples, those of seed N.
 """
@@ -56,7 +56,7 @@ from tests.support.mcp_http import iter_sse
 
 pytestmark = pytest.mark.timeout(900)
 
-EXAMPLES = int(os.environ.get("MCP_SCALE_FUZZ_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("MCP_SCALE_FUZZ_EXAMPLES", "100"))
 LONG_EXAMPLES = int(os.environ.get("MCP_SCALE_FUZZ_LONG_EXAMPLES", "1000"))
 SEED = os.environ.get("MCP_SCALE_FUZZ_SEED")
 BUDGETS = [
