@@ -17,6 +17,7 @@ from reference_server.protocol import (
     JsonDict,
     RequestId,
     RpcError,
+    is_valid_id,
 )
 from reference_server.sessions.base import SessionRecord
 from reference_server.tools.base import ToolContext, text_result
@@ -102,11 +103,15 @@ class Dispatcher:
         tool = self._node.catalog.tools.get(name) if isinstance(name, str) else None
         if tool is None:
             raise RpcError(INVALID_PARAMS, f"unknown tool: {name}")
-        arguments = params.get("arguments") or {}
+        arguments = params.get("arguments", {})
         if not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, "arguments must be an object")
-        meta = params.get("_meta")
-        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        meta = params.get("_meta", {})
+        if not isinstance(meta, dict):
+            raise RpcError(INVALID_PARAMS, "_meta must be an object")
+        token = meta.get("progressToken")
+        if "progressToken" in meta and not is_valid_id(token):
+            raise RpcError(INVALID_PARAMS, "progressToken must be a string or an integer")
         ctx = ToolContext(
             node_id=self._node.config.node_id,
             session=call.session,
@@ -159,7 +164,9 @@ class Dispatcher:
         prompt = self._node.catalog.prompts.get(name) if isinstance(name, str) else None
         if prompt is None:
             raise RpcError(INVALID_PARAMS, f"unknown prompt: {name}")
-        arguments = params.get("arguments") or {}
+        arguments = params.get("arguments", {})
+        if not isinstance(arguments, dict) or not all(map(_is_str, arguments.values())):
+            raise RpcError(INVALID_PARAMS, "prompt arguments must be an object of strings")
         missing = [
             a["name"] for a in prompt.arguments if a.get("required") and a["name"] not in arguments
         ]
@@ -183,11 +190,23 @@ class Dispatcher:
         ref, argument = params.get("ref"), params.get("argument")
         if not isinstance(ref, dict) or not isinstance(argument, dict):
             raise RpcError(INVALID_PARAMS, "ref and argument must be objects")
-        name, value = str(argument.get("name", "")), str(argument.get("value", ""))
+        name, value = argument.get("name"), argument.get("value")
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise RpcError(INVALID_PARAMS, "argument must have a string name and value")
+        kind = ref.get("type")
+        named_by = "name" if kind == "ref/prompt" else "uri" if kind == "ref/resource" else None
+        if named_by is None or not isinstance(ref.get(named_by), str):
+            raise RpcError(
+                INVALID_PARAMS, "ref must be a ref/prompt with a name or a ref/resource with a uri"
+            )
         values: list[str] = []
         for completer in self._node.catalog.completers:
             values.extend(completer(ref, name, value))
         return {"completion": {"values": values[:100], "total": len(values), "hasMore": False}}
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
 
 
 def _uri(params: JsonDict) -> str:

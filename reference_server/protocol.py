@@ -83,17 +83,29 @@ def validate_message(message: Any) -> str | None:
             return "method must be a string"
         if "params" in message and not isinstance(message["params"], dict):
             return "params must be an object"
-        if "id" in message and not _valid_id(message["id"]):
+        if "id" in message and not is_valid_id(message["id"]):
             return "id must be a string or an integer"
         return None
-    if "id" not in message or not _valid_id(message["id"]):
+    if "id" not in message or not is_valid_id(message["id"]):
         return "a response needs a string or integer id"
     if ("result" in message) == ("error" in message):
         return "a response carries exactly one of result and error"
+    if "error" in message and not _valid_error(message["error"]):
+        return "error must be an object with an integer code and a string message"
     return None
 
 
-def _valid_id(value: Any) -> bool:
+def _valid_error(error: Any) -> bool:
+    code = error.get("code") if isinstance(error, dict) else None
+    return (
+        isinstance(code, int)
+        and not isinstance(code, bool)
+        and isinstance(error.get("message"), str)
+    )
+
+
+def is_valid_id(value: Any) -> bool:
+    """A JSON-RPC id as MCP has it: a string or an integer (not null, not a fraction)."""
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
@@ -35,6 +37,7 @@ from reference_server.protocol import (
     error_response,
     is_notification,
     is_response,
+    is_valid_id,
     request,
     result_response,
     validate_message,
@@ -47,6 +50,10 @@ SSE_KEEPALIVE = 15.0
 # Clients of 2025-11-25 reconnect this soon (ms) after the server ends a stream.
 SSE_RETRY_MS = 1000
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# Far deeper than any MCP message, far shallower than what overflows a serializer's stack
+# when a message is echoed, stored or forwarded.
+MAX_NESTING = 128
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
 
 class HttpError(Exception):
@@ -99,14 +106,14 @@ class McpTransport:
             )
 
     async def _post(self, request: Request) -> Response:
-        accept = request.headers.get("accept", "")
-        wants_json = "application/json" in accept or "*/*" in accept
-        wants_sse = "text/event-stream" in accept or "*/*" in accept
-        if not (wants_json or wants_sse):
+        accept = _media_types(request.headers.get("accept", ""))
+        wants_json = bool(accept & {"application/json", "application/*", "*/*"})
+        wants_sse = bool(accept & {"text/event-stream", "text/*", "*/*"})
+        if not wants_json:
             raise HttpError(
                 406, INVALID_REQUEST, "Accept must list application/json and text/event-stream"
             )
-        if not request.headers.get("content-type", "").startswith("application/json"):
+        if _media_types(request.headers.get("content-type", "")) != {"application/json"}:
             raise HttpError(415, INVALID_REQUEST, "Content-Type must be application/json")
         message = await self._read_message(request)
         # A client that cannot take SSE at all is served statelessly: plain JSON, no session.
@@ -137,24 +144,23 @@ class McpTransport:
                     raise HttpError(413, INVALID_REQUEST, f"body larger than {limit} bytes")
         except ClientDisconnect as exc:
             raise HttpError(400, INVALID_REQUEST, "client disconnected mid-body") from exc
-        try:
-            message = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HttpError(400, PARSE_ERROR, f"parse error: {exc}") from exc
+        message = parse_json(body)
         if isinstance(message, list):
             raise HttpError(400, INVALID_REQUEST, "JSON-RPC batches are not supported")
         problem = validate_message(message)
         if problem is not None:
             request_id = message.get("id") if isinstance(message, dict) else None
+            request_id = request_id if is_valid_id(request_id) else None
             raise HttpError(400, INVALID_REQUEST, f"invalid request: {problem}", request_id)
         assert isinstance(message, dict)
         return message
 
     async def _initialize(self, message: JsonDict, stateful: bool) -> Response:
         params = message.get("params") or {}
-        for name in ("capabilities", "clientInfo"):
-            if not isinstance(params.get(name, {}), dict):
-                error = error_response(message["id"], INVALID_PARAMS, f"{name} must be an object")
+        for name, kind in (("protocolVersion", str), ("capabilities", dict), ("clientInfo", dict)):
+            if name in params and not isinstance(params[name], kind):
+                must = "a string" if kind is str else "an object"
+                error = error_response(message["id"], INVALID_PARAMS, f"{name} must be {must}")
                 return json_response(error, 400)
         version = negotiate_version(params)
         result = result_response(
@@ -266,7 +272,8 @@ class McpTransport:
             )
 
     async def _get(self, request: Request) -> Response:
-        if "text/event-stream" not in request.headers.get("accept", ""):
+        accept = _media_types(request.headers.get("accept", ""))
+        if not accept & {"text/event-stream", "text/*", "*/*"}:
             raise HttpError(406, INVALID_REQUEST, "GET needs Accept: text/event-stream")
         session = await self._session(request)
         last_event_id = request.headers.get("last-event-id")
@@ -298,11 +305,50 @@ class McpTransport:
         return Response(status_code=200)
 
 
+def _media_types(header: str) -> set[str]:
+    """The media types a header lists: lower case, without parameters ("; q=0.9")."""
+    return {part.split(";", 1)[0].strip().lower() for part in header.split(",")}
+
+
+def parse_json(body: bytes | bytearray) -> Any:
+    """A body as strict JSON (RFC 8259: UTF-8, no NaN or Infinity, no lone surrogates), nested
+    at most MAX_NESTING deep; anything else is a parse error."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HttpError(400, PARSE_ERROR, f"parse error: {exc}") from exc
+    # Only a body with that many brackets can be that deep: most are not even looked at.
+    if body.count(b"[") + body.count(b"{") > MAX_NESTING and _nested_deeper(value, MAX_NESTING):
+        raise HttpError(400, PARSE_ERROR, f"parse error: nested deeper than {MAX_NESTING}")
+    if _LONG_NUMBER.search(body):
+        # orjson reads an integer past 64 bits as a float (an id 2**64 would stop being an
+        # integer): read the body, known to be strict JSON by now, again for exact integers.
+        try:
+            value = json.loads(body)
+        except ValueError as exc:  # an integer of more than 4,300 digits
+            raise HttpError(400, PARSE_ERROR, f"parse error: {exc}") from exc
+    return value
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    pending = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 def _check_origin(request: Request, allowed_hosts: tuple[str, ...]) -> None:
     """Reject cross-site browser requests (DNS rebinding): only loopback origins may call."""
     origin = request.headers.get("origin")
     if origin is None:
         return
-    host = urlsplit(origin).hostname
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:  # not even a URL ("http://[")
+        host = None
     if host is None or (host not in allowed_hosts and f"[{host}]" not in allowed_hosts):
         raise HttpError(403, INVALID_REQUEST, f"origin {origin!r} is not allowed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections import deque
 
@@ -14,10 +15,13 @@ from reference_server.stats import NodeStats
 from reference_server.streams.base import EventLogLimits, OpenStream
 from reference_server.streams.local import LocalEndpoints
 
+_EVENT_ID = re.compile(r"([0-9]{1,20})-0")
+
 
 def _sequence(event_id: str) -> int | None:
-    head, _, tail = event_id.partition("-")
-    return int(head) if head.isdigit() and tail == "0" else None
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    match = _EVENT_ID.fullmatch(event_id)
+    return int(match[1]) if match else None
 
 
 class InMemoryStreamManager:

@@ -38,7 +38,10 @@ from reference_server.streams.local import LocalEndpoints, pending_key
 
 OWNER_TTL = 15  # seconds; a dead node's streams are orphaned at most this long
 HEARTBEAT_EVERY = 5.0
-_EVENT_ID = re.compile(r"^\d+-\d+$")
+# A Redis stream id: two unsigned 64-bit integers. Anything else in Last-Event-ID is not one
+# of our event ids (Redis would refuse it), so the stream starts afresh.
+_EVENT_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+_MAX_ID_PART = 2**64 - 1
 
 # Append, then publish to the owner's channel unless the owner is the caller (who pushes the
 # event to its own stream without a pub/sub round trip). Returns {event id, owner or false}.
@@ -114,6 +117,15 @@ def _channel(node_id: str) -> str:
     return f"mcp:node:{node_id}"
 
 
+def _event_id(value: str | None) -> str | None:
+    """``value`` as a Redis stream id (normalized), or None if it cannot be one."""
+    match = _EVENT_ID.fullmatch(value or "")
+    if match is None:
+        return None
+    millis, seq = int(match[1]), int(match[2])
+    return f"{millis}-{seq}" if max(millis, seq) <= _MAX_ID_PART else None
+
+
 def _compact(message: JsonDict) -> str:
     return json.dumps(message, separators=(",", ":"))
 
@@ -169,13 +181,12 @@ class RedisStreamManager:
         stream = OpenStream(session_id)
         self._local.attach(stream)
         try:
-            resuming = bool(last_event_id and _EVENT_ID.match(last_event_id))
-            if resuming:
-                assert last_event_id is not None
+            resume_from = _event_id(last_event_id)
+            if resume_from is not None:
                 await self._take_ownership(session_id)
-                stream.cursor = last_event_id
+                stream.cursor = resume_from
                 if Defect.DROP_ON_RESUME not in self._local.defects:
-                    stream.set_replay(await self._read_after(session_id, last_event_id))
+                    stream.set_replay(await self._read_after(session_id, resume_from))
             else:
                 stream.cursor = await self._take_ownership(session_id)
         except BaseException:
@@ -196,6 +207,8 @@ class RedisStreamManager:
         return str(last[0][0]) if last else "0-0"
 
     async def _read_after(self, session_id: str, last_event_id: str) -> list[Event]:
+        if last_event_id == f"{_MAX_ID_PART}-{_MAX_ID_PART}":
+            return []  # nothing can come after it (and Redis refuses the range)
         # The log is capped, so one bounded read returns all that it still holds.
         entries: Any = await self._guard.run(
             lambda: self._redis.xrange(

@@ -29,6 +29,7 @@ from reference_server.tools.base import (
     ResourceTemplate,
     Tool,
     ToolContext,
+    optional,
     require,
     text_result,
 )
@@ -114,6 +115,14 @@ async def error_handling(args: JsonDict, ctx: ToolContext) -> JsonDict:
 
 
 async def json_schema_2020_12(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    # The arguments its schema allows (additionalProperties: false), of the types it says.
+    unknown = sorted(set(args) - {"name", "address"})
+    if unknown:
+        raise RpcError(INVALID_PARAMS, f"unknown arguments: {', '.join(unknown)}")
+    optional(args, "name", str, None)
+    address = optional(args, "address", dict, {})
+    for field in ("street", "city"):
+        optional(address, field, str, None)
     return text_result(
         f"JSON Schema 2020-12 tool called with: {json.dumps(args, separators=(',', ':'))}"
     )

@@ -55,10 +55,19 @@ async def slow(args: JsonDict, ctx: ToolContext) -> JsonDict:
     return text_result(f"slept {ms} ms", {"slept_ms": ms})
 
 
+def _paced(args: JsonDict, name: str) -> tuple[int, float]:
+    """A count (at most MAX_NOTIFY) and the pause after each, in seconds; all the pauses of a
+    call together are bounded like one slow call (else count x interval could run for days)."""
+    count = min(require(args, name, int), MAX_NOTIFY)
+    interval_ms = min(optional(args, "interval_ms", (int, float), 0), MAX_SLEEP_MS)
+    if max(count, 0) * max(interval_ms, 0) > MAX_SLEEP_MS:
+        raise RpcError(INVALID_PARAMS, f"{name} x interval_ms must be at most {MAX_SLEEP_MS}")
+    return count, interval_ms / 1000
+
+
 async def notify(args: JsonDict, ctx: ToolContext) -> JsonDict:
     session_id = _session_id(ctx)
-    count = min(require(args, "count", int), MAX_NOTIFY)
-    interval = min(optional(args, "interval_ms", (int, float), 0), MAX_SLEEP_MS) / 1000
+    count, interval = _paced(args, "count")
     nonce = require(args, "nonce", str)
     for seq in range(1, count + 1):
         data = {"nonce": nonce, "seq": seq, "sent_at": time.time()}
@@ -119,8 +128,7 @@ async def sample(args: JsonDict, ctx: ToolContext) -> JsonDict:
 
 
 async def progress(args: JsonDict, ctx: ToolContext) -> JsonDict:
-    steps = min(require(args, "steps", int), MAX_NOTIFY)
-    interval = min(optional(args, "interval_ms", (int, float), 0), MAX_SLEEP_MS) / 1000
+    steps, interval = _paced(args, "steps")
     for step in range(1, steps + 1):
         if ctx.progress_token is not None:
             params = {"progressToken": ctx.progress_token, "progress": step, "total": steps}

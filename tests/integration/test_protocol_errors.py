@@ -116,14 +116,68 @@ def session(http: httpx.Client, url: str) -> str:
 # --- parsing and JSON-RPC validation --------------------------------------------------------
 
 
+def _ping_with(value: bytes) -> bytes:
+    return b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":' + value + b"}}"
+
+
 @pytest.mark.parametrize(
     "body",
-    [b"{", b"not json", b"", b'{"jsonrpc": "2.0", "id": 1,', b"\xff\xfe\x00", b"{'a': 1}"],
-    ids=["open-brace", "words", "empty", "truncated", "bad-utf8", "single-quotes"],
+    [
+        b"{",
+        b"not json",
+        b"",
+        b'{"jsonrpc": "2.0", "id": 1,',
+        b"\xff\xfe\x00",
+        b"{'a': 1}",
+        _ping_with(b"NaN"),
+        _ping_with(b"-Infinity"),
+        _ping_with(b"1e999"),
+        _ping_with(b'"\\ud800"'),
+        b'{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"\\udc00"}}',
+        json.dumps(rpc("ping")).encode("utf-16"),
+        b"[" * 5000 + b"]" * 5000,
+        _ping_with(b"[" * 127 + b"]" * 127),
+    ],
+    ids=[
+        "open-brace",
+        "words",
+        "empty",
+        "truncated",
+        "bad-utf8",
+        "single-quotes",
+        "nan",
+        "infinity",
+        "overflowing-number",
+        "lone-surrogate",
+        "lone-surrogate-uri",
+        "utf-16",
+        "nested-5000-deep",
+        "nested-129-deep",
+    ],
 )
-def test_malformed_json_is_parse_error(http: httpx.Client, memory_url: str, body: bytes) -> None:
-    response = http.post(memory_url, headers=headers(), content=body)
+def test_malformed_json_is_parse_error(http: httpx.Client, url: str, body: bytes) -> None:
+    """Only strict JSON (RFC 8259), and not nested deeper than a message ever needs: what
+    the server could not echo, store in Redis or forward as valid JSON is refused up front."""
+    session_id = initialize(http, url)
+    response = http.post(url, headers=headers(session_id), content=body)
     expect_error(response, 400, PARSE_ERROR)
+
+
+@pytest.mark.parametrize("big", [2**64, -(2**63) - 1, 10**40], ids=["2^64", "-2^63-1", "10^40"])
+def test_integers_past_64_bits_stay_integers(
+    http: httpx.Client, url: str, session: str, big: int
+) -> None:
+    """A JSON-RPC id or error code is any integer: one past 64 bits is not read as a float."""
+    response = http.post(url, headers=headers(session), json=rpc("ping", id=big))
+    assert response.json() == {"jsonrpc": "2.0", "id": big, "result": {}}
+    answer = {"jsonrpc": "2.0", "id": big, "error": {"code": big, "message": "no"}}
+    assert http.post(url, headers=headers(session), json=answer).status_code == 202
+
+
+def test_deep_but_bounded_nesting_is_served(http: httpx.Client, url: str, session: str) -> None:
+    deep = _ping_with(b"[" * 126 + b"]" * 126)  # 128 levels: message, params, 126 arrays
+    response = http.post(url, headers=headers(session), content=deep)
+    assert response.json() == {"jsonrpc": "2.0", "id": 1, "result": {}}
 
 
 @pytest.mark.parametrize(
@@ -144,6 +198,11 @@ def test_malformed_json_is_parse_error(http: httpx.Client, memory_url: str, body
         {"jsonrpc": "2.0"},
         {"jsonrpc": "2.0", "id": 1},
         {"jsonrpc": "2.0", "id": 1, "result": {}, "error": {"code": 1, "message": "x"}},
+        {"jsonrpc": "2.0", "id": 1, "error": "declined"},
+        {"jsonrpc": "2.0", "id": 1, "error": {"code": "1", "message": "x"}},
+        {"jsonrpc": "2.0", "id": 1, "error": {"code": True, "message": "x"}},
+        {"jsonrpc": "2.0", "id": 1, "error": {"code": 1}},
+        {"jsonrpc": "2.0", "id": 1, "error": {"code": 1, "message": None}},
     ],
     ids=[
         "empty-batch",
@@ -161,6 +220,11 @@ def test_malformed_json_is_parse_error(http: httpx.Client, memory_url: str, body
         "nothing",
         "response-without-result",
         "response-with-both",
+        "error-not-object",
+        "error-code-string",
+        "error-code-bool",
+        "error-without-message",
+        "error-message-null",
     ],
 )
 def test_invalid_jsonrpc_is_invalid_request(
@@ -176,10 +240,27 @@ def test_invalid_request_echoes_a_valid_id(http: httpx.Client, memory_url: str) 
     assert body["id"] == "abc"
 
 
+@pytest.mark.parametrize("bad_id", [0.5, True, [1], {"a": 1}], ids=str)
+def test_invalid_request_never_echoes_an_invalid_id(
+    http: httpx.Client, memory_url: str, bad_id: Any
+) -> None:
+    """An id that is not a string or an integer cannot be echoed: the error's id is null."""
+    for message in ({**rpc("ping"), "id": bad_id}, {"jsonrpc": "2.0", "id": bad_id}):
+        response = http.post(memory_url, headers=headers(), json=message)
+        assert expect_error(response, 400, INVALID_REQUEST)["id"] is None
+
+
 def test_unknown_method(http: httpx.Client, url: str, session: str) -> None:
     response = http.post(url, headers=headers(session), json=rpc("tools/frobnicate", id=7))
     body = expect_error(response, 200, METHOD_NOT_FOUND)
     assert body["id"] == 7
+
+
+PROMPT_REF = {"type": "ref/prompt", "name": "test_prompt_with_arguments"}
+ARGUMENT = {"name": "arg1", "value": "pa"}
+ARGUMENT_VALUES = {"arg1": "a", "arg2": "b"}
+# 10,000 notifications two minutes apart: a call of two weeks.
+NOTIFY_FOR_DAYS = {"count": 10_000, "interval_ms": 120_000, "nonce": "n"}
 
 
 @pytest.mark.parametrize(
@@ -194,6 +275,29 @@ def test_unknown_method(http: httpx.Client, url: str, session: str) -> None:
         ("logging/setLevel", {}),
         ("resources/read", {}),
         ("prompts/get", {"name": "no-such-prompt"}),
+        ("tools/call", {"name": "whoami", "arguments": None}),
+        ("tools/call", {"name": "whoami", "arguments": []}),
+        ("tools/call", {"name": "whoami", "_meta": None}),
+        ("tools/call", {"name": "whoami", "_meta": {"progressToken": {"a": 1}}}),
+        ("tools/call", {"name": "whoami", "_meta": {"progressToken": True}}),
+        ("tools/call", {"name": "whoami", "_meta": {"progressToken": 1.5}}),
+        ("tools/call", {"name": "json_schema_2020_12_tool", "arguments": {"name": 5}}),
+        ("tools/call", {"name": "json_schema_2020_12_tool", "arguments": {"address": "x"}}),
+        (
+            "tools/call",
+            {"name": "json_schema_2020_12_tool", "arguments": {"address": {"city": [1]}}},
+        ),
+        ("tools/call", {"name": "json_schema_2020_12_tool", "arguments": {"extra": 1}}),
+        ("prompts/get", {"name": "test_prompt_with_arguments", "arguments": 5}),
+        ("prompts/get", {"name": "test_prompt_with_arguments", "arguments": ["arg1", "arg2"]}),
+        ("prompts/get", {"name": "test_prompt_with_arguments", "arguments": {"arg1": 1}}),
+        ("prompts/get", {"name": "test_simple_prompt", "arguments": {"x": None}}),
+        ("completion/complete", {"ref": PROMPT_REF, "argument": {"name": 1, "value": "a"}}),
+        ("completion/complete", {"ref": PROMPT_REF, "argument": {"name": "arg1"}}),
+        ("completion/complete", {"ref": {"type": "ref/other"}, "argument": ARGUMENT}),
+        ("completion/complete", {"ref": {"type": "ref/prompt"}, "argument": ARGUMENT}),
+        ("completion/complete", {"ref": {"type": "ref/resource", "uri": 5}, "argument": ARGUMENT}),
+        ("tools/call", {"name": "notify", "arguments": NOTIFY_FOR_DAYS}),
     ],
     ids=[
         "unknown-tool",
@@ -205,6 +309,26 @@ def test_unknown_method(http: httpx.Client, url: str, session: str) -> None:
         "no-log-level",
         "resource-without-uri",
         "unknown-prompt",
+        "arguments-null",
+        "arguments-empty-array",
+        "meta-null",
+        "progress-token-object",
+        "progress-token-bool",
+        "progress-token-fraction",
+        "schema-tool-name-not-string",
+        "schema-tool-address-not-object",
+        "schema-tool-city-not-string",
+        "schema-tool-unknown-argument",
+        "prompt-arguments-number",
+        "prompt-arguments-array",
+        "prompt-argument-not-string",
+        "prompt-extra-argument-null",
+        "completion-name-not-string",
+        "completion-without-value",
+        "completion-unknown-ref-type",
+        "completion-ref-without-name",
+        "completion-ref-uri-not-string",
+        "notify-for-days",
     ],
 )
 def test_invalid_params(
@@ -213,6 +337,72 @@ def test_invalid_params(
     response = http.post(url, headers=headers(session), json=rpc(method, params, id="p"))
     body = expect_error(response, 200, INVALID_PARAMS)
     assert body["id"] == "p"
+
+
+def test_progress_for_minutes_is_invalid_params(http: httpx.Client, url: str) -> None:
+    arguments = {"steps": 10_000, "interval_ms": 13}  # 130 s of pauses
+    call = rpc("tools/call", {"name": "progress", "arguments": arguments}, id="p")
+    response = http.post(url, headers=headers(accept="application/json"), json=call)
+    assert expect_error(response, 200, INVALID_PARAMS)["id"] == "p"
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("tools/call", {"name": "json_schema_2020_12_tool", "arguments": {}}),
+        (
+            "tools/call",
+            {
+                "name": "json_schema_2020_12_tool",
+                "arguments": {"name": "n", "address": {"street": "s", "city": "c", "zip": 1}},
+            },
+        ),
+        ("tools/call", {"name": "whoami", "_meta": {"progressToken": "t"}}),
+        ("prompts/get", {"name": "test_prompt_with_arguments", "arguments": ARGUMENT_VALUES}),
+        ("completion/complete", {"ref": PROMPT_REF, "argument": ARGUMENT}),
+        (
+            "completion/complete",
+            {
+                "ref": {"type": "ref/resource", "uri": "test://template/{id}/data"},
+                "argument": ARGUMENT,
+            },
+        ),
+    ],
+    ids=[
+        "schema-tool-empty",
+        "schema-tool-full",
+        "progress-token",
+        "prompt",
+        "complete-prompt",
+        "complete-resource",
+    ],
+)
+def test_well_typed_params_get_results(
+    http: httpx.Client, url: str, session: str, method: str, params: dict[str, Any]
+) -> None:
+    response = http.post(url, headers=headers(session), json=rpc(method, params, id="ok"))
+    assert response.status_code == 200, response.text
+    assert "result" in response.json(), response.text
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"protocolVersion": 20250618, "capabilities": {}, "clientInfo": {}},
+        {"protocolVersion": ["2025-06-18"]},
+        {"protocolVersion": None},
+        {"capabilities": "all"},
+        {"clientInfo": ["me"]},
+    ],
+    ids=["version-number", "version-array", "version-null", "capabilities", "client-info"],
+)
+def test_initialize_with_mistyped_params_is_invalid_params(
+    http: httpx.Client, memory_url: str, params: dict[str, Any]
+) -> None:
+    response = http.post(memory_url, headers=headers(), json=rpc("initialize", params, id="i"))
+    body = expect_error(response, 400, INVALID_PARAMS)
+    assert body["id"] == "i"
+    assert "mcp-session-id" not in response.headers
 
 
 def test_ping_answers_empty_object(http: httpx.Client, url: str, session: str) -> None:
@@ -238,6 +428,26 @@ def test_notifications_and_responses_get_202(
     response = http.post(url, headers=headers(session), json=message)
     assert response.status_code == 202
     assert response.content == b""
+
+
+def test_malformed_answer_to_a_server_request_is_refused(
+    http: httpx.Client, url: str, session: str
+) -> None:
+    """An answer whose error is not {code, message} is a 400: it neither crashes the waiting
+    tool nor counts as its answer, and a proper answer afterwards still completes the call."""
+    call = rpc("tools/call", {"name": "sample", "arguments": {"prompt": "p", "nonce": "n"}}, "s")
+    with http.stream("POST", url, headers=headers(session), json=call) as stream:
+        lines = stream.iter_lines()
+        asked = json.loads(_read_event(lines)["data"])
+        assert asked["method"] == "sampling/createMessage"
+        for error in ("declined", {"code": "1", "message": "x"}, {"code": 1}):
+            bad = {"jsonrpc": "2.0", "id": asked["id"], "error": error}
+            expect_error(http.post(url, headers=headers(session), json=bad), 400, INVALID_REQUEST)
+        answer = {"jsonrpc": "2.0", "id": asked["id"], "result": {"content": {"text": "ok"}}}
+        assert http.post(url, headers=headers(session), json=answer).status_code == 202
+        final = json.loads(_read_event(lines)["data"])
+    assert final["id"] == "s"
+    assert final["result"]["content"][0]["text"] == "ok", final
 
 
 # --- body size -------------------------------------------------------------------------------
@@ -279,7 +489,15 @@ def test_body_over_limit_is_413(http: httpx.Client, small_body_url: str) -> None
 
 @pytest.mark.parametrize(
     "origin",
-    ["http://evil.example", "https://localhost.evil.example", "null", "http://10.0.0.1:8000"],
+    [
+        "http://evil.example",
+        "https://localhost.evil.example",
+        "null",
+        "http://10.0.0.1:8000",
+        "http://[",
+        "http://[::1",
+        "",
+    ],
 )
 def test_foreign_origin_is_403(http: httpx.Client, memory_url: str, origin: str) -> None:
     response = http.post(memory_url, headers={**headers(), "origin": origin}, json=init_message())
@@ -296,7 +514,17 @@ def test_loopback_origin_is_allowed(http: httpx.Client, memory_url: str, origin:
     assert response.headers["mcp-session-id"]
 
 
-@pytest.mark.parametrize("accept", ["text/html", "text/plain", ""])
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "text/html",
+        "text/plain",
+        "",
+        "application/jsonl",
+        "application/json-seq",
+        "text/event-stream",
+    ],
+)
 def test_post_with_wrong_accept_is_406(
     http: httpx.Client, url: str, session: str, accept: str
 ) -> None:
@@ -304,7 +532,7 @@ def test_post_with_wrong_accept_is_406(
     expect_error(response, 406, INVALID_REQUEST)
 
 
-@pytest.mark.parametrize("accept", ["application/json", "text/html", ""])
+@pytest.mark.parametrize("accept", ["application/json", "text/html", "", "text/event-streams"])
 def test_get_without_event_stream_is_406(
     http: httpx.Client, url: str, session: str, accept: str
 ) -> None:
@@ -312,10 +540,28 @@ def test_get_without_event_stream_is_406(
     expect_error(response, 406, INVALID_REQUEST)
 
 
-def test_wrong_content_type_is_415(http: httpx.Client, memory_url: str) -> None:
-    hdrs = {**headers(), "content-type": "text/plain"}
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/jsonx", "application/json-rpc", "json", ""]
+)
+def test_wrong_content_type_is_415(http: httpx.Client, memory_url: str, content_type: str) -> None:
+    hdrs = {**headers(), "content-type": content_type}
     response = http.post(memory_url, headers=hdrs, content=json.dumps(init_message()))
     expect_error(response, 415, INVALID_REQUEST)
+
+
+def test_media_types_are_case_insensitive_and_may_have_parameters(
+    http: httpx.Client, url: str, session: str
+) -> None:
+    post = {
+        **headers(session),
+        "accept": "Application/JSON;q=1, TEXT/EVENT-STREAM",
+        "content-type": "Application/Json; charset=utf-8",
+    }
+    response = http.post(url, headers=post, json=rpc("ping"))
+    assert response.status_code == 200, response.text
+    get_headers = {**headers(session), "accept": "Text/Event-Stream; q=0.5"}
+    with http.stream("GET", url, headers=get_headers) as stream:
+        assert stream.status_code == 200, stream.read()
 
 
 def test_unsupported_method_is_405(http: httpx.Client, memory_url: str) -> None:
@@ -394,6 +640,39 @@ def test_stateless_client(http: httpx.Client, url: str) -> None:
     assert response.headers["content-type"].startswith("application/json")
     assert response.json()["result"]["content"][0]["text"] == "stateless"
     assert http.post(url, headers=json_only, json=rpc("ping", id=3)).json()["result"] == {}
+
+
+@pytest.mark.parametrize(
+    "last_event_id",
+    [
+        b"99999999999999999999999-0",
+        b"1-99999999999999999999999",
+        b"18446744073709551615-18446744073709551615",
+        b"18446744073709551616-0",
+        b"9" * 5000 + b"-0",
+        b"\xb2-0",  # "2-0" with a superscript two: str.isdigit() takes it, int() does not
+        b"-1-0",
+        b"x",
+    ],
+    ids=[
+        "ms-overflow",
+        "seq-overflow",
+        "largest",
+        "ms-2^64",
+        "5000-digits",
+        "superscript",
+        "neg",
+        "x",
+    ],
+)
+def test_any_last_event_id_opens_a_stream(
+    http: httpx.Client, url: str, session: str, last_event_id: bytes
+) -> None:
+    """A Last-Event-ID that cannot be one of ours resumes nothing; it is never a 500."""
+    get_headers = {**headers(session, accept="text/event-stream"), "last-event-id": last_event_id}
+    with http.stream("GET", url, headers=get_headers) as stream:
+        assert stream.status_code == 200, stream.read()
+        assert stream.headers["content-type"].startswith("text/event-stream")
 
 
 # --- version negotiation and the listening stream ------------------------------------------
