@@ -169,12 +169,16 @@ def test_every_service_is_labelled_and_wired() -> None:
         assert "container_name" not in service, f"{name}: selection is by label, never by name"
     assert [services[f"node{i}"]["labels"][NODE_ID_LABEL] for i in (1, 2, 3)] == NODE_IDS
     redis = services["redis"]
-    assert redis["image"].startswith("redis:7")
+    # Base images: the official ones unless a variable names a stand-in.
+    assert redis["image"] == "${MCP_SCALE_REDIS_IMAGE:-redis:7}"
     assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
     assert "test" in redis["healthcheck"]
     assert any(v.startswith("redis-data:") for v in redis["volumes"])
     lb = services["lb"]
-    assert lb["image"].startswith("haproxy:2.6")
+    assert lb["image"] == "${MCP_SCALE_HAPROXY_IMAGE:-haproxy:2.6}"
+    build_args = services["node1"]["build"]["args"]
+    assert build_args["PYTHON_IMAGE"] == "${MCP_SCALE_PYTHON_IMAGE:-python:3.11-slim-bookworm}"
+    assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in (ROOT / "Dockerfile").read_text()
     assert any(v.startswith("./deploy/haproxy.cfg:") for v in lb["volumes"])
     worker = services["locust-worker"]
     assert "ports" not in worker, "a scaled service cannot publish fixed ports"
@@ -310,9 +314,12 @@ class FakeContainer:
         self.becomes_healthy = becomes_healthy
         bindings = {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(host_port)}]}
         self.attrs: dict[str, Any] = {
+            "Image": "sha256:mcp-scale-image",
             "State": {"Status": status, "Running": status == "running"},
             "HostConfig": {"PortBindings": bindings if host_port else {}},
         }
+        self.rules: list[str] = []  # the DROP rules in its network namespace, by link
+        self.stats_calls: list[dict[str, Any]] = []
 
     def _set(self, status: str, health: str | None = None) -> None:
         self.status = status
@@ -349,6 +356,28 @@ class FakeContainer:
         self.calls.append("start")
         self._set("running", "starting")
 
+    def stats(self, **kwargs: Any) -> dict[str, Any]:
+        self.stats_calls.append(kwargs)
+        return {
+            "memory_stats": {"usage": 50_000_000, "stats": {"total_inactive_file": 8_000_000}},
+            "cpu_stats": {"cpu_usage": {"total_usage": 2_500_000_000}},
+            "pids_stats": {"current": 7},
+        }
+
+    def firewall(self, script: str) -> bytes:
+        """What the helper container's iptables script does to this namespace."""
+        link = "redis" if "--dport 6379" in script else "clients"
+        if script.startswith("n=0; while"):
+            self.calls.append(f"heal {link}")
+            removed = self.rules.count(link)
+            self.rules = [rule for rule in self.rules if rule != link]
+            return f"{removed}\n".encode()
+        self.calls.append(f"cut {link}")
+        if link in self.rules:
+            return b"already\n"
+        self.rules.append(link)
+        return b"cut\n"
+
 
 class FakeContainers:
     """client.containers: ``list`` honours label filters unless told to ignore them (a
@@ -358,6 +387,7 @@ class FakeContainers:
         self.containers = containers
         self.honour_filters = honour_filters
         self.list_calls: list[dict[str, Any]] = []
+        self.runs: list[dict[str, Any]] = []
 
     def list(
         self, all: bool = False, filters: dict[str, Any] | None = None
@@ -374,6 +404,13 @@ class FakeContainers:
             if container.id.startswith(container_id):
                 return container
         raise LookupError(f"no such container: {container_id}")
+
+    def run(self, image: str, command: Sequence[str], **kwargs: Any) -> bytes:
+        """A throwaway container: only ever one that joins a container's network namespace."""
+        self.runs.append({"image": image, "command": list(command), **kwargs})
+        mode = str(kwargs["network_mode"])
+        assert mode.startswith("container:"), mode
+        return self.get(mode.removeprefix("container:")).firewall(command[-1])
 
 
 def all_labels(container: FakeContainer, wanted: list[list[str]]) -> bool:
@@ -516,6 +553,11 @@ MAPPING = [
     ("kill-redis", None, "running", ["kill"], "exited"),
     ("restart-redis", None, "exited", ["start"], "running"),
     ("restart-redis", None, "running", ["restart(timeout=0)"], "running"),
+    ("partition-redis", "n2", "running", ["cut redis"], "running"),
+    ("heal-partition-redis", "n2", "running", ["heal redis"], "running"),
+    ("heal-partition-redis", "n2", "exited", [], "exited"),
+    ("isolate-node", "n2", "running", ["cut clients"], "running"),
+    ("rejoin-node", "n2", "running", ["heal clients"], "running"),
 ]
 
 
@@ -553,6 +595,103 @@ def test_unknown_faults_nodes_and_a_missing_redis_are_errors() -> None:
     cluster, _ = started(without_redis)
     with pytest.raises(ValueError, match="0 Redis containers"):
         cluster.apply_fault("kill-redis", None)
+
+
+def test_network_faults_are_rules_in_the_nodes_own_namespace() -> None:
+    project = fake_project()
+    cluster, client = started(list(project.values()))
+    node1 = project["node1"]
+    assert "Redis link cut" in cluster.apply_fault("partition-redis", "n1")
+    assert "already cut" in cluster.apply_fault("partition-redis", "n1")
+    assert "client link cut" in cluster.apply_fault("isolate-node", "n1")
+    assert node1.rules == ["redis", "clients"]
+    assert "1 rule(s) removed" in cluster.apply_fault("heal-partition-redis", "n1")
+    assert "1 rule(s) removed" in cluster.apply_fault("rejoin-node", "n1")
+    assert "0 rule(s) removed" in cluster.apply_fault("rejoin-node", "n1")
+    assert node1.rules == []
+    for run in client.containers.runs:
+        # The node's own image, in the node's namespace only, removed when done.
+        assert run["network_mode"] == f"container:{node1.id}"
+        assert run["image"] == node1.attrs["Image"]
+        assert run["cap_add"] == ["NET_ADMIN"] and run["user"] == "root"
+        assert run["remove"] is True and "privileged" not in run
+        assert run["labels"][COMPOSE_PROJECT_LABEL] == PROJECT
+        assert run["labels"][ROLE_LABEL] == "network-fault"
+    scripts = [run["command"][-1] for run in client.containers.runs]
+    assert "-A OUTPUT -p tcp --dport 6379" in scripts[0]
+    assert "-A INPUT -p tcp --dport 8000" in scripts[2]
+    assert all("-j DROP" in script for script in scripts)
+    for name, other in project.items():
+        if name != "node1":
+            assert other.calls == [] and other.rules == [], name
+
+
+def test_a_stopped_node_cannot_be_cut() -> None:
+    project = fake_project()
+    project["node2"]._set("exited")
+    cluster, client = started(list(project.values()))
+    with pytest.raises(ValueError, match="is exited: cannot cut its Redis link"):
+        cluster.apply_fault("partition-redis", "n2")
+    assert client.containers.runs == []
+
+
+def test_network_faults_elsewhere_are_not_supported() -> None:
+    from harness.chaos.faults import FaultNotSupported, apply_fault
+
+    class ProcessOnly:
+        def kill(self) -> str:
+            return "killed"
+
+    with pytest.raises(FaultNotSupported, match="use --backend docker"):
+        apply_fault(lambda scope, target: ProcessOnly(), "isolate-node", "n1")  # type: ignore[arg-type, return-value]
+
+
+def test_network_faults_heal_after_their_duration() -> None:
+    from harness.chaos.schedule import parse_timeline
+
+    faults = parse_timeline("partition-redis:n1@5s+3s; isolate-node:n2@6s+2s", NODE_IDS, 20.0)
+    assert [fault.describe() for fault in faults] == [
+        "partition-redis:n1@5s",
+        "isolate-node:n2@6s",
+        "heal-partition-redis:n1@8s",
+        "rejoin-node:n2@8s",
+    ]
+
+
+def test_containers_are_sampled_from_the_engines_stats() -> None:
+    from harness.monitor.sampler import ResourceSampler
+
+    project = fake_project()
+    project["node3"]._set("exited")
+    cluster, _ = started(list(project.values()))
+    targets = {target.name: target for target in cluster.sample_targets()}
+    assert set(targets) == {"n1", "n2", "n3", "redis"}
+    assert targets["n1"].metrics_url == "http://127.0.0.1:8001/metrics"
+    assert targets["redis"].kind == "redis" and targets["redis"].metrics_url is None
+    sampler = ResourceSampler([], lambda record: None)
+    try:
+        value = sampler.sample(targets["redis"])
+        assert sampler.sample(targets["n3"]) is None, "a stopped container has nothing to sample"
+    finally:
+        sampler.stop()
+    assert value == {
+        "target": "redis",
+        "kind": "redis",
+        "container": project["redis"].id[:12],
+        "rss": 42_000_000,
+        "cpu": 2.5,
+        "threads": 7,
+    }
+    assert project["redis"].stats_calls == [{"stream": False, "one_shot": True}]
+
+
+def test_container_resources_reads_cgroup_v1_and_v2_stats() -> None:
+    from harness.cluster.docker_backend import container_resources
+
+    cpu = {"cpu_usage": {"total_usage": 1_000_000_000}}
+    v2 = {"memory_stats": {"usage": 3000, "stats": {"inactive_file": 1000}}, "cpu_stats": cpu}
+    assert container_resources(v2) == {"container": "", "rss": 2000, "cpu": 1.0}
+    assert container_resources({"memory_stats": {}, "cpu_stats": {}}) is None
 
 
 def test_a_restart_that_never_becomes_healthy_fails_in_bounded_time() -> None:
