@@ -61,7 +61,10 @@ start() {
     mkdir -p "$STATE"
     say "starting dockerd (log: $LOG)"
     # Its own session: Ctrl-C in this shell does not reach it; `stop` ends it by PID.
-    setsid dockerd >"$LOG" 2>&1 </dev/null &
+    # No userland proxy: a published port of a stopped container refuses connections, as a
+    # dead local node does, instead of accepting and closing them (docker-proxy).
+    # shellcheck disable=SC2086
+    setsid dockerd ${MCP_SCALE_DOCKERD_ARGS---userland-proxy=false} >"$LOG" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     local waited=0
     while [ "$waited" -lt "$WAIT" ]; do

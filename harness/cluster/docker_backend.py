@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -182,6 +183,8 @@ class DockerCluster:
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     _urls: dict[str, str] = field(default_factory=dict, repr=False)
     _own_client: bool = field(default=False, repr=False)
+    _feeds: list[_StatsFeed] = field(default_factory=list, repr=False)
+    _feeds_stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def __post_init__(self) -> None:
         if self.address not in ("host", "network"):
@@ -206,6 +209,9 @@ class DockerCluster:
 
     def close(self) -> None:
         """Leaves every container as it is (compose owns them); releases our API client."""
+        self._feeds_stop.set()
+        for feed in self._feeds:
+            feed.join(timeout=2.0)
         if self._own_client and self.client is not None:
             self.client.close()
             self.client = None
@@ -270,17 +276,9 @@ class DockerCluster:
         return targets
 
     def _stats_of(self, container_id: str) -> Callable[[], dict[str, Any] | None]:
-        def stats() -> dict[str, Any] | None:
-            try:
-                container = self._client().containers.get(container_id)
-                if container.status not in ("running", "paused"):
-                    return None
-                raw = container.stats(stream=False, one_shot=True)
-            except Exception:  # the engine's errors; a sample is simply skipped
-                return None
-            return container_resources(raw, container_id)
-
-        return stats
+        feed = _StatsFeed(self._client, container_id, self._feeds_stop)
+        self._feeds.append(feed)
+        return feed
 
     def run_firewall(self, container: ContainerLike, script: str) -> str:
         """Run ``script`` (sh) as root with NET_ADMIN in ``container``'s network namespace, in
@@ -408,10 +406,14 @@ class DockerCluster:
         return f"http://{host}:{published[0]['HostPort']}/mcp"
 
 
-def container_resources(raw: dict[str, Any], container_id: str = "") -> dict[str, Any] | None:
+def container_resources(
+    raw: dict[str, Any], container_id: str = "", pid: int | None = None
+) -> dict[str, Any] | None:
     """The engine's one-shot stats as sample values: ``rss`` (memory usage less the page
     cache, as ``docker stats`` shows it), ``cpu`` (seconds), ``threads`` (the cgroup's pids,
-    which counts threads). None when the engine has nothing (a stopped container)."""
+    which counts threads), and ``pid``, the host PID of the container's first process (a
+    restart changes it: the charts start a new line, as for a restarted local node). None
+    when the engine has nothing (a stopped container)."""
     memory = raw.get("memory_stats") or {}
     cpu = (raw.get("cpu_stats") or {}).get("cpu_usage") or {}
     if "usage" not in memory or "total_usage" not in cpu:
@@ -419,6 +421,7 @@ def container_resources(raw: dict[str, Any], container_id: str = "") -> dict[str
     detail = memory.get("stats") or {}
     cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
     value: dict[str, Any] = {
+        "pid": pid,
         "container": container_id[:12],
         "rss": max(0, int(memory["usage"]) - int(cache)),
         "cpu": int(cpu["total_usage"]) / 1e9,
@@ -427,6 +430,55 @@ def container_resources(raw: dict[str, Any], container_id: str = "") -> dict[str
     if pids is not None:
         value["threads"] = int(pids)
     return value
+
+
+class _StatsFeed:
+    """One container's stats as the engine streams them (about one a second), read by a daemon
+    thread; calling the feed returns the latest, or None if there is none from the last few
+    seconds. (A one-shot stats call takes the engine up to a second per container, which a
+    sweep over every container every second cannot afford.) The thread ends when the
+    container stops, and starts again at the next call after it runs again."""
+
+    FRESH = 3.0
+
+    def __init__(
+        self, client: Callable[[], DockerClientLike], container_id: str, stop: threading.Event
+    ) -> None:
+        self._client = client
+        self._id = container_id
+        self._stop = stop
+        self._latest: tuple[float, dict[str, Any]] | None = None
+        self._thread: threading.Thread | None = None
+
+    def __call__(self) -> dict[str, Any] | None:
+        if not self._stop.is_set() and (self._thread is None or not self._thread.is_alive()):
+            self._thread = threading.Thread(
+                target=self._run, name=f"stats-{self._id[:12]}", daemon=True
+            )
+            self._thread.start()
+        latest = self._latest
+        if latest is None or time.monotonic() - latest[0] > self.FRESH:
+            return None
+        return latest[1]
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            container = self._client().containers.get(self._id)
+            if container.status not in ("running", "paused"):
+                return
+            pid = (container.attrs.get("State") or {}).get("Pid")
+            for raw in container.stats(stream=True, decode=True):  # bounded: ends with it
+                if self._stop.is_set():
+                    return
+                value = container_resources(raw, self._id, pid)
+                if value is not None:
+                    self._latest = (time.monotonic(), value)
+        except Exception:  # the engine's errors, a container gone: no samples until next call
+            return
 
 
 def _rule(link: str, verb: str) -> str:

@@ -315,7 +315,7 @@ class FakeContainer:
         bindings = {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(host_port)}]}
         self.attrs: dict[str, Any] = {
             "Image": "sha256:mcp-scale-image",
-            "State": {"Status": status, "Running": status == "running"},
+            "State": {"Status": status, "Running": status == "running", "Pid": 4242},
             "HostConfig": {"PortBindings": bindings if host_port else {}},
         }
         self.rules: list[str] = []  # the DROP rules in its network namespace, by link
@@ -323,7 +323,8 @@ class FakeContainer:
 
     def _set(self, status: str, health: str | None = None) -> None:
         self.status = status
-        self.attrs["State"] = {"Status": status, "Running": status in ("running", "paused")}
+        running = status in ("running", "paused")
+        self.attrs["State"] = {"Status": status, "Running": running, "Pid": 4242 if running else 0}
         if health:
             self.attrs["State"]["Health"] = {"Status": health}
 
@@ -356,9 +357,10 @@ class FakeContainer:
         self.calls.append("start")
         self._set("running", "starting")
 
-    def stats(self, **kwargs: Any) -> dict[str, Any]:
+    def stats(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """The engine's stats stream: one now, then none (as if the container stopped)."""
         self.stats_calls.append(kwargs)
-        return {
+        yield {
             "memory_stats": {"usage": 50_000_000, "stats": {"total_inactive_file": 8_000_000}},
             "cpu_stats": {"cpu_usage": {"total_usage": 2_500_000_000}},
             "pids_stats": {"current": 7},
@@ -670,19 +672,26 @@ def test_containers_are_sampled_from_the_engines_stats() -> None:
     assert targets["redis"].kind == "redis" and targets["redis"].metrics_url is None
     sampler = ResourceSampler([], lambda record: None)
     try:
-        value = sampler.sample(targets["redis"])
+        value = None
+        deadline = time.monotonic() + 5
+        while value is None and time.monotonic() < deadline:  # the feed's first stats
+            value = sampler.sample(targets["redis"])
+            time.sleep(0.01)
         assert sampler.sample(targets["n3"]) is None, "a stopped container has nothing to sample"
     finally:
         sampler.stop()
+        cluster.close()
     assert value == {
         "target": "redis",
         "kind": "redis",
+        "pid": 4242,
         "container": project["redis"].id[:12],
         "rss": 42_000_000,
         "cpu": 2.5,
         "threads": 7,
     }
-    assert project["redis"].stats_calls == [{"stream": False, "one_shot": True}]
+    assert project["redis"].stats_calls[0] == {"stream": True, "decode": True}
+    assert project["node3"].stats_calls == []
 
 
 def test_container_resources_reads_cgroup_v1_and_v2_stats() -> None:
@@ -690,7 +699,7 @@ def test_container_resources_reads_cgroup_v1_and_v2_stats() -> None:
 
     cpu = {"cpu_usage": {"total_usage": 1_000_000_000}}
     v2 = {"memory_stats": {"usage": 3000, "stats": {"inactive_file": 1000}}, "cpu_stats": cpu}
-    assert container_resources(v2) == {"container": "", "rss": 2000, "cpu": 1.0}
+    assert container_resources(v2) == {"pid": None, "container": "", "rss": 2000, "cpu": 1.0}
     assert container_resources({"memory_stats": {}, "cpu_stats": {}}) is None
 
 
