@@ -3,7 +3,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint cleanup docker-engine base-images compose-smoke compose-profile compose-defect compose-all
+.PHONY: setup demo test lint cleanup docker-engine base-images compose-smoke compose-profile compose-defect compose-partition compose-all
 
 setup:
 	VENV=$(VENV) scripts/setup.sh
@@ -40,6 +40,9 @@ compose-profile:
 
 compose-defect:
 	VENV=$(VENV) scripts/compose_smoke.sh defect
+
+compose-partition:
+	VENV=$(VENV) scripts/compose_smoke.sh partition
 
 compose-all:
 	VENV=$(VENV) scripts/compose_smoke.sh all

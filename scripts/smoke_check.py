@@ -74,7 +74,32 @@ def broadcast_fails(
     return line if result["valid"] is False and summary["verdict"] == "fail" else "FAIL " + line
 
 
+def partitions(run: Path, summary: dict[str, Any], history: list[dict[str, Any]]) -> str | None:
+    """The network faults applied and healed; n1's requests answered 503 while cut from Redis."""
+    faults = {(r["f"], r.get("value")): r for r in history if r["process"] == "nemesis"}
+    wanted = ["partition-redis", "heal-partition-redis", "isolate-node", "rejoin-node"]
+    done = [
+        name
+        for name in wanted
+        if any(f == name and r["type"] == "ok" for (f, _), r in faults.items())
+    ]
+    start = next(r["time"] for r in history if r["f"] == "partition-redis" and r["type"] == "ok")
+    end = next(r["time"] for r in history if r["f"] == "heal-partition-redis" and r["type"] == "ok")
+    on_n1 = [
+        r
+        for r in history
+        if start <= r["time"] <= end and r.get("node") == "n1" and r["type"] in ("ok", "fail")
+    ]
+    refused = sum(1 for r in on_n1 if "503" in str(r.get("error")))
+    line = (
+        f"applied and healed: {', '.join(done)}; n1 while cut from Redis: {refused} of "
+        f"{len(on_n1)} answers 503; verdict {summary['verdict']}"
+    )
+    return line if done == wanted and refused else "FAIL " + line
+
+
 CHECKS = {
+    "partitions": partitions,
     "survival": survival,
     "outage-503": outage_503,
     "chart": chart,

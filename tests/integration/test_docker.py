@@ -918,3 +918,55 @@ def test_faults_on_a_real_compose_cluster(docker_client: Any) -> None:
             timeout=300,
             check=False,
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# make compose-smoke
+
+
+def test_compose_smoke_without_an_engine_says_why(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock",
+        "MCP_SCALE_SMOKE_OUT": str(tmp_path / "out"),
+        "PYTHON": sys.executable,
+    }
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "compose_smoke.sh"), "run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert result.stderr.strip() == (
+        "compose-smoke: no Docker engine answers (scripts/docker_engine.sh start, as root, "
+        "starts one)"
+    )
+
+
+@pytest.mark.slow
+def test_make_compose_smoke(docker_client: Any, tmp_path: Path) -> None:
+    """The compose cluster built, started, attacked from the host, reported and removed."""
+    if compose_command() is None:
+        pytest.skip("no docker compose / docker-compose to start the cluster with")
+    out = tmp_path / "smoke"
+    env = {**os.environ, "MCP_SCALE_SMOKE_OUT": str(out), "PYTHON": sys.executable}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "compose-smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "ok: run: sessions survive, Redis outage answered 503" in result.stderr
+    timings = (out / "timings.txt").read_text()
+    for step in ("image build", "run: cluster start", "run: teardown"):
+        assert step in timings
+    assert (out / "run" / "charts" / "survival.png").exists()
+    left = docker_client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}=mcp-scale"})
+    assert [c.name for c in left if "smoke" in str(c.name)] == []
