@@ -9,8 +9,8 @@ It finds the project's containers by label (see docker_backend), parses the time
 same rules as ``mcp-scale run --chaos``, and runs the ChaosController against DockerCluster,
 so faults land in ``<out>/history-nemesis.jsonl`` exactly as the local backend records them,
 beside the Locust workers' ``history-w<N>.jsonl``, with a resource sample of every node and
-Redis container a second (the engine's stats, and each node's /metrics). Every flag has an environment default
-(MCP_SCALE_*) so that the compose file only sets variables.
+Redis container a second (the engine's stats, and each node's /metrics). Every flag has an
+environment default (MCP_SCALE_*) so that the compose file only sets variables.
 
 Exit codes as mcp-scale's: 0 done, 2 bad usage, 3 could not run (no engine, no cluster, no load).
 """
