@@ -221,6 +221,27 @@ def test_haproxy_config_is_valid() -> None:
     assert "cookie" not in text and "stick" not in text, "no stickiness"
 
 
+def compose_env() -> dict[str, str]:
+    """The environment for docker compose here: base images (stand-ins where no registry
+    answers, scripts/build_base_images.sh) and open-file limits the engine allows."""
+    env = dict(os.environ)
+    images = subprocess.run(
+        [str(ROOT / "scripts" / "build_base_images.sh")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
+    env.update(line.split("=", 1) for line in images.stdout.split())
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY:
+        env["MCP_SCALE_NOFILE"] = str(min(hard, 65536))
+        env["MCP_SCALE_LB_NOFILE"] = str(min(hard, 200000))
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -861,7 +882,7 @@ def test_faults_on_a_real_compose_cluster(docker_client: Any) -> None:
         pytest.skip("no docker compose / docker-compose to start the cluster with")
     project = f"mcpscale-test-{secrets.token_hex(3)}"
     env = {
-        **os.environ,
+        **compose_env(),
         "MCP_SCALE_LB_PORT": str(free_port()),
         **{f"MCP_SCALE_NODE{i}_PORT": str(free_port()) for i in (1, 2, 3)},
     }
@@ -903,6 +924,21 @@ def test_faults_on_a_real_compose_cluster(docker_client: Any) -> None:
         assert status("n2") == "running"
         cluster.apply_fault("kill-redis", None)
         assert "healthy after" in cluster.apply_fault("restart-redis", None)
+        # Network faults: n1 cut from Redis answers 503 at once; healed, it serves again.
+        time.sleep(3)
+        n1 = cluster.urls[0]
+        assert "Redis link cut" in cluster.apply_fault("partition-redis", "n1")
+        began = time.monotonic()
+        with pytest.raises(Exception, match="503"):
+            McpHttpSession(n1).initialize()
+        assert time.monotonic() - began < 5
+        assert "1 rule(s) removed" in cluster.apply_fault("heal-partition-redis", "n1")
+        McpHttpSession(n1).initialize()
+        assert "client link cut" in cluster.apply_fault("isolate-node", "n1")
+        with pytest.raises(Exception):  # noqa: B017 - a timeout, whatever the client calls it
+            McpHttpSession(n1, timeout=2.0).initialize()
+        assert "1 rule(s) removed" in cluster.apply_fault("rejoin-node", "n1")
+        McpHttpSession(n1).initialize()
         time.sleep(3)  # HAProxy's health checks see n1 back
         session = McpHttpSession(cluster.lb_url())
         session.initialize()
