@@ -3,7 +3,12 @@
 #
 #   docker build -t mcp-scale:local .
 #   docker run --rm -p 8000:8000 mcp-scale:local     # one in-memory node on :8000
-FROM python:3.11-slim-bookworm
+#
+# PYTHON_IMAGE is the official image unless set: docker-compose.yml passes
+# $MCP_SCALE_PYTHON_IMAGE, e.g. a stand-in of scripts/build_base_images.sh where no registry
+# answers.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -12,6 +17,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_ROOT_USER_ACTION=ignore
 
 WORKDIR /app
+
+# iptables: the nemesis's network faults (partition-redis, isolate-node) add and remove rules
+# in a node container's own network namespace (docker exec as root with NET_ADMIN).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables \
+    && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first, in their own layer: it is rebuilt only when pyproject.toml changes.
 # (Every dependency ships manylinux wheels: no compiler in the image.)

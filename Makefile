@@ -3,7 +3,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint cleanup
+.PHONY: setup demo test lint cleanup docker-engine base-images compose-smoke compose-profile compose-defect compose-partition compose-all
 
 setup:
 	VENV=$(VENV) scripts/setup.sh
@@ -22,3 +22,27 @@ test: setup lint
 
 cleanup:
 	$(BIN)/mcp-scale cleanup
+
+# Containers (README, "In containers"). An engine first: `make docker-engine` (root) installs
+# docker.io and starts dockerd when none answers. Each target builds the image (cached), runs
+# its part in a fresh compose project and removes it; results in reports/compose-smoke-<time>.
+docker-engine:
+	scripts/docker_engine.sh start
+
+base-images:
+	scripts/build_base_images.sh
+
+compose-smoke:
+	VENV=$(VENV) scripts/compose_smoke.sh run
+
+compose-profile:
+	VENV=$(VENV) scripts/compose_smoke.sh profile
+
+compose-defect:
+	VENV=$(VENV) scripts/compose_smoke.sh defect
+
+compose-partition:
+	VENV=$(VENV) scripts/compose_smoke.sh partition
+
+compose-all:
+	VENV=$(VENV) scripts/compose_smoke.sh all

@@ -52,6 +52,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
 fi
 
+# --- Docker (the container tests; README, "In containers") --------------------------------
+# As root with the test tools: Debian's docker.io and docker-compose when missing, and dockerd
+# started when no engine answers (scripts/docker_engine.sh: bounded wait, its own log). Not
+# root, or MCP_SCALE_DOCKER=0: nothing; the container tests then skip, saying why.
+if [ "${MCP_SCALE_TEST_TOOLS:-1}" = 1 ] && [ "${MCP_SCALE_DOCKER:-1}" = 1 ] && [ "$(id -u)" = 0 ]; then
+    "$ROOT/scripts/docker_engine.sh" start \
+        || log "no Docker engine: the container tests will be skipped"
+fi
+# --- end of Docker --------------------------------------------------------------------------
+
 if [ "${MCP_SCALE_SKIP_CONFORMANCE:-}" != 1 ]; then
     VENV="$VENV" "$ROOT/scripts/install_conformance.sh"
 fi

@@ -3,17 +3,34 @@
 A fault acts on a *subject*: a node or Redis, as the backend offers it (a process it started,
 a container it found by label). Which action a fault takes is data in ``FAULTS``; a backend
 only says which subject a fault's scope and target name (``Cluster.subject``), so a new
-backend implements five actions, not a branch per fault.
+backend implements five actions, not a branch per fault. Network faults (a node cut from Redis,
+or from the load balancer and clients) are actions of ``NetworkFaultSubject``, which a backend
+offers only where it can cut links (the docker backend); elsewhere they fail as
+``FaultNotSupported``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Scope = Literal["node", "redis"]
-Action = Literal["kill", "stop", "pause", "resume", "restart"]
+Action = Literal[
+    "kill",
+    "stop",
+    "pause",
+    "resume",
+    "restart",
+    "partition-redis",
+    "heal-partition-redis",
+    "isolate",
+    "rejoin",
+]
+
+
+class FaultNotSupported(ValueError):
+    """The backend cannot apply this kind of fault (e.g. network faults on local processes)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,28 @@ FAULTS: dict[str, FaultKind] = {
         FaultKind(
             "restart-redis", "redis", "restart", None, "start Redis again (same port, data)", True
         ),
+        FaultKind(
+            "partition-redis",
+            "node",
+            "partition-redis",
+            "heal-partition-redis",
+            "cut a node from Redis (its clients still reach it)",
+        ),
+        FaultKind(
+            "heal-partition-redis",
+            "node",
+            "heal-partition-redis",
+            None,
+            "give a node its Redis link back",
+        ),
+        FaultKind(
+            "isolate-node",
+            "node",
+            "isolate",
+            "rejoin-node",
+            "cut a node from the load balancer and clients (it still reaches Redis)",
+        ),
+        FaultKind("rejoin-node", "node", "rejoin", None, "let clients reach an isolated node"),
     )
 }
 # Faults that undo another one: they end a fault episode rather than start one.
@@ -81,12 +120,39 @@ class FaultSubject(Protocol):
     def restart(self) -> str: ...
 
 
+@runtime_checkable
+class NetworkFaultSubject(Protocol):
+    """A node whose links a backend can cut and heal (the docker backend: firewall rules in the
+    container's own network namespace). Healing what is not cut does nothing."""
+
+    def partition_redis(self) -> str: ...
+
+    def heal_partition_redis(self) -> str: ...
+
+    def isolate(self) -> str: ...
+
+    def rejoin(self) -> str: ...
+
+
+def _network(subject: FaultSubject) -> NetworkFaultSubject:
+    if not isinstance(subject, NetworkFaultSubject):
+        raise FaultNotSupported(
+            "network faults (partition-redis, isolate-node) are not supported by this "
+            "backend: use --backend docker"
+        )
+    return subject
+
+
 ACTIONS: dict[Action, Callable[[FaultSubject], str]] = {
     "kill": lambda subject: subject.kill(),
     "stop": lambda subject: subject.stop(),
     "pause": lambda subject: subject.pause(),
     "resume": lambda subject: subject.resume(),
     "restart": lambda subject: subject.restart(),
+    "partition-redis": lambda subject: _network(subject).partition_redis(),
+    "heal-partition-redis": lambda subject: _network(subject).heal_partition_redis(),
+    "isolate": lambda subject: _network(subject).isolate(),
+    "rejoin": lambda subject: _network(subject).rejoin(),
 }
 
 

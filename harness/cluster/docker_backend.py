@@ -8,6 +8,15 @@ carries both ``com.docker.compose.project=<project>`` and ``com.mcp-scale.projec
 node's id come from the ``com.mcp-scale.role`` and ``com.mcp-scale.node-id`` labels, and every
 fault acts on the container object (by id) picked from that label-filtered list.
 
+Network faults (``partition-redis``, ``isolate-node``) are firewall rules inside the node
+container's own network namespace, added and removed by a short-lived helper container of the
+node's own image that joins that namespace (``network_mode=container:<id>``, NET_ADMIN, as
+root): nothing on the host's network or any other container changes. A restarted container
+gets a fresh namespace, so a restart heals them too.
+
+The monitor samples each node and Redis container from the engine's stats (memory less page
+cache, CPU seconds, pids), and a node's /metrics gauges through its published port.
+
 The ``docker`` package (the Docker SDK for Python) is imported only when a client is needed, so
 this module imports without it.
 """
@@ -17,6 +26,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +45,14 @@ COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 # The port a node listens on inside its container (docker-compose.yml: --port 8000).
 NODE_PORT = 8000
+REDIS_PORT = 6379
+# Firewall rules of the network faults, in the node container's namespace (iptables syntax);
+# the comment marks them as ours.
+NETWORK_RULES = {
+    "redis": ["OUTPUT", "-p", "tcp", "--dport", str(REDIS_PORT)],
+    "clients": ["INPUT", "-p", "tcp", "--dport", str(NODE_PORT)],
+}
+RULE_COMMENT = "mcp-scale-fault"
 
 
 class DockerUnavailable(ClusterStartError):
@@ -78,6 +96,8 @@ class ContainerLike(Protocol):
 
     def start(self) -> object: ...
 
+    def stats(self, **kwargs: Any) -> Any: ...
+
 
 class ContainerCollectionLike(Protocol):
     """What this module uses of ``docker.models.containers.ContainerCollection``."""
@@ -87,6 +107,8 @@ class ContainerCollectionLike(Protocol):
     ) -> Sequence[ContainerLike]: ...
 
     def get(self, container_id: str) -> ContainerLike: ...
+
+    def run(self, image: str, command: Sequence[str], **kwargs: Any) -> Any: ...
 
 
 class DockerClientLike(Protocol):
@@ -161,6 +183,8 @@ class DockerCluster:
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     _urls: dict[str, str] = field(default_factory=dict, repr=False)
     _own_client: bool = field(default=False, repr=False)
+    _feeds: list[_StatsFeed] = field(default_factory=list, repr=False)
+    _feeds_stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def __post_init__(self) -> None:
         if self.address not in ("host", "network"):
@@ -185,6 +209,9 @@ class DockerCluster:
 
     def close(self) -> None:
         """Leaves every container as it is (compose owns them); releases our API client."""
+        self._feeds_stop.set()
+        for feed in self._feeds:
+            feed.join(timeout=2.0)
         if self._own_client and self.client is not None:
             self.client.close()
             self.client = None
@@ -230,8 +257,50 @@ class DockerCluster:
         return _ContainerSubject(self, self._node(target), str(target))
 
     def sample_targets(self) -> list[SampleTarget]:
-        """Nothing yet: containers are not sampled by PID (the engine's stats would be)."""
-        return []
+        """Each node and the Redis container, from the engine's stats (by container id; a
+        restarted container keeps its id), plus a node's /metrics gauges."""
+        targets = [
+            SampleTarget(
+                node_id,
+                "node",
+                lambda: None,
+                metrics_url=self._url(container).removesuffix("/mcp") + "/metrics",
+                stats=self._stats_of(container.id),
+            )
+            for node_id, container in self._nodes().items()
+        ]
+        targets += [
+            SampleTarget("redis", "redis", lambda: None, stats=self._stats_of(container.id))
+            for container in self._owned(role="redis")
+        ]
+        return targets
+
+    def _stats_of(self, container_id: str) -> Callable[[], dict[str, Any] | None]:
+        feed = _StatsFeed(self._client, container_id, self._feeds_stop)
+        self._feeds.append(feed)
+        return feed
+
+    def run_firewall(self, container: ContainerLike, script: str) -> str:
+        """Run ``script`` (sh) as root with NET_ADMIN in ``container``'s network namespace, in
+        a throwaway container of the same image; returns its output."""
+        image = str(container.attrs.get("Image") or container.attrs["Config"]["Image"])
+        labels = {
+            COMPOSE_PROJECT_LABEL: self.project,
+            PROJECT_LABEL: PROJECT_VALUE,
+            ROLE_LABEL: "network-fault",
+        }
+        output = self._client().containers.run(
+            image,
+            ["sh", "-c", script],
+            network_mode=f"container:{container.id}",
+            cap_add=["NET_ADMIN"],
+            user="root",
+            entrypoint=[],
+            healthcheck={"test": ["NONE"]},
+            labels=labels,
+            remove=True,
+        )
+        return output.decode(errors="replace").strip() if isinstance(output, bytes) else ""
 
     def wait_healthy(self, container: ContainerLike) -> float:
         """Until Docker reports the container running and (if it has a health check) healthy."""
@@ -337,6 +406,98 @@ class DockerCluster:
         return f"http://{host}:{published[0]['HostPort']}/mcp"
 
 
+def container_resources(
+    raw: dict[str, Any], container_id: str = "", pid: int | None = None
+) -> dict[str, Any] | None:
+    """The engine's one-shot stats as sample values: ``rss`` (memory usage less the page
+    cache, as ``docker stats`` shows it), ``cpu`` (seconds), ``threads`` (the cgroup's pids,
+    which counts threads), and ``pid``, the host PID of the container's first process (a
+    restart changes it: the charts start a new line, as for a restarted local node). None
+    when the engine has nothing (a stopped container)."""
+    memory = raw.get("memory_stats") or {}
+    cpu = (raw.get("cpu_stats") or {}).get("cpu_usage") or {}
+    if "usage" not in memory or "total_usage" not in cpu:
+        return None
+    detail = memory.get("stats") or {}
+    cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
+    value: dict[str, Any] = {
+        "pid": pid,
+        "container": container_id[:12],
+        "rss": max(0, int(memory["usage"]) - int(cache)),
+        "cpu": int(cpu["total_usage"]) / 1e9,
+    }
+    pids = (raw.get("pids_stats") or {}).get("current")
+    if pids is not None:
+        value["threads"] = int(pids)
+    return value
+
+
+class _StatsFeed:
+    """One container's stats as the engine streams them (about one a second), read by a daemon
+    thread; calling the feed returns the latest, or None if there is none from the last few
+    seconds. (A one-shot stats call takes the engine up to a second per container, which a
+    sweep over every container every second cannot afford.) The thread ends when the
+    container stops, and starts again at the next call after it runs again."""
+
+    FRESH = 3.0
+
+    def __init__(
+        self, client: Callable[[], DockerClientLike], container_id: str, stop: threading.Event
+    ) -> None:
+        self._client = client
+        self._id = container_id
+        self._stop = stop
+        self._latest: tuple[float, dict[str, Any]] | None = None
+        self._thread: threading.Thread | None = None
+
+    def __call__(self) -> dict[str, Any] | None:
+        if not self._stop.is_set() and (self._thread is None or not self._thread.is_alive()):
+            self._thread = threading.Thread(
+                target=self._run, name=f"stats-{self._id[:12]}", daemon=True
+            )
+            self._thread.start()
+        latest = self._latest
+        if latest is None or time.monotonic() - latest[0] > self.FRESH:
+            return None
+        return latest[1]
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            container = self._client().containers.get(self._id)
+            if container.status not in ("running", "paused"):
+                return
+            pid = (container.attrs.get("State") or {}).get("Pid")
+            for raw in container.stats(stream=True, decode=True):  # bounded: ends with it
+                if self._stop.is_set():
+                    return
+                value = container_resources(raw, self._id, pid)
+                if value is not None:
+                    self._latest = (time.monotonic(), value)
+        except Exception:  # the engine's errors, a container gone: no samples until next call
+            return
+
+
+def _rule(link: str, verb: str) -> str:
+    chain, *match = NETWORK_RULES[link]
+    words = ["iptables", "-w", verb, chain, *match, "-m", "comment", "--comment", RULE_COMMENT]
+    return " ".join([*words, "-j", "DROP"])
+
+
+def cut_script(link: str) -> str:
+    """Add the DROP rule for ``link`` unless it is there (sh, prints what it did)."""
+    check, add = _rule(link, "-C"), _rule(link, "-A")
+    return f"{check} 2>/dev/null && echo already || {{ {add} && echo cut; }}"
+
+
+def heal_script(link: str) -> str:
+    """Remove every copy of the DROP rule for ``link`` (sh, prints how many)."""
+    return f"n=0; while {_rule(link, '-D')} 2>/dev/null; do n=$((n+1)); done; echo $n"
+
+
 @dataclass(frozen=True)
 class _ContainerSubject:
     """A container of the project as faults see it: Docker's own kill, stop, pause, unpause
@@ -392,3 +553,31 @@ class _ContainerSubject:
             how = f"started from {status}"
         took = self.cluster.wait_healthy(self.container)
         return f"{self.what} {how}, healthy after {took:.1f}s"
+
+    # Network faults: DROP rules in the container's own namespace.
+
+    def _cut(self, link: str, what: str) -> str:
+        status = self.container.status
+        if status != "running":
+            raise ValueError(f"{self.what} is {status}: cannot cut its {what} link")
+        done = self.cluster.run_firewall(self.container, cut_script(link))
+        return f"{self.what}: {what} link {'already cut' if done == 'already' else 'cut'}"
+
+    def _heal(self, link: str, what: str) -> str:
+        status = self.container.status
+        if status != "running":
+            return f"{self.what} (not running: {status}; a restart heals it anyway)"
+        removed = self.cluster.run_firewall(self.container, heal_script(link))
+        return f"{self.what}: {what} link healed ({removed} rule(s) removed)"
+
+    def partition_redis(self) -> str:
+        return self._cut("redis", "Redis")
+
+    def heal_partition_redis(self) -> str:
+        return self._heal("redis", "Redis")
+
+    def isolate(self) -> str:
+        return self._cut("clients", "client")
+
+    def rejoin(self) -> str:
+        return self._heal("clients", "client")

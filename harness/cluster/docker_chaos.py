@@ -8,8 +8,9 @@ The ``chaos`` service of docker-compose.yml runs it with the Docker socket mount
 It finds the project's containers by label (see docker_backend), parses the timeline with the
 same rules as ``mcp-scale run --chaos``, and runs the ChaosController against DockerCluster,
 so faults land in ``<out>/history-nemesis.jsonl`` exactly as the local backend records them,
-beside the Locust workers' ``history-w<N>.jsonl``. Every flag has an environment default
-(MCP_SCALE_*) so that the compose file only sets variables.
+beside the Locust workers' ``history-w<N>.jsonl``, with a resource sample of every node and
+Redis container a second (the engine's stats, and each node's /metrics). Every flag has an
+environment default (MCP_SCALE_*) so that the compose file only sets variables.
 
 Exit codes as mcp-scale's: 0 done, 2 bad usage, 3 could not run (no engine, no cluster, no load).
 """
@@ -160,7 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     path = files.history(NEMESIS_WRITER)
     with HistoryWriter(path) as history:
         _hand_over(run_dir, [path])
-        outcome = drive(manifest, schedule, cluster, history, until=duration, stop=stop)
+        outcome = drive(
+            manifest,
+            schedule,
+            cluster,
+            history,
+            until=duration,
+            stop=stop,
+            samples=cluster.sample_targets(),
+        )
     cluster.close()
     for fault, error in outcome.failed:
         print(f"docker_chaos: {fault.describe()} failed: {error}", file=sys.stderr)

@@ -2,7 +2,9 @@
 
 Per node: RSS, CPU, open fds, threads (from /proc, by the PID the backend started), and open
 streams and sessions (from its /metrics); Redis: used memory, keys, clients, pub/sub channels
-(INFO); the load generator: RSS and CPU of Locust's process group.
+(INFO); the load generator: RSS and CPU of Locust's process group. A target that is not a
+process of ours (a container) brings its own ``stats`` callable instead of a PID (the docker
+backend reads the engine's stats: memory, CPU, pids).
 
 Cheap by construction (see bench/monitor_overhead.py): /proc reads, one kept-alive HTTP
 connection per node with only the two gauges picked out of /metrics, one kept Redis
@@ -34,7 +36,9 @@ _NODE_GAUGES = {
 @dataclass
 class SampleTarget:
     """Something to sample: ``kind`` is node, redis or loadgen. ``pid`` is looked up at each
-    sample (a restarted node has a new one)."""
+    sample (a restarted node has a new one). ``stats``, when given, replaces the /proc reading:
+    it returns the same keys (rss bytes, cpu seconds, threads, ...) or None when there is
+    nothing to measure."""
 
     name: str
     kind: str
@@ -42,6 +46,7 @@ class SampleTarget:
     metrics_url: str | None = None
     redis_url: str | None = None
     group: bool = False  # sum the process group of ``pid`` (a node started by a wrapper)
+    stats: Callable[[], dict[str, Any] | None] | None = None
 
 
 class ResourceSampler:
@@ -119,11 +124,7 @@ class ResourceSampler:
                 self.samples += 1
 
     def sample(self, target: SampleTarget) -> dict[str, Any] | None:
-        pid = target.pid()
-        if pid is None:
-            return None
-        grouped = target.group or target.kind == "loadgen"
-        found = group_resources(pid) if grouped else process_resources(pid)
+        found = target.stats() if target.stats is not None else _resources(target)
         if found is None:
             return None
         value = {"target": target.name, "kind": target.kind, **found}
@@ -161,6 +162,14 @@ class ResourceSampler:
             "clients": float(clients.get("connected_clients", 0)),
             "pubsub_channels": float(stats.get("pubsub_channels", 0)),
         }
+
+
+def _resources(target: SampleTarget) -> dict[str, Any] | None:
+    pid = target.pid()
+    if pid is None:
+        return None
+    grouped = target.group or target.kind == "loadgen"
+    return group_resources(pid) if grouped else process_resources(pid)
 
 
 def node_gauges(text: str) -> dict[str, float]:

@@ -169,12 +169,16 @@ def test_every_service_is_labelled_and_wired() -> None:
         assert "container_name" not in service, f"{name}: selection is by label, never by name"
     assert [services[f"node{i}"]["labels"][NODE_ID_LABEL] for i in (1, 2, 3)] == NODE_IDS
     redis = services["redis"]
-    assert redis["image"].startswith("redis:7")
+    # Base images: the official ones unless a variable names a stand-in.
+    assert redis["image"] == "${MCP_SCALE_REDIS_IMAGE:-redis:7}"
     assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
     assert "test" in redis["healthcheck"]
     assert any(v.startswith("redis-data:") for v in redis["volumes"])
     lb = services["lb"]
-    assert lb["image"].startswith("haproxy:2.6")
+    assert lb["image"] == "${MCP_SCALE_HAPROXY_IMAGE:-haproxy:2.6}"
+    build_args = services["node1"]["build"]["args"]
+    assert build_args["PYTHON_IMAGE"] == "${MCP_SCALE_PYTHON_IMAGE:-python:3.11-slim-bookworm}"
+    assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in (ROOT / "Dockerfile").read_text()
     assert any(v.startswith("./deploy/haproxy.cfg:") for v in lb["volumes"])
     worker = services["locust-worker"]
     assert "ports" not in worker, "a scaled service cannot publish fixed ports"
@@ -215,6 +219,27 @@ def test_haproxy_config_is_valid() -> None:
     text = "\n".join(line for line in lines if line)
     assert "balance roundrobin" in text and "option httpchk GET /healthz" in text
     assert "cookie" not in text and "stick" not in text, "no stickiness"
+
+
+def compose_env() -> dict[str, str]:
+    """The environment for docker compose here: base images (stand-ins where no registry
+    answers, scripts/build_base_images.sh) and open-file limits the engine allows."""
+    env = dict(os.environ)
+    images = subprocess.run(
+        [str(ROOT / "scripts" / "build_base_images.sh")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
+    env.update(line.split("=", 1) for line in images.stdout.split())
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY:
+        env["MCP_SCALE_NOFILE"] = str(min(hard, 65536))
+        env["MCP_SCALE_LB_NOFILE"] = str(min(hard, 200000))
+    return env
 
 
 def free_port() -> int:
@@ -310,13 +335,17 @@ class FakeContainer:
         self.becomes_healthy = becomes_healthy
         bindings = {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(host_port)}]}
         self.attrs: dict[str, Any] = {
-            "State": {"Status": status, "Running": status == "running"},
+            "Image": "sha256:mcp-scale-image",
+            "State": {"Status": status, "Running": status == "running", "Pid": 4242},
             "HostConfig": {"PortBindings": bindings if host_port else {}},
         }
+        self.rules: list[str] = []  # the DROP rules in its network namespace, by link
+        self.stats_calls: list[dict[str, Any]] = []
 
     def _set(self, status: str, health: str | None = None) -> None:
         self.status = status
-        self.attrs["State"] = {"Status": status, "Running": status in ("running", "paused")}
+        running = status in ("running", "paused")
+        self.attrs["State"] = {"Status": status, "Running": running, "Pid": 4242 if running else 0}
         if health:
             self.attrs["State"]["Health"] = {"Status": health}
 
@@ -349,6 +378,29 @@ class FakeContainer:
         self.calls.append("start")
         self._set("running", "starting")
 
+    def stats(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """The engine's stats stream: one now, then none (as if the container stopped)."""
+        self.stats_calls.append(kwargs)
+        yield {
+            "memory_stats": {"usage": 50_000_000, "stats": {"total_inactive_file": 8_000_000}},
+            "cpu_stats": {"cpu_usage": {"total_usage": 2_500_000_000}},
+            "pids_stats": {"current": 7},
+        }
+
+    def firewall(self, script: str) -> bytes:
+        """What the helper container's iptables script does to this namespace."""
+        link = "redis" if "--dport 6379" in script else "clients"
+        if script.startswith("n=0; while"):
+            self.calls.append(f"heal {link}")
+            removed = self.rules.count(link)
+            self.rules = [rule for rule in self.rules if rule != link]
+            return f"{removed}\n".encode()
+        self.calls.append(f"cut {link}")
+        if link in self.rules:
+            return b"already\n"
+        self.rules.append(link)
+        return b"cut\n"
+
 
 class FakeContainers:
     """client.containers: ``list`` honours label filters unless told to ignore them (a
@@ -358,6 +410,7 @@ class FakeContainers:
         self.containers = containers
         self.honour_filters = honour_filters
         self.list_calls: list[dict[str, Any]] = []
+        self.runs: list[dict[str, Any]] = []
 
     def list(
         self, all: bool = False, filters: dict[str, Any] | None = None
@@ -374,6 +427,13 @@ class FakeContainers:
             if container.id.startswith(container_id):
                 return container
         raise LookupError(f"no such container: {container_id}")
+
+    def run(self, image: str, command: Sequence[str], **kwargs: Any) -> bytes:
+        """A throwaway container: only ever one that joins a container's network namespace."""
+        self.runs.append({"image": image, "command": list(command), **kwargs})
+        mode = str(kwargs["network_mode"])
+        assert mode.startswith("container:"), mode
+        return self.get(mode.removeprefix("container:")).firewall(command[-1])
 
 
 def all_labels(container: FakeContainer, wanted: list[list[str]]) -> bool:
@@ -516,6 +576,11 @@ MAPPING = [
     ("kill-redis", None, "running", ["kill"], "exited"),
     ("restart-redis", None, "exited", ["start"], "running"),
     ("restart-redis", None, "running", ["restart(timeout=0)"], "running"),
+    ("partition-redis", "n2", "running", ["cut redis"], "running"),
+    ("heal-partition-redis", "n2", "running", ["heal redis"], "running"),
+    ("heal-partition-redis", "n2", "exited", [], "exited"),
+    ("isolate-node", "n2", "running", ["cut clients"], "running"),
+    ("rejoin-node", "n2", "running", ["heal clients"], "running"),
 ]
 
 
@@ -553,6 +618,110 @@ def test_unknown_faults_nodes_and_a_missing_redis_are_errors() -> None:
     cluster, _ = started(without_redis)
     with pytest.raises(ValueError, match="0 Redis containers"):
         cluster.apply_fault("kill-redis", None)
+
+
+def test_network_faults_are_rules_in_the_nodes_own_namespace() -> None:
+    project = fake_project()
+    cluster, client = started(list(project.values()))
+    node1 = project["node1"]
+    assert "Redis link cut" in cluster.apply_fault("partition-redis", "n1")
+    assert "already cut" in cluster.apply_fault("partition-redis", "n1")
+    assert "client link cut" in cluster.apply_fault("isolate-node", "n1")
+    assert node1.rules == ["redis", "clients"]
+    assert "1 rule(s) removed" in cluster.apply_fault("heal-partition-redis", "n1")
+    assert "1 rule(s) removed" in cluster.apply_fault("rejoin-node", "n1")
+    assert "0 rule(s) removed" in cluster.apply_fault("rejoin-node", "n1")
+    assert node1.rules == []
+    for run in client.containers.runs:
+        # The node's own image, in the node's namespace only, removed when done.
+        assert run["network_mode"] == f"container:{node1.id}"
+        assert run["image"] == node1.attrs["Image"]
+        assert run["cap_add"] == ["NET_ADMIN"] and run["user"] == "root"
+        assert run["remove"] is True and "privileged" not in run
+        assert run["labels"][COMPOSE_PROJECT_LABEL] == PROJECT
+        assert run["labels"][ROLE_LABEL] == "network-fault"
+    scripts = [run["command"][-1] for run in client.containers.runs]
+    assert "-A OUTPUT -p tcp --dport 6379" in scripts[0]
+    assert "-A INPUT -p tcp --dport 8000" in scripts[2]
+    assert all("-j DROP" in script for script in scripts)
+    for name, other in project.items():
+        if name != "node1":
+            assert other.calls == [] and other.rules == [], name
+
+
+def test_a_stopped_node_cannot_be_cut() -> None:
+    project = fake_project()
+    project["node2"]._set("exited")
+    cluster, client = started(list(project.values()))
+    with pytest.raises(ValueError, match="is exited: cannot cut its Redis link"):
+        cluster.apply_fault("partition-redis", "n2")
+    assert client.containers.runs == []
+
+
+def test_network_faults_elsewhere_are_not_supported() -> None:
+    from harness.chaos.faults import FaultNotSupported, apply_fault
+
+    class ProcessOnly:
+        def kill(self) -> str:
+            return "killed"
+
+    with pytest.raises(FaultNotSupported, match="use --backend docker"):
+        apply_fault(lambda scope, target: ProcessOnly(), "isolate-node", "n1")  # type: ignore[arg-type, return-value]
+
+
+def test_network_faults_heal_after_their_duration() -> None:
+    from harness.chaos.schedule import parse_timeline
+
+    faults = parse_timeline("partition-redis:n1@5s+3s; isolate-node:n2@6s+2s", NODE_IDS, 20.0)
+    assert [fault.describe() for fault in faults] == [
+        "partition-redis:n1@5s",
+        "isolate-node:n2@6s",
+        "heal-partition-redis:n1@8s",
+        "rejoin-node:n2@8s",
+    ]
+
+
+def test_containers_are_sampled_from_the_engines_stats() -> None:
+    from harness.monitor.sampler import ResourceSampler
+
+    project = fake_project()
+    project["node3"]._set("exited")
+    cluster, _ = started(list(project.values()))
+    targets = {target.name: target for target in cluster.sample_targets()}
+    assert set(targets) == {"n1", "n2", "n3", "redis"}
+    assert targets["n1"].metrics_url == "http://127.0.0.1:8001/metrics"
+    assert targets["redis"].kind == "redis" and targets["redis"].metrics_url is None
+    sampler = ResourceSampler([], lambda record: None)
+    try:
+        value = None
+        deadline = time.monotonic() + 5
+        while value is None and time.monotonic() < deadline:  # the feed's first stats
+            value = sampler.sample(targets["redis"])
+            time.sleep(0.01)
+        assert sampler.sample(targets["n3"]) is None, "a stopped container has nothing to sample"
+    finally:
+        sampler.stop()
+        cluster.close()
+    assert value == {
+        "target": "redis",
+        "kind": "redis",
+        "pid": 4242,
+        "container": project["redis"].id[:12],
+        "rss": 42_000_000,
+        "cpu": 2.5,
+        "threads": 7,
+    }
+    assert project["redis"].stats_calls[0] == {"stream": True, "decode": True}
+    assert project["node3"].stats_calls == []
+
+
+def test_container_resources_reads_cgroup_v1_and_v2_stats() -> None:
+    from harness.cluster.docker_backend import container_resources
+
+    cpu = {"cpu_usage": {"total_usage": 1_000_000_000}}
+    v2 = {"memory_stats": {"usage": 3000, "stats": {"inactive_file": 1000}}, "cpu_stats": cpu}
+    assert container_resources(v2) == {"pid": None, "container": "", "rss": 2000, "cpu": 1.0}
+    assert container_resources({"memory_stats": {}, "cpu_stats": {}}) is None
 
 
 def test_a_restart_that_never_becomes_healthy_fails_in_bounded_time() -> None:
@@ -713,7 +882,7 @@ def test_faults_on_a_real_compose_cluster(docker_client: Any) -> None:
         pytest.skip("no docker compose / docker-compose to start the cluster with")
     project = f"mcpscale-test-{secrets.token_hex(3)}"
     env = {
-        **os.environ,
+        **compose_env(),
         "MCP_SCALE_LB_PORT": str(free_port()),
         **{f"MCP_SCALE_NODE{i}_PORT": str(free_port()) for i in (1, 2, 3)},
     }
@@ -755,6 +924,21 @@ def test_faults_on_a_real_compose_cluster(docker_client: Any) -> None:
         assert status("n2") == "running"
         cluster.apply_fault("kill-redis", None)
         assert "healthy after" in cluster.apply_fault("restart-redis", None)
+        # Network faults: n1 cut from Redis answers 503 at once; healed, it serves again.
+        time.sleep(3)
+        n1 = cluster.urls[0]
+        assert "Redis link cut" in cluster.apply_fault("partition-redis", "n1")
+        began = time.monotonic()
+        with pytest.raises(Exception, match="503"):
+            McpHttpSession(n1).initialize()
+        assert time.monotonic() - began < 5
+        assert "1 rule(s) removed" in cluster.apply_fault("heal-partition-redis", "n1")
+        McpHttpSession(n1).initialize()
+        assert "client link cut" in cluster.apply_fault("isolate-node", "n1")
+        with pytest.raises(Exception):  # noqa: B017 - a timeout, whatever the client calls it
+            McpHttpSession(n1, timeout=2.0).initialize()
+        assert "1 rule(s) removed" in cluster.apply_fault("rejoin-node", "n1")
+        McpHttpSession(n1).initialize()
         time.sleep(3)  # HAProxy's health checks see n1 back
         session = McpHttpSession(cluster.lb_url())
         session.initialize()
@@ -770,3 +954,55 @@ def test_faults_on_a_real_compose_cluster(docker_client: Any) -> None:
             timeout=300,
             check=False,
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# make compose-smoke
+
+
+def test_compose_smoke_without_an_engine_says_why(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock",
+        "MCP_SCALE_SMOKE_OUT": str(tmp_path / "out"),
+        "PYTHON": sys.executable,
+    }
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "compose_smoke.sh"), "run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert result.stderr.strip() == (
+        "compose-smoke: no Docker engine answers (scripts/docker_engine.sh start, as root, "
+        "starts one)"
+    )
+
+
+@pytest.mark.slow
+def test_make_compose_smoke(docker_client: Any, tmp_path: Path) -> None:
+    """The compose cluster built, started, attacked from the host, reported and removed."""
+    if compose_command() is None:
+        pytest.skip("no docker compose / docker-compose to start the cluster with")
+    out = tmp_path / "smoke"
+    env = {**os.environ, "MCP_SCALE_SMOKE_OUT": str(out), "PYTHON": sys.executable}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "compose-smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "ok: run: sessions survive, Redis outage answered 503" in result.stderr
+    timings = (out / "timings.txt").read_text()
+    for step in ("image build", "run: cluster start", "run: teardown"):
+        assert step in timings
+    assert (out / "run" / "charts" / "survival.png").exists()
+    left = docker_client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}=mcp-scale"})
+    assert [c.name for c in left if "smoke" in str(c.name)] == []
