@@ -29,6 +29,12 @@ Action = Literal[
 ]
 
 
+# The actions of NetworkFaultSubject: a run checks before it starts that its backend has them.
+NETWORK_ACTIONS: frozenset[str] = frozenset(
+    ("partition-redis", "heal-partition-redis", "isolate", "rejoin")
+)
+
+
 class FaultNotSupported(ValueError):
     """The backend cannot apply this kind of fault (e.g. network faults on local processes)."""
 

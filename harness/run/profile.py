@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from harness.chaos.faults import FAULTS, Fault
+from harness.chaos.faults import FAULTS, NETWORK_ACTIONS, Fault
 from harness.chaos.schedule import (
     ScheduleError,
     parse_timeline,
@@ -357,6 +357,11 @@ def validate(profile: RunProfile) -> None:
         schedule = profile.fault_schedule()
     except ScheduleError as exc:
         raise ProfileError(f"chaos: {exc}") from None
+    network = [f.describe() for f in schedule if FAULTS[f.name].action in NETWORK_ACTIONS]
+    check(
+        not network or profile.backend == "docker",
+        f"chaos: {', '.join(network)}: network faults are supported by --backend docker only",
+    )
     if not has_redis:
         redis_faults = [f.describe() for f in schedule if not FAULTS[f.name].on_node]
         without = "launch.redis is false (--no-redis)" if launch else "this run uses --store memory"
