@@ -2,11 +2,13 @@
 
 - A ``hang`` is an operation that completed ``info`` with a timeout: the server never
   answered. Hangs fail the check, except ``hangs_expected`` (served by a node that a
-  ``pause-node``/``stop-node`` held at the time: the fault is a hang) and ``hangs_explained``
-  (a sample call whose sampling answer the client could not deliver: the client's failure).
-- During a Redis outage (``kill-redis`` until ``restart-redis``) requests must fail fast: an
-  operation invoked in the outage that took longer than ``fail_fast`` seconds, whatever its
-  outcome (a request that blocked until Redis came back is no better than a hang), is
+  ``pause-node``/``stop-node``/``isolate-node`` held at the time: the fault is a hang) and
+  ``hangs_explained`` (a sample call whose sampling answer the client could not deliver:
+  the client's failure).
+- During a Redis outage (``kill-redis`` until ``restart-redis`` completes; or, for the node
+  it names, ``partition-redis`` until its heal) requests must fail fast: an operation
+  invoked in the outage that took longer than ``fail_fast`` seconds, whatever its outcome (a
+  request that blocked until Redis came back is no better than a hang), is
   ``slow_in_outage`` (fails).
 - ``unfinished``: invokes with no completion at the end of the history (a crashed client).
 - Stalls: for each fault, the users it affected (an operation failed after it started) and how
@@ -20,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.checkers._common import INF, Faults, Recovery, add_example, ms, user_of
+from harness.checkers._common import Faults, Recovery, add_example, ms, user_of
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import LivenessTable, RecoveryRow, StallRow
@@ -39,8 +41,10 @@ COUNTS = (
     "stall_max_ms",
 )
 FAIL_FAST = 3.0  # the reference server bounds Redis calls to 1 s (and retries once)
-HOLDING_FAULTS = frozenset(("pause-node", "stop-node"))
-OUTAGE_FAULTS = frozenset(("kill-redis",))
+# Faults that make a node hold requests unanswered: a timeout there is the fault, not a hang.
+HOLDING_FAULTS = frozenset(("pause-node", "stop-node", "isolate-node"))
+# Redis out of reach: for every node (kill-redis) or for the node cut from it.
+OUTAGE_FAULTS = frozenset(("kill-redis", "partition-redis"))
 
 
 def check(history: list[Record], ctx: CheckContext, *, fail_fast: float = FAIL_FAST) -> CheckResult:
@@ -50,13 +54,11 @@ def check(history: list[Record], ctx: CheckContext, *, fail_fast: float = FAIL_F
     examples: list[dict[str, Any]] = []
     pending: dict[str, Record] = {}
     answer_lost: set[str] = set()  # users whose sampling answer never left the client
-    outages: list[list[float]] = []  # [start, end] of each Redis outage
     for record in history:
         process, kind, f = record["process"], record["type"], record["f"]
         if process in NOT_CLIENTS:
             if process == NEMESIS:
                 faults.feed(record)
-                _outage(record, outages)
             continue
         if kind == "invoke":
             pending[process] = record
@@ -78,31 +80,28 @@ def check(history: list[Record], ctx: CheckContext, *, fail_fast: float = FAIL_F
                 answer_lost.discard(user_of(process))
                 continue
         answer_lost.discard(user_of(process))
-        if invoke is not None and record.get("latency", 0.0) > fail_fast and outages:
-            _slow(record, invoke, outages, fail_fast, counts, examples)
+        if invoke is not None and record.get("latency", 0.0) > fail_fast:
+            _slow(record, invoke, faults, fail_fast, counts, examples)
     counts["unfinished"] = float(len(pending))
     return _verdict(counts, examples, recovery, faults, fail_fast)
-
-
-def _outage(record: Record, outages: list[list[float]]) -> None:
-    if record["type"] != "invoke":
-        return
-    if record["f"] in OUTAGE_FAULTS:
-        outages.append([record["time"], INF])
-    elif record["f"] == "restart-redis" and outages and outages[-1][1] == INF:
-        outages[-1][1] = record["time"]
 
 
 def _slow(
     record: Record,
     invoke: Record,
-    outages: list[list[float]],
+    faults: Faults,
     fail_fast: float,
     counts: dict[str, float],
     examples: list[dict[str, Any]],
 ) -> None:
-    """Counts an operation invoked during a Redis outage that took too long."""
-    if any(start <= invoke["time"] < end for start, end in outages):
+    """Counts an operation invoked while its node could not reach Redis that took too long."""
+    node = record.get("node")
+    if any(
+        e.name in OUTAGE_FAULTS
+        and e.holds(e.target, invoke["time"])
+        and (e.target is None or e.target == node)
+        for e in faults.episodes
+    ):
         counts["slow_in_outage"] += 1
         add_example(examples, record, why=f"took over {fail_fast:g}s in a Redis outage")
 

@@ -5,7 +5,8 @@ Each session (an ``initialize`` or ``reinit`` that returned an id) ends up:
 - ``lost`` when a ``reinit`` names it as the old session, when the server answered 404 for it
   (before the client deleted it), or when it became unusable: its last UNUSABLE_AFTER or more
   operations, after a fault had started, all failed and none succeeded later;
-- ``survived`` when the client deleted it, or when its last operation succeeded;
+- ``survived`` when the client deleted it (or may have: a DELETE whose outcome is unknown,
+  after which a 404 says nothing of the server), or when its last operation succeeded;
 - ``unknown`` otherwise (its last one or two operations failed and the run ended).
 
 Lost sessions fail the check with Redis (G1); in memory mode (``ctx.store == "memory"``) the
@@ -105,6 +106,10 @@ def check(history: list[Record], ctx: CheckContext) -> CheckResult:
         if state is None:
             continue
         state.last = time
+        if f == "delete" and kind == "info":
+            # It may have been deleted: a 404 after it is the client's doing, not a loss.
+            state.deleted = time
+            continue
         if record.get("status") == 404 and state.deleted is None:
             _lost(sessions, session, record)
         if state.streak == 0:

@@ -131,6 +131,21 @@ def test_survival_a_404_session_after_a_kill_is_expected_in_memory_mode() -> Non
     assert "expected in memory mode" in result.summary
 
 
+def test_survival_a_404_after_a_delete_of_unknown_outcome_is_no_loss() -> None:
+    """A DELETE cut off by a node kill may have happened: the 404 after it is no loss."""
+    deleted = history(
+        init(1, U1, S1),
+        fault(5, "kill-node"),
+        op(5.1, U1, S1, "info", f="delete", error="connection lost"),
+        op(5.5, U1, S1, "fail", status=404, error="HTTP 404"),
+    )
+    result = survival.check(deleted, REDIS)
+    assert result.valid is True and result.counts["lost"] == 0
+    surely_not = [r for r in deleted if r["type"] != "info"]
+    surely_not += op(5.1, U1, S1, "fail", f="delete", error="connection refused")
+    assert survival.check(history(surely_not), REDIS).counts["lost"] == 1
+
+
 def test_survival_a_session_unusable_after_a_fault_is_lost() -> None:
     fails = [op(5 + i, U1, S1, "fail", status=503, error="HTTP 503") for i in range(3)]
     result = survival.check(history(init(1, U1, S1), fault(4, "kill-redis", None), *fails), REDIS)
@@ -509,6 +524,25 @@ def test_liveness_requests_blocked_during_a_redis_outage_are_too_slow() -> None:
     )
     result = liveness.check(h, REDIS)
     assert result.valid is False and result.counts["slow_in_outage"] == 1
+
+
+def test_liveness_a_partition_from_redis_is_an_outage_for_that_node_only() -> None:
+    def slow(t: float, node: str) -> list[Record]:
+        return [
+            r(t, "invoke", U1, "call:echo", {}, session=S1),
+            r(t + 4, "ok", U1, "call:echo", "x", session=S1, latency=4.0, node=node),
+        ]
+
+    on_n1 = history(init(1, U1, S1), fault(5, "partition-redis", "n1"), slow(5.5, "n1"))
+    assert liveness.check(on_n1, REDIS).counts["slow_in_outage"] == 1
+    on_n2 = history(init(1, U1, S1), fault(5, "partition-redis", "n1"), slow(5.5, "n2"))
+    assert liveness.check(on_n2, REDIS).counts["slow_in_outage"] == 0
+    isolated = history(
+        init(1, U1, S1),
+        fault(2, "isolate-node", "n2"),
+        op(3, U1, S1, "info", error="timeout after 10.0s", latency=0.01),
+    )
+    assert liveness.check(isolated, REDIS).counts["hangs_expected"] == 1
 
 
 def test_liveness_unknown_without_operations() -> None:
