@@ -71,7 +71,7 @@ def check(
 ) -> CheckResult:
     tested = [a for a in ("broadcast", "touch") if a not in ctx.untested_actions]
     if not tested:
-        return CheckResult(NAME, "unknown", "the target has no broadcast or touch: not tested")
+        return CheckResult(NAME, "unknown", "not tested (no tool for broadcast or touch)")
     broadcast_f, touch_f = ctx.tool_f("broadcast"), ctx.tool_f("touch")
     state = _State()
     pending: dict[str, Record] = {}

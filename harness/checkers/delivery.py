@@ -76,7 +76,7 @@ def check(
     min_messages: int = MIN_MESSAGES,
 ) -> CheckResult:
     if ACTION in ctx.untested_actions:
-        return CheckResult(NAME, "unknown", "the target has no notify action: not tested")
+        return CheckResult(NAME, "unknown", "not tested (no tool for notify)")
     tool_f = ctx.tool_f(ACTION)
     notifies: dict[str, _Notify] = {}
     pending: dict[str, _Notify] = {}

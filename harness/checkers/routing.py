@@ -7,12 +7,15 @@
 - A request id may be used once per session (JSON-RPC, MCP): the same id on one session for a
   request with another nonce is ``reused_ids`` (fails). The same id with the same nonce again is
   a replay (``replayed``).
-- Every ``call:sample`` that completed ``ok`` must return ``answer:<its own nonce>``; another
-  text is ``crossed`` (fails): an answer delivered to the wrong waiter.
+- Every ``call:sample`` that completed ``ok`` must return ``answer:<its own nonce>`` (within
+  the target's text: a tool may wrap it); another nonce is ``crossed`` (fails): an answer
+  delivered to the wrong waiter. A call whose arguments or result carry no nonce cannot be
+  matched: ``samples_unverified``, never counted as its own answer.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from harness.checkers._common import add_example, nonce_in, text_of
@@ -33,6 +36,7 @@ COUNTS = (
     "replayed",
     "samples",
     "samples_ok",
+    "samples_unverified",
     "crossed",
 )
 SAMPLING = "sampling/createMessage"
@@ -41,7 +45,7 @@ ANSWER_PREFIX = "answer:"
 
 def check(history: list[Record], ctx: CheckContext) -> CheckResult:
     if ACTION in ctx.untested_actions:
-        return CheckResult(NAME, "unknown", "the target has no sample action: not tested")
+        return CheckResult(NAME, "unknown", "not tested (no tool for sample)")
     tool_f = ctx.tool_f(ACTION)
     counts = dict.fromkeys(COUNTS, 0.0)
     examples: list[dict[str, Any]] = []
@@ -107,8 +111,11 @@ def _sample(
     counts["samples_ok"] += 1
     value = invoke.get("value")
     nonce = value.get("nonce") if isinstance(value, dict) else None
-    text = text_of(done.get("value"))
-    if isinstance(nonce, str) and text != ANSWER_PREFIX + nonce:
+    text = text_of(done.get("value")) or ""
+    if not isinstance(nonce, str) or ANSWER_PREFIX not in text:
+        # The call's arguments or the target's result carry no nonce: nothing to match.
+        counts["samples_unverified"] += 1
+    elif not re.search(re.escape(ANSWER_PREFIX + nonce) + r"(?![\w-])", text):
         counts["crossed"] += 1
         add_example(examples, done, nonce=nonce, got=text, why="crossed answer")
 
@@ -149,7 +156,13 @@ def _verdict(counts: dict[str, float], examples: list[dict[str, Any]]) -> CheckR
     if wrong:
         summary = ", ".join(wrong) + f" ({n} requests, {samples} sample calls ok)"
         return CheckResult(NAME, False, summary, counts, examples)
-    summary = f"{n} requests answered, {samples} sample calls got their own answer"
+    unverified = int(counts["samples_unverified"])
+    if n == 0 and unverified == samples:
+        summary = f"{samples} sample calls, none with a nonce in its answer: not tested"
+        return CheckResult(NAME, "unknown", summary, counts, examples)
+    summary = f"{n} requests answered, {samples - unverified} sample calls got their own answer"
+    if unverified:
+        summary += f" ({unverified} more could not be matched: no nonce in their answer)"
     undelivered = int(counts["undelivered"])
     if undelivered:
         summary += f"; {undelivered} answers never left the client"

@@ -70,7 +70,9 @@ def key_numbers(run: dict[str, Any], icons: bool = True) -> list[tuple[str, str]
     applied = sum(1 for f in faults if f["outcome"] == "ok")
     delay = messages.get("delay_ms", {})
     setup = ", ".join(
-        f"{k} {profile[k]}" for k in ("scenario", "store", "nodes", "users") if k in profile
+        f"{k} {profile[k]}"
+        for k in ("scenario", "backend", "store", "routing", "nodes", "users")
+        if profile.get(k) is not None
     )
     history = f"{run['records']:,} records"
     if not run["complete"]:
@@ -89,6 +91,7 @@ def key_numbers(run: dict[str, Any], icons: bool = True) -> list[tuple[str, str]
         ("messages", _messages_text(messages)),
         ("message delay", f"p50 {number(delay.get('p50'))} ms, p99 {number(delay.get('p99'))} ms"),
         ("faults", f"{applied} applied, {len(faults) - applied} not"),
+        ("not tested", ", ".join(run.get("not_tested") or []) or NONE),
     ]
 
 

@@ -26,6 +26,7 @@ from harness.gates import ThresholdResult
 from harness.report.frames import RunFrames
 from harness.report.longevity import longevity_summary, resources_summary
 from harness.report.model import RunData
+from harness.target_profile import ACTIONS
 from harness.verdict import overall_verdict
 
 FORMAT = "mcp-scale-report/2"
@@ -33,6 +34,8 @@ MAX_EXAMPLES = 5
 PROFILE_KEYS = (
     "scenario",
     "backend",
+    "target_profile",
+    "routing",
     "store",
     "nodes",
     "users",
@@ -63,6 +66,7 @@ def summarize_run(run: RunData, frames: RunFrames) -> dict[str, Any]:
         "run_dir": str(run.run_dir),
         "verdict": run.verdict,
         "profile": _profile(run),
+        "not_tested": _not_tested(run),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(frames.zero)),
         "duration_s": round(frames.end, 3),
         "records": frames.records,
@@ -291,3 +295,11 @@ def _profile(run: RunData) -> dict[str, Any]:
     """The settings a reader of the report needs to know what ran."""
     given = run.manifest.profile if run.manifest else {}
     return {key: given[key] for key in PROFILE_KEYS if key in given}
+
+
+def _not_tested(run: RunData) -> list[str]:
+    """The scenario actions the target profile has no tool for (their checks say unknown)."""
+    if run.manifest is None or not run.manifest.actions:
+        return []
+    mapped = run.manifest.actions.get("actions", {})
+    return [action for action in ACTIONS if action not in mapped]

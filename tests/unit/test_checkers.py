@@ -294,6 +294,23 @@ def test_routing_a_crossed_answer_fails() -> None:
     assert result.examples[0]["detail"]["got"] == "answer:w0-u2-z"
 
 
+def test_routing_a_wrapped_answer_is_matched_and_one_without_a_nonce_is_not_claimed() -> None:
+    wrapped = _sampling("w0-u1-a", "n1-1", "LLM says: answer:w0-u1-a.")
+    assert routing.check(history(wrapped), REDIS).counts["crossed"] == 0
+    longer = _sampling("w0-u1-a", "n1-1", "LLM says: answer:w0-u1-ab")
+    assert routing.check(history(longer), REDIS).counts["crossed"] == 1
+    opaque = [
+        {**rec, "value": {"text": "the model said something"}}
+        if rec["f"] == "call:sample" and rec["type"] == "ok"
+        else rec
+        for rec in _sampling("w0-u1-a", "n1-1", "")
+    ]
+    result = routing.check(history(opaque), REDIS)
+    assert result.counts["samples_unverified"] == 1
+    assert "0 sample calls got their own answer" in result.summary
+    assert "1 more could not be matched" in result.summary
+
+
 def test_routing_a_request_id_reused_on_a_session_fails() -> None:
     h = history(
         _sampling("w0-u1-a", 1, "answer:w0-u1-a"), _sampling("w0-u1-b", 1, "answer:w0-u1-b", 3)
