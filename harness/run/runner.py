@@ -42,23 +42,43 @@ class RunFailed(RuntimeError):
     """The run could not be carried out (exit code 3); the message says why."""
 
 
-def execute(profile: RunProfile, run_dir: Path, out: TextIO = sys.stdout) -> None:
+def execute(
+    profile: RunProfile, run_dir: Path, out: TextIO = sys.stdout, cluster: Cluster | None = None
+) -> None:
+    """One run into ``run_dir``. With ``cluster`` (already started, e.g. by the pytest
+    plugin's ``mcp_cluster``), the run drives it and leaves it running for its owner;
+    otherwise the run starts its profile's cluster and stops it at the end."""
     files = RunFiles(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    owned = cluster is None
+    if owned:
+        # A given cluster's owner cleaned up before starting it (and is recorded as us).
+        clean_up_crashed_runs(out)
+    registry = ProcessRegistry(f"{run_dir.name}-{secrets.token_hex(4)}")
+    history = HistoryWriter(files.history(HARNESS_WRITER))
+    running = make_cluster(profile, files) if cluster is None else cluster
+    try:
+        with _signals_as_interrupts():
+            if owned:
+                start_cluster(running, registry, out)
+            _drive(profile, files, running, registry, history, out)
+    finally:
+        if owned:
+            running.close()
+        history.close()
+        registry.remove()
+
+
+def clean_up_crashed_runs(out: TextIO) -> None:
+    """Stop what runs whose harness was killed left behind (by recorded PID)."""
     stopped = cleanup_orphans()
     if stopped:
         out.write(f"stopped {len(stopped)} processes left by an earlier crashed run\n")
-    registry = ProcessRegistry(f"{run_dir.name}-{secrets.token_hex(4)}")
-    history = HistoryWriter(files.history(HARNESS_WRITER))
-    cluster = BACKENDS[profile.backend](profile, files)
-    try:
-        with _signals_as_interrupts():
-            _start(cluster, registry, out)
-            _drive(profile, files, cluster, registry, history, out)
-    finally:
-        cluster.close()
-        history.close()
-        registry.remove()
+
+
+def make_cluster(profile: RunProfile, files: RunFiles) -> Cluster:
+    """The profile's cluster backend, not yet started (node logs under ``files.logs``)."""
+    return BACKENDS[profile.backend](profile, files)
 
 
 def _local(profile: RunProfile, files: RunFiles) -> Cluster:
@@ -115,7 +135,8 @@ def manifest_of(profile: RunProfile, cluster: Cluster) -> RunManifest:
     )
 
 
-def _start(cluster: Cluster, registry: ProcessRegistry, out: TextIO) -> None:
+def start_cluster(cluster: Cluster, registry: ProcessRegistry, out: TextIO) -> None:
+    """Start ``cluster``, its processes recorded in ``registry``; RunFailed if it cannot."""
     out.write("starting the cluster...\n")
     out.flush()
     # Record before starting too: a crash mid-start still leaves a trail to clean up.
