@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,11 +30,13 @@ from harness.history import HistoryWriter
 from harness.monitor import SampleTarget
 from harness.run.directory import HARNESS_WRITER, RUN_DIR_ENV, RunFiles, RunManifest, versions
 from harness.run.drive import drive
-from harness.run.profile import RunProfile, launch_of
+from harness.run.profile import RunProfile, launch_of, master_address
 from harness.run.progress import Progress, ProgressPrinter, progress_line
 from harness.target_profile import load_target_profile
 from scenarios.registry import SCENARIOS
 
+# How long a master waits for its --expect-workers before it gives up (Locust exits).
+WORKERS_WAIT = 120
 # How long Locust may overrun the planned duration (stop timeout, shutdown) before we end it.
 LOCUST_GRACE = 60.0
 
@@ -182,6 +185,8 @@ def _drive(
     loadgen = SampleTarget("loadgen", "loadgen", lambda: locust.pid)
     try:
         registry.record(cluster.processes(), groups=(locust.pid,))
+        if master_address(profile) is not None:
+            _wait_for_workers(profile, files, locust, out)
         outcome = drive(
             manifest,
             profile.fault_schedule(),
@@ -204,6 +209,19 @@ def _drive(
     if outcome.load_exit not in (0, 1):
         tail = _tail(files.locust_log)
         raise RunFailed(f"Locust exited with {outcome.load_exit}; see {files.locust_log}:\n{tail}")
+
+
+def _wait_for_workers(
+    profile: RunProfile, files: RunFiles, locust: LocustProcess, out: TextIO
+) -> None:
+    """The fault timeline starts with the load: once the master's workers run users."""
+    out.write(f"waiting for {profile.expect_workers} workers on {profile.master_bind}...\n")
+    out.flush()
+    deadline = time.monotonic() + WORKERS_WAIT
+    while Progress.read(files.progress).users == 0 and locust.poll() is None:
+        if time.monotonic() > deadline:
+            raise RunFailed(f"{profile.expect_workers} workers did not join in {WORKERS_WAIT}s")
+        time.sleep(0.2)
 
 
 @dataclass(frozen=True)
@@ -253,9 +271,24 @@ def _start_locust(profile: RunProfile, files: RunFiles, host: str) -> subprocess
     ]
     if profile.processes > 1:
         args += ["--processes", str(profile.processes)]
+    master = master_address(profile)
+    if master is not None:
+        host, port = master
+        args += ["--master", "--master-bind-host", host, "--master-bind-port", str(port)]
+        args += ["--expect-workers", str(profile.expect_workers)]
+        args += ["--expect-workers-max-wait", str(WORKERS_WAIT)]
     env = {**os.environ, RUN_DIR_ENV: str(files.root), "PYTHONUNBUFFERED": "1"}
     with open(files.locust_log, "ab") as log:
         return subprocess.Popen(args, stdout=log, stderr=log, env=env, start_new_session=True)
+
+
+def run_worker(host: str, port: int) -> int:
+    """A Locust worker of a distributed run (``mcp-scale worker``): the locustfile comes from
+    the master (``-f -``), the run's settings too; its exit code."""
+    args = [sys.executable, "-m", "locust", "-f", "-", "--worker"]
+    args += ["--master-host", host, "--master-port", str(port), "--loglevel", "WARNING"]
+    env = {k: v for k, v in os.environ.items() if k != RUN_DIR_ENV}
+    return subprocess.run(args, env={**env, "PYTHONUNBUFFERED": "1"}, check=False).returncode
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
