@@ -21,7 +21,7 @@ from harness.report import compare_runs, load_summary, render_report
 from harness.report.console import print_verdict
 from harness.run.directory import ManifestError, default_run_dir
 from harness.run.profile import SOAK_DEFAULTS, ProfileError, RunProfile, load_profile
-from harness.run.runner import RunFailed, execute
+from harness.run.runner import RunFailed, execute, run_worker
 from harness.target_profile import TargetProfileError, load_target_profile
 from reference_server.defects import NAMES as DEFECTS
 from scenarios.registry import SCENARIOS, SHAPES
@@ -65,6 +65,14 @@ def _run_arguments(run: Any, soak: bool) -> None:
     if not soak:
         run.add_argument("--shape", choices=list(SHAPES))
     run.add_argument("--processes", type=int, help="Locust worker processes (more cores)")
+    if not soak:
+        run.add_argument(
+            "--master-bind",
+            help="HOST:PORT: run Locust as a master there, the load from `mcp-scale worker`s",
+        )
+        run.add_argument(
+            "--expect-workers", type=int, help="with --master-bind: workers to wait for"
+        )
     run.add_argument("--routing", choices=["round_robin", "sticky", "random", "single"])
     run.add_argument("--chaos", help='fault timeline, e.g. "kill-node:n1@20s; restart-node:n1@30s"')
     run.add_argument("--chaos-every", help="a seeded random fault every this often, e.g. 15s")
@@ -165,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="where to write (default reports/demo-<time>)")
     demo.add_argument("--duration", default="45s", help="of each of the two runs")
     demo.add_argument("--users", type=int, default=40)
+    worker = sub.add_parser(
+        "worker",
+        help="a Locust worker for a run started with --master-bind (on any machine)",
+        description="Joins the master, takes the scenario and the run's settings from it and "
+        "ships every history record to it; runs until the master's run ends.",
+    )
+    worker.add_argument("--master", required=True, help="the master's HOST:PORT")
     cleanup = sub.add_parser("cleanup", help="stop processes that a crashed run left behind")
     cleanup.add_argument("--all", action="store_true", help="also runs whose harness still lives")
     return parser
@@ -260,6 +275,17 @@ def command_compare(args: argparse.Namespace) -> int:
     return exit_codes.FAIL if comparison.has_regressions else exit_codes.PASS
 
 
+def command_worker(args: argparse.Namespace) -> int:
+    host, _, port = str(args.master).rpartition(":")
+    if not host or not port.isdigit():
+        print(f"mcp-scale worker: --master must be HOST:PORT, got {args.master!r}", file=sys.stderr)
+        return exit_codes.USAGE
+    try:
+        return run_worker(host, int(port))
+    except KeyboardInterrupt:
+        return exit_codes.COULD_NOT_RUN
+
+
 def command_cleanup(args: argparse.Namespace) -> int:
     stopped = cleanup_orphans(include_live=args.all)
     for line in stopped:
@@ -276,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": command_report,
         "compare": command_compare,
         "demo": command_demo,
+        "worker": command_worker,
         "cleanup": command_cleanup,
     }
     return commands[args.command](args)

@@ -16,10 +16,11 @@ from typing import Any, ClassVar
 import gevent
 from locust import events
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from harness.client.locust_user import McpUser
 from harness.history import Record
+from harness.run import distributed
 from harness.run.directory import RUN_DIR_ENV, RunFiles, RunManifest
 from harness.target_profile import TargetProfile, load_target_profile, render_arguments
 
@@ -46,6 +47,12 @@ class ScenarioUser(McpUser):
     timeout: ClassVar[float] = RUN.request_timeout
     client_options: ClassVar[dict[str, Any]] = {"node_names": RUN.node_names, "seed": RUN.seed}
 
+    def __init__(self, environment: Environment) -> None:
+        if _remote_worker(environment):
+            # The master's manifest says where and how (it comes before the first spawn).
+            distributed.received.get(timeout=60)
+        super().__init__(environment)
+
     def action(self, name: str, **values: Any) -> Record | None:
         """Call the target's tool for action ``name``; None (nothing sent) if it has none."""
         mapped = ACTIONS.actions.get(name)
@@ -57,6 +64,31 @@ class ScenarioUser(McpUser):
 
     def has_action(self, name: str) -> bool:
         return name in ACTIONS.actions
+
+
+def _remote_worker(environment: Environment) -> bool:
+    """A Locust worker on another machine (``mcp-scale worker``): no run directory here."""
+    return isinstance(environment.runner, WorkerRunner) and not os.environ.get(RUN_DIR_ENV)
+
+
+def _configure(manifest: RunManifest) -> None:
+    """A remote worker takes the run's settings from the master's manifest."""
+    global RUN, ACTIONS
+    RUN = manifest
+    ACTIONS = TargetProfile.from_dict(manifest.actions) if manifest.actions else ACTIONS
+    ScenarioUser.urls = manifest.urls or None
+    ScenarioUser.routing = manifest.routing
+    ScenarioUser.timeout = manifest.request_timeout
+    ScenarioUser.client_options = {"node_names": manifest.node_names, "seed": manifest.seed}
+
+
+def _distribute(environment: Environment, **_: Any) -> None:
+    """Remote workers ship their records to the master, which writes the one history."""
+    run_dir = os.environ.get(RUN_DIR_ENV)
+    if _remote_worker(environment):
+        distributed.setup_worker(environment, _configure)
+    elif isinstance(environment.runner, MasterRunner) and run_dir:
+        distributed.setup_master(environment, Path(run_dir))
 
 
 def _report_progress(environment: Environment, **_: Any) -> None:
@@ -94,4 +126,5 @@ def _verdict_comes_from_checkers(environment: Environment, **_: Any) -> None:
 _on_init: Callable[..., Any] = events.init.add_listener
 _on_quit: Callable[..., Any] = events.quitting.add_listener
 _on_init(_report_progress)
+_on_init(_distribute)
 _on_quit(_verdict_comes_from_checkers)

@@ -52,6 +52,10 @@ class RunProfile:
     until_requests: int | None = None
     shape: str | None = None
     processes: int = 1
+    # Load from many machines: Locust's master binds HOST:PORT and waits for this many
+    # workers (``mcp-scale worker --master HOST:PORT``), who ship their records to it.
+    master_bind: str | None = None
+    expect_workers: int | None = None
     # None: sticky in memory mode (a session lives on one node), else round-robin per request.
     routing: str | None = None
     chaos: str = ""
@@ -243,7 +247,17 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         raise ProfileError(f"{where}: {key.replace('_', '-')}: {exc}") from None
     if key == "until_requests" and value in (None, "", 0):
         return None
-    if key in ("nodes", "users", "processes", "seed", "chaos_seed", "until_requests"):
+    if key == "expect_workers" and value in (None, "", 0):
+        return None
+    if key in (
+        "nodes",
+        "users",
+        "processes",
+        "seed",
+        "chaos_seed",
+        "until_requests",
+        "expect_workers",
+    ):
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise fail("a whole number")
         try:
@@ -266,6 +280,30 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             return [str(part) for part in value]
         raise fail("a list (or a comma-separated string)")
     return value if value is None else str(value)
+
+
+def master_address(profile: RunProfile) -> tuple[str, int] | None:
+    """--master-bind as (host, port); None when the load runs on this machine only."""
+    if profile.master_bind is None:
+        return None
+    host, _, port = profile.master_bind.rpartition(":")
+    return host, int(port)
+
+
+def _validate_distributed(profile: RunProfile) -> None:
+    if profile.master_bind is None and profile.expect_workers is None:
+        return
+    if profile.master_bind is None or profile.expect_workers is None:
+        raise ProfileError("--master-bind HOST:PORT and --expect-workers N go together")
+    host, _, port = profile.master_bind.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ProfileError(
+            f"master-bind must be HOST:PORT, e.g. 0.0.0.0:5557, got {profile.master_bind!r}"
+        )
+    if not 1 <= profile.expect_workers <= 1000:
+        raise ProfileError("expect-workers must be between 1 and 1000")
+    if profile.processes != 1:
+        raise ProfileError("--processes and --master-bind: start more workers instead")
 
 
 def validate(profile: RunProfile) -> None:
@@ -303,6 +341,7 @@ def validate(profile: RunProfile) -> None:
     check(profile.spawn_rate > 0, "spawn-rate must be positive")
     check(0 < profile.duration <= 7 * 24 * 3600, "duration must be positive and at most 7 days")
     check(1 <= profile.processes <= 64, "processes must be between 1 and 64")
+    _validate_distributed(profile)
     check(0.1 <= profile.sample_every <= 3600, "sample-every must be between 100ms and 1h")
     check(profile.memory_limit > 0, "memory-limit must be positive, e.g. 1GiB")
     check(

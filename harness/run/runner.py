@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,11 +30,13 @@ from harness.history import HistoryWriter
 from harness.monitor import SampleTarget
 from harness.run.directory import HARNESS_WRITER, RUN_DIR_ENV, RunFiles, RunManifest, versions
 from harness.run.drive import drive
-from harness.run.profile import RunProfile, launch_of
+from harness.run.profile import RunProfile, launch_of, master_address
 from harness.run.progress import Progress, ProgressPrinter, progress_line
 from harness.target_profile import load_target_profile
 from scenarios.registry import SCENARIOS
 
+# How long a master waits for its --expect-workers before it gives up (Locust exits).
+WORKERS_WAIT = 120
 # How long Locust may overrun the planned duration (stop timeout, shutdown) before we end it.
 LOCUST_GRACE = 60.0
 
@@ -42,23 +45,43 @@ class RunFailed(RuntimeError):
     """The run could not be carried out (exit code 3); the message says why."""
 
 
-def execute(profile: RunProfile, run_dir: Path, out: TextIO = sys.stdout) -> None:
+def execute(
+    profile: RunProfile, run_dir: Path, out: TextIO = sys.stdout, cluster: Cluster | None = None
+) -> None:
+    """One run into ``run_dir``. With ``cluster`` (already started, e.g. by the pytest
+    plugin's ``mcp_cluster``), the run drives it and leaves it running for its owner;
+    otherwise the run starts its profile's cluster and stops it at the end."""
     files = RunFiles(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    owned = cluster is None
+    if owned:
+        # A given cluster's owner cleaned up before starting it (and is recorded as us).
+        clean_up_crashed_runs(out)
+    registry = ProcessRegistry(f"{run_dir.name}-{secrets.token_hex(4)}")
+    history = HistoryWriter(files.history(HARNESS_WRITER))
+    running = make_cluster(profile, files) if cluster is None else cluster
+    try:
+        with _signals_as_interrupts():
+            if owned:
+                start_cluster(running, registry, out)
+            _drive(profile, files, running, registry, history, out)
+    finally:
+        if owned:
+            running.close()
+        history.close()
+        registry.remove()
+
+
+def clean_up_crashed_runs(out: TextIO) -> None:
+    """Stop what runs whose harness was killed left behind (by recorded PID)."""
     stopped = cleanup_orphans()
     if stopped:
         out.write(f"stopped {len(stopped)} processes left by an earlier crashed run\n")
-    registry = ProcessRegistry(f"{run_dir.name}-{secrets.token_hex(4)}")
-    history = HistoryWriter(files.history(HARNESS_WRITER))
-    cluster = BACKENDS[profile.backend](profile, files)
-    try:
-        with _signals_as_interrupts():
-            _start(cluster, registry, out)
-            _drive(profile, files, cluster, registry, history, out)
-    finally:
-        cluster.close()
-        history.close()
-        registry.remove()
+
+
+def make_cluster(profile: RunProfile, files: RunFiles) -> Cluster:
+    """The profile's cluster backend, not yet started (node logs under ``files.logs``)."""
+    return BACKENDS[profile.backend](profile, files)
 
 
 def _local(profile: RunProfile, files: RunFiles) -> Cluster:
@@ -115,7 +138,8 @@ def manifest_of(profile: RunProfile, cluster: Cluster) -> RunManifest:
     )
 
 
-def _start(cluster: Cluster, registry: ProcessRegistry, out: TextIO) -> None:
+def start_cluster(cluster: Cluster, registry: ProcessRegistry, out: TextIO) -> None:
+    """Start ``cluster``, its processes recorded in ``registry``; RunFailed if it cannot."""
     out.write("starting the cluster...\n")
     out.flush()
     # Record before starting too: a crash mid-start still leaves a trail to clean up.
@@ -161,6 +185,8 @@ def _drive(
     loadgen = SampleTarget("loadgen", "loadgen", lambda: locust.pid)
     try:
         registry.record(cluster.processes(), groups=(locust.pid,))
+        if master_address(profile) is not None:
+            _wait_for_workers(profile, files, locust, out)
         outcome = drive(
             manifest,
             profile.fault_schedule(),
@@ -183,6 +209,19 @@ def _drive(
     if outcome.load_exit not in (0, 1):
         tail = _tail(files.locust_log)
         raise RunFailed(f"Locust exited with {outcome.load_exit}; see {files.locust_log}:\n{tail}")
+
+
+def _wait_for_workers(
+    profile: RunProfile, files: RunFiles, locust: LocustProcess, out: TextIO
+) -> None:
+    """The fault timeline starts with the load: once the master's workers run users."""
+    out.write(f"waiting for {profile.expect_workers} workers on {profile.master_bind}...\n")
+    out.flush()
+    deadline = time.monotonic() + WORKERS_WAIT
+    while Progress.read(files.progress).users == 0 and locust.poll() is None:
+        if time.monotonic() > deadline:
+            raise RunFailed(f"{profile.expect_workers} workers did not join in {WORKERS_WAIT}s")
+        time.sleep(0.2)
 
 
 @dataclass(frozen=True)
@@ -232,9 +271,24 @@ def _start_locust(profile: RunProfile, files: RunFiles, host: str) -> subprocess
     ]
     if profile.processes > 1:
         args += ["--processes", str(profile.processes)]
+    master = master_address(profile)
+    if master is not None:
+        host, port = master
+        args += ["--master", "--master-bind-host", host, "--master-bind-port", str(port)]
+        args += ["--expect-workers", str(profile.expect_workers)]
+        args += ["--expect-workers-max-wait", str(WORKERS_WAIT)]
     env = {**os.environ, RUN_DIR_ENV: str(files.root), "PYTHONUNBUFFERED": "1"}
     with open(files.locust_log, "ab") as log:
         return subprocess.Popen(args, stdout=log, stderr=log, env=env, start_new_session=True)
+
+
+def run_worker(host: str, port: int) -> int:
+    """A Locust worker of a distributed run (``mcp-scale worker``): the locustfile comes from
+    the master (``-f -``), the run's settings too; its exit code."""
+    args = [sys.executable, "-m", "locust", "-f", "-", "--worker"]
+    args += ["--master-host", host, "--master-port", str(port), "--loglevel", "WARNING"]
+    env = {k: v for k, v in os.environ.items() if k != RUN_DIR_ENV}
+    return subprocess.run(args, env={**env, "PYTHONUNBUFFERED": "1"}, check=False).returncode
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
