@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -36,6 +37,8 @@ def _alive(pid: int) -> bool:
 
 
 GROUP_ENV = "group-env:"
+# Inherited by every process a run starts: the registry finds them by it after a crash.
+RUN_ENV = "MCP_SCALE_RUN"
 
 
 def group_match(name: str, value: str) -> str:
@@ -79,17 +82,38 @@ def _cmdline(pid: int) -> str:
 
 
 class ProcessRegistry:
-    """The live record of one run, kept up to date as processes start and restart."""
+    """The live record of one run, kept up to date as processes start and restart.
+
+    Every process the run starts inherits ``MCP_SCALE_RUN=<run id>`` (see :meth:`marked`), and
+    the record names that marker from its first write on: a process started but not yet
+    recorded when the harness died (Locust a moment after its start, a node mid-start) is
+    still found by it, in its own environment, never by its name.
+    """
 
     def __init__(self, run_id: str, directory: Path | None = None) -> None:
         self.directory = directory or state_dir()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / f"{run_id}.json"
+        self.marker = f"{RUN_ENV}={run_id}"
+
+    @contextlib.contextmanager
+    def marked(self) -> Iterator[None]:
+        """While inside, the processes this one starts carry the run's marker."""
+        before = os.environ.get(RUN_ENV)
+        os.environ[RUN_ENV] = self.marker.partition("=")[2]
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop(RUN_ENV, None)
+            else:
+                os.environ[RUN_ENV] = before
 
     def record(self, processes: dict[str, tuple[int, str]], groups: tuple[int, ...] = ()) -> None:
         """``processes``: name -> (pid, a fragment of its command line that proves it is ours)."""
         data = {
             "harness_pid": os.getpid(),
+            "marker": self.marker,
             "updated": time.time(),
             "processes": {
                 name: {"pid": pid, "match": match} for name, (pid, match) in processes.items()
@@ -134,8 +158,32 @@ def cleanup_orphans(directory: Path | None = None, include_live: bool = False) -
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(int(group), signal.SIGKILL)
                     stopped.append(f"process group {group} of {path.stem}")
+        marker = data.get("marker")
+        if isinstance(marker, str) and marker.startswith(f"{RUN_ENV}="):
+            for pid in _carrying(marker):
+                _kill(pid)
+                stopped.append(f"pid {pid} (started by {path.stem}, not yet recorded)")
         path.unlink(missing_ok=True)
     return stopped
+
+
+def _carrying(marker: str) -> list[int]:
+    """Live processes (not this one) whose environment holds ``marker`` (NAME=VALUE)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid != os.getpid() and marker in _environ(pid) and _running(pid):
+            found.append(pid)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (not a zombie waiting for its parent)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _group_runs(pgid: int, match: str) -> bool:

@@ -61,7 +61,7 @@ def execute(
     history = HistoryWriter(files.history(HARNESS_WRITER))
     running = make_cluster(profile, files) if cluster is None else cluster
     try:
-        with _signals_as_interrupts():
+        with _signals_as_interrupts(), registry.marked():
             if owned:
                 start_cluster(running, registry, out)
             _drive(profile, files, running, registry, history, out)

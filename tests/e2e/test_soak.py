@@ -76,7 +76,7 @@ def assert_longevity_report(run_dir: Path, run: dict[str, Any], min_samples: int
 @pytest.mark.timeout(300)
 def test_a_short_soak_flags_the_leak_and_not_the_clean_server(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    common = ["--duration", "90s", "--leak-redis", "100MiB"]
+    common = ["--duration", "90s"]
     runs = {
         "leak": start_soak(tmp_path / "leak", state, *common, "--defect", "leak"),
         "clean": start_soak(tmp_path / "clean", state, *common),
@@ -93,7 +93,10 @@ def test_a_short_soak_flags_the_leak_and_not_the_clean_server(tmp_path: Path) ->
 
     leaky, clean = summary_of(tmp_path / "leak"), summary_of(tmp_path / "clean")
     assert checker(leaky, "leak")["status"] == "fail"
-    assert checker(clean, "leak")["status"] == "pass"
+    # 90 s cannot show Redis memory past the event logs' 120 s retention: honest, not a leak.
+    honest = checker(clean, "leak")
+    assert honest["status"] == "unknown" and "a soak of at least" in honest["summary"], honest
+    assert clean["verdict"] != "fail"
     for name, run in (("leak", leaky), ("clean", clean)):
         assert_longevity_report(tmp_path / name, run, min_samples=80)
         assert run["profile"]["shape"] == "soak"
@@ -168,8 +171,8 @@ def test_a_soak_killed_half_way_is_cleaned_up_and_reported(tmp_path: Path) -> No
     assert "cut short" in (out / "report.md").read_text()
     resources = {r["target"]: r for r in run["resources"]}
     assert resources["n1"]["samples"] >= 44 and resources["n1"]["sessions_peak"] == 10
-    leak = checker(run, "leak")
-    assert leak["status"] in ("pass", "fail") and leak["counts"]["judged"] >= 7
+    leak = checker(run, "leak")  # unknown: 45 s is inside the event logs' retention
+    assert leak["status"] in ("pass", "unknown") and leak["counts"]["judged"] >= 7
     assert len(run["longevity"]["leak"]["rows"]) >= 7
     assert "monitor" not in run["longevity"], "its cost is in the run-end record, never written"
     for chart in ("memory", "redis", "fds", "sessions", "cpu", "latency"):
