@@ -487,6 +487,29 @@ def test_redis_resume_on_another_node(redis_server: RedisProcess) -> None:
     run(scenario())
 
 
+def test_redis_connections_do_not_look_up_the_library_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """redis-py 7.2+ reads its version from the package metadata for every connection unless
+    it is given one (about 2 ms of CPU each, paid by every connection a failover opens)."""
+    import redis.utils
+
+    looked_up: list[int] = []
+
+    def version() -> str:
+        looked_up.append(1)
+        return "0"
+
+    monkeypatch.setattr(redis.utils, "get_lib_version", version)
+    for client in (
+        connect("redis://127.0.0.1:1/0", REDIS_TIMEOUT, hang=False),
+        connect_subscriber("redis://127.0.0.1:1/0", REDIS_TIMEOUT),
+    ):
+        make: Callable[[], object] = client.connection_pool.make_connection
+        make()  # a connection object, not yet connected
+    assert looked_up == []
+
+
 @pytest.mark.timeout(20)
 def test_redis_response_routed_on_one_node_resolves_the_waiter_on_another(
     redis_server: RedisProcess,
