@@ -20,7 +20,7 @@ from harness.client.recorder import Hook, Recorder
 from harness.client.routing import POLICIES, Router, make_router
 from harness.client.session import Session
 from harness.client.sse import SseEvent, SseParser
-from harness.client.stream import ListeningStream
+from harness.client.stream import ListeningStream, StreamHost
 from harness.client.transport import Exchange, Transport
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "SseParser",
     "Stage",
     "StreamEnded",
+    "StreamHost",
     "Transport",
     "make_router",
     "nonce_of",

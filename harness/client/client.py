@@ -42,7 +42,11 @@ _NOT_GIVEN: Any = object()
 
 
 class McpClient:
-    """One MCP session at a time, its listening stream, and its record of everything."""
+    """One MCP session at a time, its listening stream, and its record of everything.
+
+    It is the ``StreamHost`` of its listening stream (``open_get``, ``reinitialize``,
+    ``deliver``): the stream calls nothing else of it.
+    """
 
     def __init__(
         self,
@@ -166,7 +170,7 @@ class McpClient:
     def open_stream(self) -> ListeningStream:
         """Starts the session's listening GET stream in its own greenlet (idempotent)."""
         if self.stream is None:
-            self.stream = ListeningStream(self)
+            self.stream = ListeningStream(self, self.config, self.recorder, self.stream_process)
         self._want_stream = True
         self.stream.start()
         return self.stream
@@ -345,6 +349,10 @@ class McpClient:
 
         return self._run(process, f, value, timeout, action, reinit=False)
 
+    def reinitialize(self, stale: str, process: str) -> None:
+        """StreamHost: the listening stream got a 404 (it goes on with the new session)."""
+        self._reinit(stale, process, from_stream=True)
+
     def _reinit(self, stale: str | None, process: str, from_stream: bool = False) -> None:
         """A new session after a 404 for ``stale``, unless another greenlet made one already."""
         with self._reinit_lock:
@@ -380,6 +388,12 @@ class McpClient:
 
     # ---- messages from the server -----------------------------------------------------
 
+    def deliver(
+        self, message: Any, url: str, event_id: str | None, process: str, session: Session
+    ) -> None:
+        """StreamHost: a message received on the listening stream."""
+        self._received(message, "get", url, event_id, process, session)
+
     def _received(
         self,
         message: Any,
@@ -409,10 +423,10 @@ class McpClient:
 
         return self._run(process, "answer", value, None, action, reinit=False, event=True)
 
-    def _open_stream(
+    def open_get(
         self, process: str, session: Session, last_event_id: str | None
     ) -> tuple[Record, Response | None, str | None]:
-        """GET the listening stream (op "stream_open"); the response is open on ok."""
+        """StreamHost: GET the listening stream (op "stream_open"); the response is open on ok."""
         opened: list[tuple[Response, str]] = []
         headers = session.get_headers
         if last_event_id:

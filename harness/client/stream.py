@@ -1,5 +1,9 @@
 """The listening GET stream of a session, in its own greenlet: read, record, answer, resume.
 
+The stream knows its owner only as a ``StreamHost``: something that holds the current session,
+opens the GET, re-initializes a session the server no longer knows, and takes in each message
+the stream receives (McpClient is one).
+
 The loop reconnects after every end of the stream: at once after a healthy stream broke, after
 the server's ``retry`` when the server closed it cleanly, and with jittered exponential
 backoff after failed attempts, giving up after ``stream_max_failures`` in a row. A reconnect
@@ -11,31 +15,65 @@ from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import gevent
 import gevent.event
 from gevent import GreenletExit
 
 from harness.client import jsonrpc
+from harness.client.config import ClientConfig
 from harness.client.errors import describe
+from harness.client.recorder import Recorder
+from harness.client.session import Session
 from harness.client.sse import SseParser
 from harness.client.transport import Response
-
-if TYPE_CHECKING:
-    from harness.client.client import McpClient
-    from harness.client.session import Session
+from harness.history import Record
 
 # A stream that ends sooner than this without one data event counts as a failed attempt.
 HEALTHY_AFTER = 1.0
 
 
-class ListeningStream:
-    """Owned by an McpClient; ``connected`` is set while a stream is open."""
+class StreamHost(Protocol):
+    """What a ListeningStream needs from the client that owns it (McpClient implements it).
 
-    def __init__(self, client: McpClient) -> None:
-        self._client = client
-        self.process = client.stream_process
+    Each call records its own history: ``open_get`` a ``stream_open`` operation,
+    ``reinitialize`` a ``reinit``, ``deliver`` a ``message`` event (and the answer to a
+    server->client request). The stream records its own ``stream_break`` events.
+    """
+
+    @property
+    def session(self) -> Session | None:
+        """The session the stream should listen to now (None: stop listening)."""
+        ...
+
+    def open_get(
+        self, process: str, session: Session, last_event_id: str | None
+    ) -> tuple[Record, Response | None, str | None]:
+        """GETs the listening stream: (its record, the open response and its URL on ok)."""
+        ...
+
+    def reinitialize(self, stale: str, process: str) -> None:
+        """A new session after the server answered 404 for ``stale`` (unless one exists)."""
+        ...
+
+    def deliver(
+        self, message: Any, url: str, event_id: str | None, process: str, session: Session
+    ) -> None:
+        """Takes one message received on the stream (and answers it if it is a request)."""
+        ...
+
+
+class ListeningStream:
+    """Listens for ``host``'s session; ``connected`` is set while a stream is open."""
+
+    def __init__(
+        self, host: StreamHost, config: ClientConfig, recorder: Recorder, process: str
+    ) -> None:
+        self._host = host
+        self._config = config
+        self._recorder = recorder
+        self.process = process
         self.last_event_id: str | None = None
         self.retry_ms: int | None = None
         self.connected = gevent.event.Event()
@@ -63,23 +101,24 @@ class ListeningStream:
         self.start()
 
     def _run(self) -> None:
-        client, config = self._client, self._client.config
+        host, config = self._host, self._config
         failures = 0
         while failures <= config.stream_max_failures:
-            session = client.session
+            session = host.session
             if session is None:
                 return
             if session.id != self._session_id:
                 self._session_id, self.last_event_id = session.id, None
-            record, response, url = client._open_stream(self.process, session, self.last_event_id)
+            record, response, url = host.open_get(self.process, session, self.last_event_id)
             if response is None or url is None:
                 status = record.get("status")
                 if status == 405:
                     return  # the server offers no listening stream
                 failures += 1
                 if status == 404 and session.id and config.reinit_on_404:
-                    client._reinit(session.id, self.process, from_stream=True)
-                    if client.session_id != session.id:
+                    host.reinitialize(session.id, self.process)
+                    current = host.session
+                    if current is None or current.id != session.id:
                         continue  # a new session: open its stream at once
                 gevent.sleep(self._backoff(failures))
                 continue
@@ -90,7 +129,7 @@ class ListeningStream:
                 gevent.sleep(self._backoff(failures))
             elif clean and self.retry_ms:
                 gevent.sleep(self.retry_ms / 1000)
-        client.recorder.complete(
+        self._recorder.complete(
             "fail",
             self.process,
             "stream_break",
@@ -102,7 +141,6 @@ class ListeningStream:
 
     def _consume(self, response: Response, url: str, session: Session) -> tuple[bool, bool]:
         """Reads one open stream to its end; returns (healthy, ended cleanly by the server)."""
-        client = self._client
         parser = SseParser(self.last_event_id)
         started = time.monotonic()
         got_data = clean = False
@@ -126,7 +164,7 @@ class ListeningStream:
                 except ValueError as exc:
                     self._bad_message(event.data, url, session, exc)
                     continue
-                client._received(message, "get", url, event.id, self.process, session)
+                self._host.deliver(message, url, event.id, self.process, session)
         except GreenletExit:
             reason = "closed by client"
             raise
@@ -138,7 +176,7 @@ class ListeningStream:
             self.retry_ms = parser.retry_ms or self.retry_ms
             value = {"reason": reason, "last_event_id": self.last_event_id}
             extras = {"error": error} if error else {}
-            client.recorder.complete(
+            self._recorder.complete(
                 "fail" if error else "ok",
                 self.process,
                 "stream_break",
@@ -152,7 +190,7 @@ class ListeningStream:
 
     def _bad_message(self, data: bytes, url: str, session: Session, exc: Exception) -> None:
         text = data[:200].decode("utf-8", "replace")
-        self._client.recorder.complete(
+        self._recorder.complete(
             "fail",
             self.process,
             "message",
@@ -165,6 +203,6 @@ class ListeningStream:
         )
 
     def _backoff(self, failures: int) -> float:
-        config = self._client.config
+        config = self._config
         delay = min(config.stream_backoff * 2.0 ** (failures - 1), config.stream_backoff_max)
         return delay * (0.5 + random.random() / 2)

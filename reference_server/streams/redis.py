@@ -93,6 +93,18 @@ end
 return lost
 """
 
+# Own the session's stream, then read its log, in one round trip: with ARGV[3], what came after
+# that event id (a resume; ``count`` bounds it, the log being capped anyway); without it, the
+# log's last entry (where a fresh stream starts). A node that takes over a dead node's streams
+# opens them all at once, so each round trip saved there shortens the failover.
+_CLAIM = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if ARGV[3] ~= '' then
+  return redis.call('XRANGE', KEYS[2], '(' .. ARGV[3], '+', 'COUNT', ARGV[4])
+end
+return redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -126,6 +138,11 @@ def _event_id(value: str | None) -> str | None:
     return f"{millis}-{seq}" if max(millis, seq) <= _MAX_ID_PART else None
 
 
+def _data(fields: list[Any]) -> str:
+    """The ``d`` field of a log entry as a script returns it: a flat [name, value, ...] list."""
+    return str(dict(zip(fields[::2], fields[1::2], strict=True))["d"])
+
+
 def _compact(message: JsonDict) -> str:
     return json.dumps(message, separators=(",", ":"))
 
@@ -155,6 +172,7 @@ class RedisStreamManager:
         self._deliver = redis.register_script(_DELIVER)
         self._deliver_many = redis.register_script(_DELIVER_MANY)
         self._heartbeat = redis.register_script(_HEARTBEAT)
+        self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._take_pending = redis.register_script(_TAKE_PENDING)
         self._tasks: list[asyncio.Task[None]] = []
@@ -182,40 +200,36 @@ class RedisStreamManager:
         self._local.attach(stream)
         try:
             resume_from = _event_id(last_event_id)
+            # Nothing can come after the largest id (and Redis refuses that range).
+            replay = (
+                resume_from is not None
+                and Defect.DROP_ON_RESUME not in self._local.defects
+                and resume_from != f"{_MAX_ID_PART}-{_MAX_ID_PART}"
+            )
+            entries = await self._take_ownership(session_id, resume_from if replay else None)
             if resume_from is not None:
-                await self._take_ownership(session_id)
                 stream.cursor = resume_from
-                if Defect.DROP_ON_RESUME not in self._local.defects:
-                    stream.set_replay(await self._read_after(session_id, resume_from))
+                if replay:
+                    stream.set_replay(entries)
             else:
-                stream.cursor = await self._take_ownership(session_id)
+                stream.cursor = entries[-1][0] if entries else "0-0"
         except BaseException:
             self._local.detach(stream)
             raise
         return stream
 
-    async def _take_ownership(self, session_id: str) -> str:
-        """Own the session's stream; returns the log's last id at that instant."""
-
-        async def claim() -> Any:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(_owner_key(session_id), self._node_id, ex=OWNER_TTL)
-                pipe.xrevrange(_log_key(session_id), "+", "-", count=1)
-                return await pipe.execute()
-
-        _, last = await self._guard.run(claim)
-        return str(last[0][0]) if last else "0-0"
-
-    async def _read_after(self, session_id: str, last_event_id: str) -> list[Event]:
-        if last_event_id == f"{_MAX_ID_PART}-{_MAX_ID_PART}":
-            return []  # nothing can come after it (and Redis refuses the range)
-        # The log is capped, so one bounded read returns all that it still holds.
-        entries: Any = await self._guard.run(
-            lambda: self._redis.xrange(
-                _log_key(session_id), f"({last_event_id}", "+", count=self._limits.max_entries * 2
-            )
-        )
-        return [(str(entry_id), str(fields["d"])) for entry_id, fields in entries or []]
+    async def _take_ownership(self, session_id: str, after: str | None) -> list[Event]:
+        """Own the session's stream; returns the log's entries after ``after`` (all of them
+        that it still holds), or without ``after`` its last entry, at that instant."""
+        keys = [_owner_key(session_id), _log_key(session_id)]
+        args: list[str | int] = [
+            self._node_id,
+            OWNER_TTL,
+            after or "",
+            self._limits.max_entries * 2,
+        ]
+        entries: Any = await self._guard.run(lambda: self._claim(keys=keys, args=args))
+        return [(str(entry_id), _data(fields)) for entry_id, fields in entries or []]
 
     async def release_stream(self, stream: OpenStream) -> None:
         if not self._local.detach(stream):

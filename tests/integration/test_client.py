@@ -24,7 +24,9 @@ from harness.client import (
     ClientConfig,
     ClientError,
     HttpStatusError,
+    ListeningStream,
     McpClient,
+    Recorder,
     Session,
     SseParser,
     Stage,
@@ -143,6 +145,51 @@ def test_the_public_names_exist() -> None:
     for module in (harness.client, harness.history):
         assert sorted(module.__all__) == sorted(set(module.__all__))
         assert all(hasattr(module, name) for name in module.__all__)
+
+
+# ---- the listening stream and its host ---------------------------------------------------
+
+
+def test_the_listening_stream_imports_nothing_of_the_client() -> None:
+    import ast
+
+    import harness.client.stream
+
+    tree = ast.parse(Path(harness.client.stream.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "harness.client.client" not in imported
+
+
+class FakeHost:
+    """A StreamHost whose GETs answer 404 for the first session and 405 for the next."""
+
+    def __init__(self) -> None:
+        self.session: Session | None = Session("old", "2025-11-25", "http://h/mcp")
+        self.calls: list[tuple[str, str | None]] = []
+
+    def open_get(
+        self, process: str, session: Session, last_event_id: str | None
+    ) -> tuple[Record, None, None]:
+        self.calls.append(("open_get", session.id))
+        status = 404 if session.id == "old" else 405
+        return {"type": "fail", "status": status}, None, None  # type: ignore[typeddict-item]
+
+    def reinitialize(self, stale: str, process: str) -> None:
+        self.calls.append(("reinitialize", stale))
+        self.session = Session("new", "2025-11-25", "http://h/mcp")
+
+    def deliver(
+        self, message: Any, url: str, event_id: str | None, process: str, session: Session
+    ) -> None:
+        self.calls.append(("deliver", session.id))
+
+
+def test_a_stream_asks_its_host_to_reinitialize_after_a_404() -> None:
+    host = FakeHost()
+    stream = ListeningStream(host, ClientConfig(urls=["http://h/mcp"]), Recorder(None), "p/s")
+    stream.start()
+    assert wait_for(lambda: not stream.running, 5)
+    assert host.calls == [("open_get", "old"), ("reinitialize", "old"), ("open_get", "new")]
 
 
 # ---- routing and answers -----------------------------------------------------------------

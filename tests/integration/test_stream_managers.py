@@ -100,6 +100,18 @@ def nonces(events: list[Event]) -> list[str]:
     return [json.loads(data)["params"]["data"]["nonce"] for _, data in events]
 
 
+class CountingGuard(RedisGuard):
+    """A RedisGuard that counts the Redis round trips it runs."""
+
+    def __init__(self, stats: NodeStats) -> None:
+        super().__init__(stats, hang=False)
+        self.calls = 0
+
+    async def run(self, operation: Callable[[], Awaitable[Any]]) -> Any:
+        self.calls += 1
+        return await super().run(operation)
+
+
 @asynccontextmanager
 async def redis_manager(
     url: str,
@@ -107,6 +119,7 @@ async def redis_manager(
     stats: NodeStats | None = None,
     response_timeout: float = 30.0,
     limits: EventLogLimits | None = None,
+    guard: RedisGuard | None = None,
 ) -> AsyncIterator[RedisStreamManager]:
     """A RedisStreamManager wired the way ``reference_server.node.build_node`` wires one."""
     stats = stats or NodeStats()
@@ -115,7 +128,7 @@ async def redis_manager(
     manager = RedisStreamManager(
         client,
         subscriber,
-        RedisGuard(stats, hang=False),
+        guard or RedisGuard(stats, hang=False),
         node_id,
         frozenset(),
         stats,
@@ -511,6 +524,55 @@ def test_redis_resume_on_another_node(redis_server: RedisProcess) -> None:
             assert await resumed.nothing_within(0.1)
 
     run(scenario())
+
+
+@pytest.mark.timeout(20)
+def test_redis_a_stream_is_taken_over_and_its_log_read_in_one_round_trip(
+    redis_server: RedisProcess,
+) -> None:
+    """What a node pays for each stream it takes over from a dead one (besides the session
+    lookup): a failover opens them all at once."""
+
+    async def scenario() -> None:
+        stats = NodeStats()
+        guard = CountingGuard(stats)
+        async with (
+            redis_manager(redis_server.url, "n1") as node_a,
+            redis_manager(redis_server.url, "n2", stats, guard=guard) as node_b,
+        ):
+            seen = await node_a.deliver("s-1", note("m1"))
+            await node_a.deliver("s-1", note("m2"))
+            before = guard.calls
+            resumed = await node_b.open_stream("s-1", seen)
+            fresh = await node_b.open_stream("s-2", None)
+            assert guard.calls - before == 2
+            assert nonces(await Reader(resumed).take(1)) == ["m2"]
+            assert fresh.cursor == "0-0"
+
+    run(scenario())
+
+
+def test_redis_connections_do_not_look_up_the_library_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """redis-py 7.2+ reads its version from the package metadata for every connection unless
+    it is given one (about 2 ms of CPU each, paid by every connection a failover opens)."""
+    import redis.utils
+
+    looked_up: list[int] = []
+
+    def version() -> str:
+        looked_up.append(1)
+        return "0"
+
+    monkeypatch.setattr(redis.utils, "get_lib_version", version)
+    for client in (
+        connect("redis://127.0.0.1:1/0", REDIS_TIMEOUT, hang=False),
+        connect_subscriber("redis://127.0.0.1:1/0", REDIS_TIMEOUT),
+    ):
+        make: Callable[[], object] = client.connection_pool.make_connection
+        make()  # a connection object, not yet connected
+    assert looked_up == []
 
 
 @pytest.mark.timeout(20)

@@ -82,3 +82,22 @@ def test_no_import_cycle_in_harness_and_reference_server() -> None:
     assert len(graph) > 100, "every module was read"
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared test code lives in tests/support (and conftest.py), not in test modules."""
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            offenders += [
+                f"{path.relative_to(ROOT)}: {name}"
+                for name in names
+                if name.startswith("tests.") and not name.startswith("tests.support")
+            ]
+    assert not offenders
