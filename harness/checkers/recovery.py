@@ -114,10 +114,10 @@ class RecoveryReport:
 
 def measure(history: Iterable[Record], window: float = WINDOW) -> RecoveryReport:
     """Outages and stream gaps caused by the faults of ``history`` (ordered by time)."""
-    pass_ = _Pass(Faults(), window)
+    meter = OutageMeter()
     for record in history:
-        pass_.feed(record)
-    return pass_.report()
+        meter.feed(record)
+    return meter.report()
 
 
 @dataclass
@@ -151,9 +151,12 @@ class _Total:
 
 
 @dataclass
-class _Pass:
-    faults: Faults
-    window: float
+class OutageMeter:
+    """``measure`` one record at a time, for a checker's own single pass: feed it every
+    record of the history in order, then ask for its ``report``."""
+
+    faults: Faults = field(default_factory=Faults)
+    window: float = WINDOW
     invoked: dict[str, float] = field(default_factory=dict)  # process -> invoke time
     incidents: dict[str, _Incident] = field(default_factory=dict)  # by user
     totals: dict[tuple[int, str], _Total] = field(default_factory=dict)  # (episode, user)

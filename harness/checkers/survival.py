@@ -12,9 +12,11 @@ Each session (an ``initialize`` or ``reinit`` that returned an id) ends up:
 Lost sessions fail the check with Redis (G1); in memory mode (``ctx.store == "memory"``) the
 sessions lost after a fault are ``expected`` (G7: reported, not failing).
 
-Recovery: a user is affected by a fault when one of its operations fails after the fault
-started; it recovers at its next ``ok`` operation (on the same session or on the one that
-replaced it), and the time to recover is counted from the fault's start.
+Recovery, as the sessions saw it (harness.checkers.recovery): per affected session, the
+``outage`` from its first failed operation or broken stream after the fault until both work
+again, the users' think time left out, and the ``stream_gap`` of each broken stream until it
+was reopened. Also ``next_success``: from the fault's start to the user's next ``ok``
+operation (think time included), one RecoveryRow per affected user and fault for the chart.
 
 ``table`` (a SurvivalTable): one SessionRow per session for a Kaplan-Meier curve, and one
 RecoveryRow per affected user and fault (see :class:`harness.checkers._common.Recovery`).
@@ -28,6 +30,7 @@ from typing import Any
 
 from harness.checkers._common import Faults, Recovery, add_example, ms, percentile
 from harness.checkers.context import CheckContext
+from harness.checkers.recovery import OutageMeter, RecoveryReport
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import SessionRow, SurvivalTable
 from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
@@ -42,9 +45,13 @@ COUNTS = (
     "affected",
     "recovered",
     "unrecovered",
-    "recovery_p50_ms",
-    "recovery_p99_ms",
-    "recovery_max_ms",
+    "outage_p50_ms",
+    "outage_p99_ms",
+    "outage_max_ms",
+    "stream_gap_p99_ms",
+    "next_success_p50_ms",
+    "next_success_p99_ms",
+    "next_success_max_ms",
 )
 UNUSABLE_AFTER = 3  # failed operations in a row, after a fault, that make a session lost
 _CREATE = frozenset(("initialize", "reinit"))
@@ -69,9 +76,11 @@ def check(history: list[Record], ctx: CheckContext) -> CheckResult:
     sessions: dict[str, _Session] = {}
     faults = Faults()
     recovery = Recovery(faults)
+    outages = OutageMeter()
     examples: list[dict[str, Any]] = []
     end = 0.0
     for record in history:
+        outages.feed(record)
         process, time = record["process"], record["time"]
         end = time if time > end else end
         if process in NOT_CLIENTS:
@@ -115,7 +124,7 @@ def check(history: list[Record], ctx: CheckContext) -> CheckResult:
         if state.streak == 0:
             state.streak_start, state.faults_seen = record, len(faults.episodes)
         state.streak += 1
-    return _result(sessions, faults, recovery, examples, end, ctx)
+    return _result(sessions, faults, recovery, outages.report(), examples, end, ctx)
 
 
 def _lost(sessions: dict[str, _Session], session: Any, record: Record) -> None:
@@ -142,6 +151,7 @@ def _result(
     sessions: dict[str, _Session],
     faults: Faults,
     recovery: Recovery,
+    outages: RecoveryReport,
     examples: list[dict[str, Any]],
     end: float,
     ctx: CheckContext,
@@ -169,9 +179,13 @@ def _result(
         affected=float(len(table)),
         recovered=float(len(times)),
         unrecovered=float(len(table) - len(times)),
-        recovery_p50_ms=ms(percentile(times, 50)),
-        recovery_p99_ms=ms(percentile(times, 99)),
-        recovery_max_ms=ms(max(times, default=math.nan)),
+        outage_p50_ms=ms(outages.outage.p50),
+        outage_p99_ms=ms(outages.outage.p99),
+        outage_max_ms=ms(outages.outage.max),
+        stream_gap_p99_ms=ms(outages.stream_gap.p99),
+        next_success_p50_ms=ms(percentile(times, 50)),
+        next_success_p99_ms=ms(percentile(times, 99)),
+        next_success_max_ms=ms(max(times, default=math.nan)),
     )
     return _verdict(counts, examples, SurvivalTable(rows, table), memory)
 
@@ -212,7 +226,10 @@ def _recovery_text(counts: dict[str, float]) -> str:
         return ""
     text = f"; {int(counts['affected'])} affected by faults"
     if counts["recovered"]:
-        text += f", recovery p99 {counts['recovery_p99_ms']:.0f} ms"
+        text += (
+            f", outage p99 {counts['outage_p99_ms']:.0f} ms (next success after the fault p99 "
+            f"{counts['next_success_p99_ms']:.0f} ms)"
+        )
     if counts["unrecovered"]:
         text += f", {int(counts['unrecovered'])} never recovered"
     return text

@@ -7,7 +7,7 @@
 Metric names (``<metric>.<aggregate>``; a threshold compares one of them):
 
 - ``<checker>.<count>``: every count of a checker that decided (valid true or false), e.g.
-  ``survival.lost``, ``survival.recovery_p99_ms``, ``delivery.lost``, ``delivery.duplicated``,
+  ``survival.lost``, ``survival.outage_p99_ms``, ``delivery.lost``, ``delivery.duplicated``,
   ``delivery.late``, ``delivery.latency_p99_ms``, ``routing.crossed``, ``isolation.crossed``,
   ``broadcast.missed``, ``liveness.hangs``, ``liveness.stall_max_ms``. The full list is
   ``metric_names()`` (from each checker's ``COUNTS``).

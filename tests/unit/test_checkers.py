@@ -96,7 +96,7 @@ def test_survival_valid_sessions_survive_a_node_kill() -> None:
     assert result.valid is True
     assert result.counts["survived"] == 1 and result.counts["lost"] == 0
     assert result.counts["affected"] == 1
-    assert result.counts["recovery_max_ms"] == pytest.approx(1010.0)  # fault 5.0 -> ok 6.01
+    assert result.counts["next_success_max_ms"] == pytest.approx(1010.0)  # fault 5.0 -> ok 6.01
     assert isinstance(result.table, SurvivalTable)
     (row,) = result.table.sessions
     assert row == SessionRow(S1, 1.01, 9.1, False, "survived", "n1")

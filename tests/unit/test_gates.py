@@ -39,7 +39,7 @@ def r(t: float, type_: str, process: str, f: str, **extra: Any) -> Record:
         ("latency.call_notify.max<=1.5s", Threshold("latency.call_notify", "max", "<=", 1500.0)),
         ("survival.lost <= 2", Threshold("survival", "lost", "<=", 2.0)),
         ("errors.rate < 1%", Threshold("errors", "rate", "<", 0.01)),
-        ("survival.recovery_p99_ms < 1s", Threshold("survival", "recovery_p99_ms", "<", 1000.0)),
+        ("survival.outage_p99_ms < 1s", Threshold("survival", "outage_p99_ms", "<", 1000.0)),
         ("requests.count >= 100", Threshold("requests", "count", ">=", 100.0)),
         ("liveness.hangs != 1", Threshold("liveness", "hangs", "!=", 1.0)),
     ],
@@ -129,7 +129,7 @@ def test_compute_metrics_from_the_history_and_the_checker_results() -> None:
     results = [
         CheckResult("delivery", True, "", {"lost": 0.0, "due": 40.0}),
         CheckResult("routing", "unknown", "no sampling", {"crossed": 0.0}),
-        CheckResult("survival", False, "", {"lost": 2.0, "recovery_p99_ms": float("nan")}),
+        CheckResult("survival", False, "", {"lost": 2.0, "outage_p99_ms": float("nan")}),
     ]
     metrics = compute_metrics(_history(), results)
     assert metrics["requests.count"] == 6  # interrupted and events left out
@@ -146,7 +146,7 @@ def test_compute_metrics_from_the_history_and_the_checker_results() -> None:
     assert "latency.initialize.p99" not in metrics
     assert metrics["delivery.lost"] == 0 and metrics["survival.lost"] == 2
     assert "routing.crossed" not in metrics  # an unknown checker measured nothing
-    assert "survival.recovery_p99_ms" not in metrics  # nan: not measured
+    assert "survival.outage_p99_ms" not in metrics  # nan: not measured
 
 
 def test_op_names_in_metrics() -> None:
