@@ -27,6 +27,7 @@ isolation checker's business. A notify that ``fail``ed but whose messages arrive
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +70,7 @@ class _Notify:
 
 
 def check(
-    history: list[Record],
+    history: Iterable[Record],
     ctx: CheckContext,
     *,
     late_after: float = LATE_AFTER,
