@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
 from typing import TypeVar
@@ -112,31 +112,42 @@ def _sorted_chunks(path: Path, window: float, chunk: int) -> Iterator[list[Recor
 
 
 def _file_chunks(path: Path, chunk: int) -> Iterator[tuple[int, list[Record]]]:
-    """(number of the first line, records) of about ``chunk`` lines at a time, checked as
-    read_history_file checks them: only a last line without its ``\\n`` may be cut short."""
-    number = 1  # of the next line
-    records: list[Record] = []
-    first = 1
+    """(number of the first line, records) of ``chunk`` records at a time, checked as
+    read_history_file checks them: only the file's last line may be cut short."""
+    number = 1  # of the block's first line
     for lines, last in _lines(path):
-        for offset, line in enumerate(lines):
-            if not line:
-                continue
-            try:
-                record = loads(line)
-            except DecodeError:
-                if last and offset == len(lines) - 1:
-                    continue  # the last line, cut by a crash
-                raise HistoryError(
-                    f"{path}:{number + offset}: not JSON, so not a history record: {line[:80]!r}"
-                ) from None
-            if not _is_record(record):
-                raise _not_a_record(path, number + offset, line)
-            records.append(record)
+        try:
+            records = list(map(loads, lines))  # the fast path: every line parses
+            numbers: Sequence[int] = range(number, number + len(lines))
+        except DecodeError:
+            records, numbers = _parse_carefully(path, lines, number, last)
+        bad = next((i for i, record in enumerate(records) if not _is_record(record)), None)
+        if bad is not None:
+            raise _not_a_record(path, numbers[bad], lines[numbers[bad] - number])
+        for start in range(0, len(records), chunk):
+            yield numbers[start], records[start : start + chunk]
         number += len(lines)
-        if len(records) >= chunk or last:
-            if records:
-                yield first, records
-            records, first = [], number
+
+
+def _parse_carefully(
+    path: Path, lines: list[str], number: int, last: bool
+) -> tuple[list[Record], list[int]]:
+    """The records of a block with a line that is not JSON (an error unless it is the
+    file's last line, cut by a crash; blank lines are skipped), and their line numbers."""
+    records, numbers = [], []
+    for offset, line in enumerate(lines):
+        if not line:
+            continue
+        try:
+            records.append(loads(line))
+        except DecodeError:
+            if last and offset == len(lines) - 1:
+                continue
+            raise HistoryError(
+                f"{path}:{number + offset}: not JSON, so not a history record: {line[:80]!r}"
+            ) from None
+        numbers.append(number + offset)
+    return records, numbers
 
 
 def _lines(path: Path) -> Iterator[tuple[list[str], bool]]:
