@@ -7,7 +7,7 @@ on a run that just finished, one that crashed, and one copied from another machi
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 from harness.checkers import CHECKERS, CheckContext, checker_consumers, checker_results, leak
 from harness.gates import evaluate, parse_thresholds, run_metrics, with_checker_counts
 from harness.history import for_each_pass, iter_history
-from harness.history.fanout import Fed, fan_out
+from harness.history.fanout import Consumer, Fed, fan_out
 from harness.report import RunData, load_run
 from harness.report.frames import frames_of
 from harness.run.directory import RunManifest
@@ -45,11 +45,7 @@ def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
         _FRAMES: frames_of,
     }
 
-    def one_pass(window: float) -> dict[str, Fed]:
-        with _no_gc():
-            return fan_out(iter_history(run_dir, window), consumers)
-
-    fed = for_each_pass(one_pass)
+    fed = streamed_pass(run_dir, consumers)
     run, frames = fed.pop(_METRICS).result(), fed.pop(_FRAMES).result()
     results = checker_results(fed)
     metrics = with_checker_counts(run, results)
@@ -74,6 +70,17 @@ def checker_names(manifest: RunManifest | None, ctx: CheckContext) -> list[str]:
     if soak and ctx.duration >= LEAK_MIN_DURATION:
         names += LONGEVITY
     return names
+
+
+def streamed_pass(run_dir: Path, consumers: Mapping[str, Consumer]) -> dict[str, Fed]:
+    """Every consumer fed from one streamed pass over the run's history (read again with a
+    wider reorder window if a file is further out of order than the default)."""
+
+    def one_pass(window: float) -> dict[str, Fed]:
+        with _no_gc():
+            return fan_out(iter_history(run_dir, window), consumers)
+
+    return for_each_pass(one_pass)
 
 
 @contextmanager
