@@ -6,13 +6,18 @@ on a run that just finished, one that crashed, and one copied from another machi
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.checkers import CHECKERS, CheckContext, check_history, leak
-from harness.gates import compute_metrics, evaluate, parse_thresholds
-from harness.history import read_history
+from harness.checkers import CHECKERS, CheckContext, checker_consumers, checker_results, leak
+from harness.gates import evaluate, parse_thresholds, run_metrics, with_checker_counts
+from harness.history import for_each_pass, iter_history
+from harness.history.fanout import Consumer, Fed, fan_out
 from harness.report import RunData, load_run
+from harness.report.frames import frames_of
 from harness.run.directory import RunManifest
 from scenarios.registry import SCENARIOS
 
@@ -22,20 +27,28 @@ from scenarios.registry import SCENARIOS
 LEAK_MIN_DURATION = 40.0
 LONGEVITY_SHAPES = ("soak",)
 LONGEVITY = ("leak", "drift")  # checkers added by shape and duration, not by scenario
+_METRICS, _FRAMES = "metrics (run)", "frames (report)"  # beside the checkers in the pass
 
 
 def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
-    """The run's checkers (those its scenario can decide), metrics and threshold results."""
-    history = read_history(run_dir)
+    """The run's checkers (those its scenario can decide), metrics and threshold results.
+
+    The history is read once, streamed chunk by chunk into every checker, the metrics and
+    the report's frames at once (harness.history.fanout), so a day-long soak is analysed in
+    bounded memory.
+    """
     manifest = RunManifest.read(run_dir)
     ctx = CheckContext.from_manifest(manifest)
-    scenario = SCENARIOS.get(ctx.scenario)
-    names = list(scenario.checkers) if scenario else [n for n in CHECKERS if n not in LONGEVITY]
-    soak = manifest is not None and manifest.shape in LONGEVITY_SHAPES
-    if soak and ctx.duration >= LEAK_MIN_DURATION:
-        names += LONGEVITY
-    results = check_history(history, ctx, names=names, options=checker_options(manifest))
-    metrics = compute_metrics(history, results)
+    consumers = {
+        **checker_consumers(ctx, checker_names(manifest, ctx), checker_options(manifest)),
+        _METRICS: run_metrics,
+        _FRAMES: frames_of,
+    }
+
+    fed = streamed_pass(run_dir, consumers)
+    run, frames = fed.pop(_METRICS).result(), fed.pop(_FRAMES).result()
+    results = checker_results(fed)
+    metrics = with_checker_counts(run, results)
     thresholds = manifest.thresholds if manifest else []
     gates = evaluate(parse_thresholds(thresholds), metrics)
     return load_run(
@@ -44,9 +57,43 @@ def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
         results=results,
         gates=gates,
         metrics=metrics,
-        history=history,
         manifest=manifest,
+        frames=frames,
     )
+
+
+def checker_names(manifest: RunManifest | None, ctx: CheckContext) -> list[str]:
+    """The checkers the run's scenario can decide, and leak and drift for a long soak."""
+    scenario = SCENARIOS.get(ctx.scenario)
+    names = list(scenario.checkers) if scenario else [n for n in CHECKERS if n not in LONGEVITY]
+    soak = manifest is not None and manifest.shape in LONGEVITY_SHAPES
+    if soak and ctx.duration >= LEAK_MIN_DURATION:
+        names += LONGEVITY
+    return names
+
+
+def streamed_pass(run_dir: Path, consumers: Mapping[str, Consumer]) -> dict[str, Fed]:
+    """Every consumer fed from one streamed pass over the run's history (read again with a
+    wider reorder window if a file is further out of order than the default)."""
+
+    def one_pass(window: float) -> dict[str, Fed]:
+        with _no_gc():
+            return fan_out(iter_history(run_dir, window), consumers)
+
+    return for_each_pass(one_pass)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The records are plain acyclic dicts, freed as soon as every consumer has seen them;
+    the cyclic GC would only rescan the checkers' growing indexes again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def checker_options(manifest: RunManifest | None) -> dict[str, dict[str, Any]]:

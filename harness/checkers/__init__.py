@@ -7,6 +7,9 @@ makes one pass over the history, keeping dicts keyed by session, process or nonc
     results = check_history(read_history(run_dir), CheckContext.from_run_dir(run_dir))
     verdict = merge_validity(results)
 
+A history too big to hold is checked in one streamed pass instead (harness.analysis):
+``checker_consumers`` fed by ``harness.history.fanout.fan_out``, then ``checker_results``.
+
 ``CHECKERS`` maps each name to its function, ``COUNTS`` each name to the counts it reports
 (the gates validate ``<checker>.<count>`` metric names against them).
 """
@@ -35,8 +38,9 @@ from harness.checkers import (
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult, Validity, merge_validity
 from harness.history import Record
+from harness.history.fanout import Consumer, Fed
 
-Checker = Callable[[list[Record], CheckContext], CheckResult]
+Checker = Callable[[Iterable[Record], CheckContext], CheckResult]
 
 _MODULES = (survival, delivery, routing, isolation, broadcast, metadata, liveness, leak, drift)
 CHECKERS: dict[str, Checker] = {module.NAME: module.check for module in _MODULES}
@@ -57,28 +61,73 @@ def check_history(
     checker took.
     """
     ctx = ctx or CheckContext()
+    with _no_gc():
+        return [
+            run_checker(name, checker, history, ctx)
+            for name, checker in _wanted(names, options).items()
+        ]
+
+
+def checker_consumers(
+    ctx: CheckContext | None = None,
+    names: Iterable[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Consumer]:
+    """The named checkers (all by default) as consumers of one streamed pass
+    (harness.history.fanout); each returns its CheckResult. Collect them with
+    :func:`checker_results`."""
+    ctx = ctx or CheckContext()
+    return {
+        name: partial(_guarded, name, checker, ctx)
+        for name, checker in _wanted(names, options).items()
+    }
+
+
+def checker_results(fed: Mapping[str, Fed]) -> list[CheckResult]:
+    """The results of checker_consumers after a pass, in their order, each with ``seconds``
+    of its own work."""
+    results = []
+    for fed_one in fed.values():
+        result: CheckResult = fed_one.result()
+        result.seconds = round(fed_one.seconds, 4)
+        results.append(result)
+    return results
+
+
+def _wanted(
+    names: Iterable[str] | None, options: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, Checker]:
     wanted = list(CHECKERS) if names is None else list(names)
     unknown = [name for name in wanted if name not in CHECKERS]
     if unknown:
         raise ValueError(f"unknown checkers {unknown}; known: {', '.join(CHECKERS)}")
     options = options or {}
-    with _no_gc():
-        return [
-            run_checker(name, partial(CHECKERS[name], **options.get(name, {})), history, ctx)
-            for name in wanted
-        ]
+    return {name: partial(CHECKERS[name], **options.get(name, {})) for name in wanted}
+
+
+def _guarded(
+    name: str, checker: Checker, ctx: CheckContext, history: Iterable[Record]
+) -> CheckResult:
+    try:
+        return checker(history, ctx)
+    except Exception as exc:
+        return _crashed(name, exc)
+
+
+def _crashed(name: str, exc: Exception) -> CheckResult:
+    summary = f"checker crashed: {type(exc).__name__}: {exc}"
+    return CheckResult(name, "unknown", summary, traceback=traceback.format_exc(limit=8))
 
 
 def run_checker(
-    name: str, checker: Checker, history: list[Record], ctx: CheckContext
+    name: str, checker: Checker, history: Iterable[Record], ctx: CheckContext
 ) -> CheckResult:
     """One checker, timed, with its exceptions turned into an "unknown" result."""
     started = time.perf_counter()
     try:
         result = checker(history, ctx)
     except Exception as exc:
-        summary = f"checker crashed: {type(exc).__name__}: {exc}"
-        result = CheckResult(name, "unknown", summary, traceback=traceback.format_exc(limit=8))
+        result = _crashed(name, exc)
     result.seconds = round(time.perf_counter() - started, 4)
     return result
 
@@ -107,6 +156,8 @@ __all__ = [
     "Checker",
     "Validity",
     "check_history",
+    "checker_consumers",
+    "checker_results",
     "merge_validity",
     "run_checker",
 ]

@@ -23,6 +23,7 @@ node that served the call are required there. ``under_addressed`` counts calls w
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +64,7 @@ class _State:
 
 
 def check(
-    history: list[Record],
+    history: Iterable[Record],
     ctx: CheckContext,
     *,
     settle: float = SETTLE,

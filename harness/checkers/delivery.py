@@ -27,6 +27,7 @@ isolation checker's business. A notify that ``fail``ed but whose messages arrive
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,12 +65,16 @@ NOTIFY_METHOD = "notifications/message"
 class _Notify:
     invoke: Record
     done: Record | None = None  # None while in flight (or never completed)
-    # seq -> [(receive time, sent_at, session, record)]
-    received: dict[int, list[tuple[float, float, Any, Record]]] = field(default_factory=dict)
+    # seq -> [(receive time, sent_at, session, record)]; the record is kept only where it may
+    # be an example (a duplicate, a late first copy), so a soak's messages are not all held
+    received: dict[int, list[_Entry]] = field(default_factory=dict)
+
+
+_Entry = tuple[float, float, Any, Record | None]
 
 
 def check(
-    history: list[Record],
+    history: Iterable[Record],
     ctx: CheckContext,
     *,
     late_after: float = LATE_AFTER,
@@ -88,7 +93,7 @@ def check(
         f, time = record["f"], record["time"]
         end = time if time > end else end
         if f == "message":
-            _message(record, notifies, unattributed)
+            _message(record, notifies, unattributed, late_after)
         elif f == tool_f:
             if record["type"] == "invoke":
                 nonce = _nonce(record)
@@ -118,7 +123,9 @@ def _nonce(invoke: Record | None) -> str | None:
     return nonce if isinstance(nonce, str) else None
 
 
-def _message(record: Record, notifies: dict[str, _Notify], unattributed: list[int]) -> None:
+def _message(
+    record: Record, notifies: dict[str, _Notify], unattributed: list[int], late_after: float
+) -> None:
     message = record.get("value")
     if not isinstance(message, dict) or message.get("method") != NOTIFY_METHOD:
         return
@@ -134,12 +141,16 @@ def _message(record: Record, notifies: dict[str, _Notify], unattributed: list[in
         return
     sent = data.get("sent_at")
     sent_at = float(sent) if isinstance(sent, int | float) else record["time"]
-    entry = (record["time"], sent_at, record.get("session"), record)
-    received = notify.received.get(seq)
-    if received is None:
-        notify.received[seq] = [entry]
+    session = record.get("session")
+    received = notify.received.setdefault(seq, [])
+    # _one_notify's examples: the second copy on the notify's session, or a late first one
+    if session == notify.invoke.get("session"):
+        copies = sum(1 for entry in received if entry[2] == session)
+        late = record["time"] - sent_at > late_after
+        kept = record if copies == 1 or (copies == 0 and late) else None
     else:
-        received.append(entry)
+        kept = None
+    received.append((record["time"], sent_at, session, kept))
 
 
 def _gone(record: Record, gone: dict[str, float]) -> None:
@@ -206,7 +217,7 @@ def _one_notify(
     for seq, entries in mine.items():
         if len(entries) > 1:
             tally.bump("duplicated", len(entries) - 1)
-            add_example(tally.examples, entries[1][3], nonce=nonce, seq=seq, why="duplicate")
+            add_example(tally.examples, _kept(entries[1]), nonce=nonce, seq=seq, why="duplicate")
     if done["type"] != "ok":
         if done["type"] == "fail" and any(mine.values()):
             tally.bump("delivered_after_fail")
@@ -243,13 +254,18 @@ def _emitted(invoke: Record, done: Record) -> int:
     return 0
 
 
-def _delivered(entry: tuple[float, float, Any, Record], late_after: float, tally: _Tally) -> None:
+def _kept(entry: _Entry) -> Record | dict[str, Any]:
+    """The record _message kept for an example (it keeps every one an example needs)."""
+    return entry[3] if entry[3] is not None else {"time": entry[0], "session": entry[2]}
+
+
+def _delivered(entry: _Entry, late_after: float, tally: _Tally) -> None:
     tally.bump("delivered")
     delay = entry[0] - entry[1]
     tally.latencies.append(delay)
     if delay > late_after:
         tally.bump("late")
-        add_example(tally.examples, entry[3], delay=round(delay, 3), why="late")
+        add_example(tally.examples, _kept(entry), delay=round(delay, 3), why="late")
 
 
 def _censored(span: Span, due: float, end: float, gone: bool) -> bool:

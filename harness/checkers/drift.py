@@ -16,6 +16,7 @@ Settings come from the keyword arguments (harness.analysis passes the run's ``dr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -39,15 +40,14 @@ TREND_BUCKETS = 10  # slices of the judged span whose p99s must show a rising tr
 
 
 def check(
-    history: list[Record],
+    history: Iterable[Record],
     ctx: CheckContext,
     p99_growth: float | None = None,
     min_growth: float | None = None,
 ) -> CheckResult:
     p99_growth = DEFAULT_P99_GROWTH if p99_growth is None else p99_growth
     min_growth = DEFAULT_MIN_GROWTH if min_growth is None else min_growth
-    zero = _run_start(history)
-    done = _completions(history)
+    zero, done = _scan(history)
     counts = dict.fromkeys(COUNTS, 0.0)
     settings = DriftSettings(p99_growth, min_growth, MIN_SAMPLES)
     if not done:
@@ -148,22 +148,22 @@ def _percentiles(latencies: list[float]) -> Percentiles:
     return Percentiles(len(latencies), float(p50), float(p90), float(p99))
 
 
-def _run_start(history: list[Record]) -> float | None:
-    return next((float(r["time"]) for r in history if is_run_start(r)), None)
-
-
-def _completions(history: list[Record]) -> list[tuple[float, str, float]]:
-    """(time, f, latency) of every successful client operation."""
+def _scan(history: Iterable[Record]) -> tuple[float | None, list[tuple[float, str, float]]]:
+    """In one pass: the run-start record's time (None without one), and (time, f, latency)
+    of every successful client operation."""
+    start: float | None = None
     found = []
     for record in history:
         if record["type"] != "ok" or record["process"] in NOT_CLIENTS:
+            if start is None and is_run_start(record):
+                start = float(record["time"])
             continue
         f = record["f"]
         latency = record.get("latency")
         if f in EVENT_FS or latency is None or record.get("interrupted"):
             continue
         found.append((float(record["time"]), str(f), float(latency)))
-    return found
+    return start, found
 
 
 def _by_window(

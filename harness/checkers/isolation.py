@@ -11,6 +11,7 @@ never asked to subscribe to is ``unsubscribed``. Both fail the check.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from harness.checkers._common import add_example, nonce_in, user_of
@@ -23,7 +24,7 @@ COUNTS = ("checked", "crossed", "by_prefix", "unsubscribed", "updates_checked")
 UPDATED = "notifications/resources/updated"
 
 
-def check(history: list[Record], ctx: CheckContext) -> CheckResult:
+def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
     broadcast_f = ctx.tool_f("broadcast")
     owner: dict[str, Any] = {}  # nonce -> session
     subscribed: set[tuple[Any, Any]] = set()  # (session, uri) ever asked for

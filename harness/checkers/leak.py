@@ -23,6 +23,7 @@ most MAX_POINTS bucket medians first (Theil-Sen is quadratic in the number of po
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,7 @@ Series = dict[tuple[str, Any, str], list[tuple[float, float]]]
 
 
 def check(
-    history: list[Record],
+    history: Iterable[Record],
     ctx: CheckContext,
     warmup: float | None = None,
     thresholds: dict[str, float] | None = None,
@@ -72,11 +73,10 @@ def check(
     limits = {name: float(spec[1]) for name, spec in METRICS.items()}
     limits |= thresholds or {}
     memory_limit = memory_limit or DEFAULT_MEMORY_LIMIT
-    steady = steady_from(history, ctx.ramp)
-    settle = settle_of(history)
+    start, settle, series = scan(history)
+    steady = start + ctx.ramp
     # Where the server's event logs live: their memory may grow for ``settle`` seconds more.
     buffered = {"used_memory"} | ({"rss"} if ctx.store == "memory" else set())
-    series = series_of(history)
     counts = dict.fromkeys(COUNTS, 0.0)
     counts["series"] = float(len(series))
     counts["hours_to_limit_min"] = math.inf
@@ -118,18 +118,6 @@ def check(
     return result
 
 
-def settle_of(history: list[Record]) -> float:
-    """How long after steady load the server's own buffers may keep growing: the longest
-    event-log retention its nodes reported in /metrics (0 when none did)."""
-    settle = 0.0
-    for record in history:
-        if record["f"] == SAMPLE:
-            value = record.get("value")
-            if isinstance(value, dict) and isinstance(value.get("log_retention"), int | float):
-                settle = max(settle, float(value["log_retention"]))
-    return settle
-
-
 def _trend(
     target: str, pid: Any, metric: str, fitted: Fit, limit: float, memory_limit: float
 ) -> Trend:
@@ -167,27 +155,31 @@ def _trend(
     )
 
 
-def steady_from(history: list[Record], ramp: float) -> float:
-    """When the run's load became steady (epoch seconds): its start plus the shape's ramp;
-    -inf without a run-start record."""
-    start = next((float(r["time"]) for r in history if is_run_start(r)), -math.inf)
-    return start + ramp
-
-
-def series_of(history: list[Record]) -> Series:
-    """(target, pid, metric) -> [(time, value)] for the metrics judged here."""
+def scan(history: Iterable[Record]) -> tuple[float, float, Series]:
+    """In one pass: when the run started (epoch seconds; -inf without a run-start record);
+    how long after steady load the server's own buffers may keep growing (the longest
+    event-log retention its nodes reported in /metrics, 0 when none did); and the series,
+    (target, pid, metric) -> [(time, value)], of the metrics judged here."""
+    start = -math.inf
+    settle = 0.0
     found: Series = {}
     for record in history:
         if record["f"] != SAMPLE:
+            if start == -math.inf and is_run_start(record):
+                start = float(record["time"])
             continue
         value = record.get("value")
-        if not isinstance(value, dict) or value.get("kind") not in ("node", "redis"):
+        if not isinstance(value, dict):
+            continue
+        if isinstance(value.get("log_retention"), int | float):
+            settle = max(settle, float(value["log_retention"]))
+        if value.get("kind") not in ("node", "redis"):
             continue
         for metric in METRICS:
             if metric in value and not (metric == "rss" and value["kind"] == "redis"):
                 key = (str(value["target"]), value.get("pid"), metric)
                 found.setdefault(key, []).append((record["time"], float(value[metric])))
-    return found
+    return start, settle, found
 
 
 def fit(

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from harness.checkers._common import Faults, Recovery, add_example, ms, user_of
@@ -47,7 +48,9 @@ HOLDING_FAULTS = frozenset(("pause-node", "stop-node", "isolate-node"))
 OUTAGE_FAULTS = frozenset(("kill-redis", "partition-redis"))
 
 
-def check(history: list[Record], ctx: CheckContext, *, fail_fast: float = FAIL_FAST) -> CheckResult:
+def check(
+    history: Iterable[Record], ctx: CheckContext, *, fail_fast: float = FAIL_FAST
+) -> CheckResult:
     faults = Faults()
     recovery = Recovery(faults)
     counts = dict.fromkeys(COUNTS, 0.0)

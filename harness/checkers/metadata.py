@@ -10,6 +10,7 @@ session whose level is unknown (a set_level that failed or timed out), is not ju
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from harness.checkers._common import add_example
@@ -22,7 +23,7 @@ COUNTS = ("levels_set", "checked", "wrong_level", "unjudged")
 LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
-def check(history: list[Record], ctx: CheckContext) -> CheckResult:
+def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
     log_f = ctx.tool_f("log")
     invoked: dict[str, Any] = {}  # process -> the value of its op in flight
     expected: dict[Any, str | None] = {}  # session -> level it set (None: unknown)

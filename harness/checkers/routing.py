@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from harness.checkers._common import add_example, nonce_in, text_of
@@ -43,7 +44,7 @@ SAMPLING = "sampling/createMessage"
 ANSWER_PREFIX = "answer:"
 
 
-def check(history: list[Record], ctx: CheckContext) -> CheckResult:
+def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
     if ACTION in ctx.untested_actions:
         return CheckResult(NAME, "unknown", "not tested (no tool for sample)")
     tool_f = ctx.tool_f(ACTION)

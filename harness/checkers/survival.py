@@ -25,6 +25,7 @@ RecoveryRow per affected user and fault (see :class:`harness.checkers._common.Re
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +73,7 @@ class _Session:
     faults_seen: int = 0  # faults started before its first failure of the streak
 
 
-def check(history: list[Record], ctx: CheckContext) -> CheckResult:
+def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
     sessions: dict[str, _Session] = {}
     faults = Faults()
     recovery = Recovery(faults)

@@ -26,7 +26,7 @@ A metric the run did not measure fails its threshold.
 """
 
 from harness.gates.evaluate import ThresholdResult, all_passed, evaluate
-from harness.gates.metrics import compute_metrics, op_metric_name
+from harness.gates.metrics import compute_metrics, op_metric_name, run_metrics, with_checker_counts
 from harness.gates.thresholds import (
     OPERATORS,
     Threshold,
@@ -48,4 +48,6 @@ __all__ = [
     "op_metric_name",
     "parse_threshold",
     "parse_thresholds",
+    "run_metrics",
+    "with_checker_counts",
 ]

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
 
 from harness.chaos.episodes import is_heal
 from harness.checkers import CheckResult
@@ -11,6 +16,7 @@ from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
 
 TOOLS_CALL = "tools_call"  # every call:<tool> together
 _PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
+Floats = np.ndarray[Any, np.dtype[np.float64]]
 
 
 def op_metric_name(f: str) -> str:
@@ -18,13 +24,20 @@ def op_metric_name(f: str) -> str:
     return f.replace(":", "_").replace("/", "_").replace("-", "_")
 
 
-def compute_metrics(history: list[Record], results: list[CheckResult]) -> dict[str, float]:
+def compute_metrics(history: Iterable[Record], results: list[CheckResult]) -> dict[str, float]:
     """Every metric a threshold may name (see harness.gates); missing when not measured.
 
     Counts of a checker whose verdict is "unknown" are left out: a threshold cannot pass on
     a history that could not decide.
     """
-    metrics = _run_metrics(history)
+    return with_checker_counts(run_metrics(history), results)
+
+
+def with_checker_counts(run: dict[str, float], results: list[CheckResult]) -> dict[str, float]:
+    """The run's own metrics (:func:`run_metrics`) and the checkers' counts, as
+    compute_metrics gives them; for a streamed pass that computed run_metrics beside the
+    checkers."""
+    metrics = dict(run)
     for result in results:
         if result.valid == "unknown":
             continue
@@ -34,8 +47,9 @@ def compute_metrics(history: list[Record], results: list[CheckResult]) -> dict[s
     return metrics
 
 
-def _run_metrics(history: list[Record]) -> dict[str, float]:
-    latencies: dict[str, list[float]] = defaultdict(list)
+def run_metrics(history: Iterable[Record]) -> dict[str, float]:
+    """Requests, errors, messages, faults and latencies, in one pass over the history."""
+    latencies: dict[str, array[float]] = defaultdict(lambda: array("d"))
     requests = errors = timeouts = messages = faults = 0
     first, last = math.inf, -math.inf
     for record in history:
@@ -72,24 +86,24 @@ def _run_metrics(history: list[Record]) -> dict[str, float]:
         "messages.count": float(messages),
         "faults.count": float(faults),
     }
-    tools = [value for f, values in latencies.items() if f.startswith("call:") for value in values]
+    tools = [values for f, values in latencies.items() if f.startswith("call:")]
     if tools:
-        latencies[TOOLS_CALL] = tools
+        latencies[TOOLS_CALL] = array("d", b"".join(values.tobytes() for values in tools))
     for f, values in latencies.items():
-        metrics.update(_latency(op_metric_name(f), values))
+        metrics.update(_latency(op_metric_name(f), np.frombuffer(values, dtype=np.float64)))
     return {name: value for name, value in metrics.items() if not math.isnan(value)}
 
 
-def _latency(name: str, values: list[float]) -> dict[str, float]:
-    values.sort()
-    n = len(values)
-    out = {f"latency.{name}.{agg}": _rank(values, q) for agg, q in _PERCENTILES.items()}
-    out[f"latency.{name}.max"] = values[-1]
-    out[f"latency.{name}.mean"] = math.fsum(values) / n
+def _latency(name: str, values: Floats) -> dict[str, float]:
+    ordered = np.sort(values)
+    n = len(ordered)
+    out = {f"latency.{name}.{agg}": _rank(ordered, q) for agg, q in _PERCENTILES.items()}
+    out[f"latency.{name}.max"] = float(ordered[-1])
+    out[f"latency.{name}.mean"] = math.fsum(ordered.tolist()) / n
     out[f"latency.{name}.count"] = float(n)
     return out
 
 
-def _rank(ordered: list[float], q: float) -> float:
+def _rank(ordered: Floats, q: float) -> float:
     """Nearest-rank percentile of sorted values."""
-    return ordered[min(len(ordered), max(1, math.ceil(q / 100.0 * len(ordered)))) - 1]
+    return float(ordered[min(len(ordered), max(1, math.ceil(q / 100.0 * len(ordered)))) - 1])

@@ -16,6 +16,7 @@ from harness.history.record import (
     Record,
     make_record,
 )
+from harness.history.stream import HistoryDisorder, for_each_pass, iter_history
 from harness.history.vocabulary import (
     EVENT_FS,
     HARNESS,
@@ -45,16 +46,19 @@ __all__ = [
     "RUN_START",
     "SAMPLE",
     "STREAM_SUFFIX",
+    "HistoryDisorder",
     "HistoryError",
     "HistoryWriter",
     "OpType",
     "Record",
+    "for_each_pass",
     "history_files",
     "history_path",
     "is_client",
     "is_client_op",
     "is_run_end",
     "is_run_start",
+    "iter_history",
     "make_record",
     "read_history",
     "read_history_file",

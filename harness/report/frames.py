@@ -2,13 +2,15 @@
 and its faults, for the report's time series. Figures the checkers decide (lost sessions,
 lost messages) are theirs, not recomputed here.
 
-Built once per run with vectorised pandas; only the few records whose nested ``value`` is
-needed (messages, samples, nemesis ops) are visited one by one.
+Built in one pass over the history (a list, or a streamed pass beside the checkers), into
+compact columns: a soak of millions of records never holds them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,68 +59,143 @@ class RunFrames:
         return max(self.end, 1e-9)
 
 
-def frames_of(history: Sequence[Record]) -> RunFrames:
-    df = pd.DataFrame.from_records(list(history), columns=COLUMNS)
-    df["time"] = pd.to_numeric(df["time"], errors="coerce")
-    df["latency"] = pd.to_numeric(df["latency"], errors="coerce")
-    harness = df["process"] == HARNESS
-    zero = _first(df.loc[harness & (df["f"] == RUN_START), "time"], df["time"].min())
-    last = _first(df.loc[harness & (df["f"] == RUN_END), "time"], df["time"].max())
-    complete = bool((harness & (df["f"] == RUN_END)).any())
-    df["t"] = df["time"] - zero
-    is_op = ~harness & ~df["process"].isin((NEMESIS, MONITOR)) & ~df["f"].isin(EVENT_FS)
-    ops = df.loc[is_op & (df["type"] != "invoke"), ["t", "type", "f", "latency", "process"]]
-    received = _received(history, df)
+def frames_of(history: Iterable[Record]) -> RunFrames:
+    """The frames, in one pass over ``history`` (a list or a streamed pass), holding compact
+    columns (numbers, and codes of the few distinct strings), never the records."""
+    columns = _Columns()
+    count = 0
+    run_start = run_end = math.nan
+    first, last = math.inf, -math.inf
+    end_value: Any = None
+    complete = False
+    nemesis: list[Record] = []
+    for record in history:
+        count += 1
+        time, process, f = record["time"], record["process"], record["f"]
+        first = time if time < first else first
+        last = time if time > last else last
+        if f == "message":
+            if record["type"] == "ok":
+                columns.message(record)
+            continue
+        if process == HARNESS:
+            if f == RUN_START and math.isnan(run_start):
+                run_start = time
+            elif f == RUN_END and not complete:
+                complete, run_end, end_value = True, time, record.get("value")
+            continue
+        if process == NEMESIS:
+            nemesis.append(record)
+        elif process == MONITOR:
+            if f == SAMPLE:
+                columns.sample(record)
+        elif f not in EVENT_FS and record["type"] != "invoke":
+            columns.op(record)
+    zero = _finite(run_start if not math.isnan(run_start) else first)
+    end = _finite(run_end if complete else last) - zero
     return RunFrames(
         zero=zero,
-        end=max(last - zero, 0.0) if np.isfinite(last - zero) else 0.0,
+        end=max(end, 0.0) if np.isfinite(end) else 0.0,
         complete=complete,
-        records=len(df),
-        ops=ops.reset_index(drop=True),
-        received=received,
-        faults=_faults(history, df, zero),
-        samples=_samples(history, df),
-        monitor=_monitor_stats(history, df),
+        records=count,
+        ops=columns.ops(zero),
+        received=columns.received(zero),
+        faults=[op.shifted(zero) for op in episodes_of(nemesis)],
+        samples=columns.samples(zero),
+        monitor=_monitor_stats(end_value),
     )
 
 
-def _samples(history: Sequence[Record], df: pd.DataFrame) -> pd.DataFrame:
-    """The monitor's resource samples, flattened (missing figures are NaN)."""
-    rows = np.flatnonzero(((df["f"] == SAMPLE) & (df["process"] == MONITOR)).to_numpy())
-    values = [history[i].get("value") for i in rows.tolist()]
-    keep = [i for i, value in enumerate(values) if isinstance(value, dict)]
-    frame = pd.DataFrame.from_records(
-        [values[i] for i in keep], columns=[c for c in SAMPLE_COLUMNS if c != "t"]
-    )
-    frame.insert(0, "t", df["t"].to_numpy()[rows[keep]] if keep else np.array([], dtype=float))
-    for column in SAMPLE_COLUMNS[3:]:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    frame["target"] = frame["target"].astype(str)
-    return frame
+class _Columns:
+    """The frames' rows as compact columns: floats in arrays, strings as codes into a
+    table of the distinct values."""
+
+    def __init__(self) -> None:
+        self.codes: dict[Any, int] = {}
+        self.values: list[Any] = []
+        self.op_t, self.op_latency = array("d"), array("d")
+        self.op_type, self.op_f, self.op_process = array("i"), array("i"), array("i")
+        self.msg_t = array("d")
+        self.msg_nonce, self.msg_session = array("i"), array("i")
+        self.msg_seq: list[Any] = []
+        self.sample_t = array("d")
+        self.sample_rows: list[tuple[Any, ...]] = []
+
+    def code(self, value: Any) -> int:
+        code = self.codes.get(value)
+        if code is None:
+            code = self.codes[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def op(self, record: Record) -> None:
+        code = self.code
+        self.op_t.append(record["time"])
+        latency = record.get("latency")
+        self.op_latency.append(latency if isinstance(latency, int | float) else math.nan)
+        self.op_type.append(code(record["type"]))
+        self.op_f.append(code(record["f"]))
+        self.op_process.append(code(record["process"]))
+
+    def message(self, record: Record) -> None:
+        nonce, seq = _notify_data(record.get("value"))
+        self.msg_t.append(record["time"])
+        self.msg_nonce.append(self.code(nonce))
+        self.msg_seq.append(seq)
+        self.msg_session.append(self.code(record.get("session", _MISSING)))
+
+    def sample(self, record: Record) -> None:
+        value = record.get("value")
+        if isinstance(value, dict):
+            self.sample_t.append(record["time"])
+            self.sample_rows.append(tuple(value.get(c, math.nan) for c in SAMPLE_COLUMNS[1:]))
+
+    def decode(self, codes: array[int]) -> np.ndarray[Any, np.dtype[np.object_]]:
+        table = np.empty(len(self.values), dtype=object)
+        table[:] = [math.nan if v is _MISSING else v for v in self.values]
+        return table[np.frombuffer(codes, dtype=np.intc)] if len(codes) else table[:0]
+
+    def ops(self, zero: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "t": np.frombuffer(self.op_t, dtype=float) - zero,
+                "type": self.decode(self.op_type),
+                "f": self.decode(self.op_f),
+                "latency": np.frombuffer(self.op_latency, dtype=float),
+                "process": self.decode(self.op_process),
+            }
+        )
+
+    def received(self, zero: float) -> pd.DataFrame:
+        frame = pd.DataFrame(
+            {"nonce": self.decode(self.msg_nonce), "seq": pd.Series(self.msg_seq, dtype=object)}
+        )
+        frame["seq"] = frame["seq"].infer_objects()
+        frame["t"] = np.frombuffer(self.msg_t, dtype=float) - zero
+        frame["session"] = self.decode(self.msg_session)
+        return frame
+
+    def samples(self, zero: float) -> pd.DataFrame:
+        """The monitor's resource samples, flattened (missing figures are NaN)."""
+        frame = pd.DataFrame.from_records(self.sample_rows, columns=SAMPLE_COLUMNS[1:])
+        frame.insert(0, "t", np.frombuffer(self.sample_t, dtype=float) - zero)
+        for column in SAMPLE_COLUMNS[3:]:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+        frame["target"] = frame["target"].astype(str)
+        return frame
 
 
-def _monitor_stats(history: Sequence[Record], df: pd.DataFrame) -> dict[str, Any]:
-    ends = np.flatnonzero(((df["process"] == HARNESS) & (df["f"] == RUN_END)).to_numpy())
-    if not len(ends):
-        return {}
-    value = history[int(ends[0])].get("value")
+_MISSING = object()  # a record without the field: NaN in its column
+
+
+def _monitor_stats(value: Any) -> dict[str, Any]:
+    """The sampler's own cost, from the run-end record's value."""
     stats = value.get("monitor") if isinstance(value, dict) else None
     return stats if isinstance(stats, dict) else {}
 
 
-def _first(values: pd.Series, default: float) -> float:
-    value = float(values.iloc[0]) if len(values) else float(default)
-    return value if np.isfinite(value) else 0.0
-
-
-def _received(history: Sequence[Record], df: pd.DataFrame) -> pd.DataFrame:
-    """Every message received; notify messages carry their nonce and seq."""
-    rows = np.flatnonzero(((df["f"] == "message") & (df["type"] == "ok")).to_numpy()).tolist()
-    data = [_notify_data(history[i].get("value")) for i in rows]
-    frame = pd.DataFrame(data, columns=["nonce", "seq"])
-    frame["t"] = df["t"].to_numpy()[rows]
-    frame["session"] = df["session"].to_numpy()[rows]
-    return frame
+def _finite(value: float) -> float:
+    return float(value) if np.isfinite(value) else 0.0
 
 
 def _notify_data(value: Any) -> tuple[Any, Any]:
@@ -127,9 +204,3 @@ def _notify_data(value: Any) -> tuple[Any, Any]:
         return data["nonce"], data["seq"]
     except (KeyError, TypeError, IndexError):
         return None, None
-
-
-def _faults(history: Sequence[Record], df: pd.DataFrame, zero: float) -> list[FaultOp]:
-    """The nemesis's ops as harness.chaos.episodes pairs them, in seconds since ``zero``."""
-    rows = np.flatnonzero((df["process"] == NEMESIS).to_numpy()).tolist()
-    return [op.shifted(zero) for op in episodes_of(history[i] for i in rows)]

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.report.charts import ChartRun, draw_charts
-from harness.report.frames import frames_of
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
@@ -32,7 +31,7 @@ def render_report(out_dir: Path, runs: list[RunData]) -> dict[str, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = _unique_labels(runs)
-    framed = [(run, frames_of(run.history)) for run in runs]
+    framed = [(run, run.frames_or_build()) for run in runs]
     summary = build_summary(framed)
     chart_runs = [ChartRun(run.label, frames, run.results) for run, frames in framed]
     charts, notes = draw_charts(out_dir / CHARTS_DIR, chart_runs)

@@ -1,0 +1,168 @@
+"""iter_history: the merged history of a run as a stream of time-ordered chunks.
+
+The same records in the same order, with the same ``index``, as ``read_history``, but never
+more than a few chunks per file in memory: an 8-hour soak's millions of records are read
+once, chunk by chunk, while the analysis consumes them.
+
+Each file is nearly time-ordered (a writer stamps a record and appends it at once; threads of
+one writer may swap neighbours). Each file's chunks are sorted within a reorder window of
+``window`` seconds; a record further out of order than that raises ``HistoryDisorder``
+(``for_each_pass`` then reads again with a window wide enough). The files' sorted chunks are
+merged, ties going to the file that comes first by name, as read_history's stable sort does.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
+from operator import itemgetter
+from pathlib import Path
+from typing import TypeVar
+
+from harness.history._json import DecodeError, loads
+from harness.history.reader import HistoryError, _is_record, _not_a_record, history_files
+from harness.history.record import Record
+
+CHUNK_RECORDS = 8192
+WINDOW = 2.0  # seconds a record may come after a later-stamped one in its file
+BLOCK = 1 << 22  # bytes read at a time
+_by_time = itemgetter("time")
+T = TypeVar("T")
+
+
+class HistoryDisorder(ValueError):
+    """A record further out of time order in its file than the reorder window allowed."""
+
+    def __init__(self, path: Path, line: int, behind: float) -> None:
+        super().__init__(f"{path}:{line}: {behind:.3f} s earlier than a record before it")
+        self.behind = behind
+
+
+def iter_history(
+    run_dir: str | os.PathLike[str], window: float = WINDOW, chunk: int = CHUNK_RECORDS
+) -> Iterator[list[Record]]:
+    """The run's records as read_history orders and indexes them, a list at a time."""
+    sources = [_sorted_chunks(path, window, chunk) for path in history_files(run_dir)]
+    index = 0
+    for part in _merge(sources):
+        for record in part:
+            record["index"] = index
+            index += 1
+        yield part
+
+
+def for_each_pass(run: Callable[[float], T], window: float = WINDOW) -> T:
+    """``run(window)``, read again with a wider window while a file is out of order beyond it."""
+    while True:
+        try:
+            return run(window)
+        except HistoryDisorder as disorder:
+            window = max(window * 4, disorder.behind * 2)
+
+
+def _merge(sources: list[Iterator[list[Record]]]) -> Iterator[list[Record]]:
+    """One time-ordered list per step: every record earlier than the latest record that each
+    unfinished file has handed over (the others wait for the next step)."""
+    pending: list[list[Record]] = [[] for _ in sources]
+    live = set(range(len(sources)))
+    limit = -math.inf
+    while True:
+        for i in sorted(live):
+            while not pending[i] or pending[i][-1]["time"] <= limit:
+                more = next(sources[i], None)
+                if more is None:
+                    live.discard(i)
+                    break
+                pending[i] += more
+        limit = min((pending[i][-1]["time"] for i in live), default=math.inf)
+        out: list[Record] = []
+        for i, records in enumerate(pending):
+            cut = bisect_left(records, limit, key=_by_time)
+            if cut:
+                out += records[:cut]
+                pending[i] = records[cut:]
+        if out:
+            out.sort(key=_by_time)  # stable: equal times keep the files' order
+            yield out
+        if not live:
+            return
+
+
+def _sorted_chunks(path: Path, window: float, chunk: int) -> Iterator[list[Record]]:
+    """One file's records sorted by time (stable), holding back the last ``window`` seconds
+    of each chunk until the next one shows that nothing earlier follows."""
+    held: list[Record] = []
+    emitted = float("-inf")
+    for first_line, records in _file_chunks(path, chunk):
+        earliest = min(map(_by_time, records))
+        if earliest < emitted:
+            line = first_line + next(i for i, r in enumerate(records) if r["time"] < emitted)
+            raise HistoryDisorder(path, line, emitted - earliest)
+        held += records
+        held.sort(key=_by_time)
+        cut = bisect_left(held, held[-1]["time"] - window, key=_by_time)
+        if cut:
+            emitted = held[cut - 1]["time"]
+            yield held[:cut]
+            held = held[cut:]
+    if held:
+        yield held
+
+
+def _file_chunks(path: Path, chunk: int) -> Iterator[tuple[int, list[Record]]]:
+    """(number of the first line, records) of ``chunk`` records at a time, checked as
+    read_history_file checks them: only the file's last line may be cut short."""
+    number = 1  # of the block's first line
+    for lines, last in _lines(path):
+        try:
+            records = list(map(loads, lines))  # the fast path: every line parses
+            numbers: Sequence[int] = range(number, number + len(lines))
+        except DecodeError:
+            records, numbers = _parse_carefully(path, lines, number, last)
+        bad = next((i for i, record in enumerate(records) if not _is_record(record)), None)
+        if bad is not None:
+            raise _not_a_record(path, numbers[bad], lines[numbers[bad] - number])
+        for start in range(0, len(records), chunk):
+            yield numbers[start], records[start : start + chunk]
+        number += len(lines)
+
+
+def _parse_carefully(
+    path: Path, lines: list[str], number: int, last: bool
+) -> tuple[list[Record], list[int]]:
+    """The records of a block with a line that is not JSON (an error unless it is the
+    file's last line, cut by a crash; blank lines are skipped), and their line numbers."""
+    records, numbers = [], []
+    for offset, line in enumerate(lines):
+        if not line:
+            continue
+        try:
+            records.append(loads(line))
+        except DecodeError:
+            if last and offset == len(lines) - 1:
+                continue
+            raise HistoryError(
+                f"{path}:{number + offset}: not JSON, so not a history record: {line[:80]!r}"
+            ) from None
+        numbers.append(number + offset)
+    return records, numbers
+
+
+def _lines(path: Path) -> Iterator[tuple[list[str], bool]]:
+    """The file's lines a block at a time, True with the last block. Each block keeps its
+    last complete line for the next: only the file's last line may be cut short."""
+    rest = b""
+    with open(path, "rb") as file:
+        while block := file.read(BLOCK):
+            block = rest + block
+            end = block.rfind(b"\n")
+            cut = block.rfind(b"\n", 0, end) + 1 if end > 0 else 0
+            rest = block[cut:]
+            if cut:
+                yield block[: cut - 1].decode("utf-8", errors="replace").split("\n"), False
+    lines = rest.decode("utf-8", errors="replace").split("\n") if rest else []
+    if lines and not lines[-1]:
+        lines.pop()
+    yield lines, True

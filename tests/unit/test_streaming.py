@@ -1,0 +1,167 @@
+"""The streamed analysis (iter_history + fan_out) decides exactly what the list path does."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.analysis_speed import generate
+from harness.analysis import analyze_run, checker_names, checker_options
+from harness.checkers import CheckContext, CheckResult, check_history
+from harness.gates import compute_metrics
+from harness.history import (
+    HistoryDisorder,
+    HistoryError,
+    HistoryWriter,
+    Record,
+    for_each_pass,
+    history_path,
+    iter_history,
+    read_history,
+)
+from harness.history.fanout import fan_out
+from harness.report import RunData, load_run
+from harness.report.render import render_report
+from tests.support.histories import fault, init, listen, note, notify, op
+
+
+def _write(run_dir: Path, records: Iterable[dict[str, Any]], swap_every: int = 0) -> None:
+    """By writer as analysis_speed does; every ``swap_every``-th pair of neighbours in a file
+    swapped (threads of one writer stamp and append in either order)."""
+    files: dict[str, list[dict[str, Any]]] = {}
+    for record in sorted(records, key=lambda r: r["time"]):
+        process = record["process"]
+        worker = "harness" if process == "nemesis" else process.split("-", 1)[0]
+        files.setdefault(worker, []).append(record)
+    for worker, lines in files.items():
+        if swap_every:
+            for i in range(0, len(lines) - 1, swap_every):
+                lines[i], lines[i + 1] = lines[i + 1], lines[i]
+        with HistoryWriter(history_path(run_dir, worker), 0) as writer:
+            for line in lines:
+                writer.write(line)
+
+
+def _losses() -> list[Record]:
+    """A session lost to a fault (404, reinit), a lost and a duplicated notify message."""
+    parts: list[Record] = []
+    for chunk in (
+        init(100.0, "w9-u1", "s-lost"),
+        listen(100.1, "w9-u1", "s-lost"),
+        notify(101.0, "w9-u1", "s-lost", "w9-u1-n1", 3),
+        [note(101.05, "w9-u1", "s-lost", "w9-u1-n1", 1)],
+        [note(101.06, "w9-u1", "s-lost", "w9-u1-n1", 1)],
+        [note(101.07, "w9-u1", "s-lost", "w9-u1-n1", 3)],
+        fault(102.0, "kill-node", "n2"),
+        op(103.0, "w9-u1", "s-lost", "fail", status=404, error="HTTP 404: session not found"),
+        fault(110.0, "restart-node", "n2"),
+    ):
+        parts += chunk
+    return parts
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("streamed")
+    rng = random.Random(3)
+    records = [r for r in generate(20_000, 60, seed=2) if rng.random() > 0.01]  # losses
+    _write(directory, records + [dict(r) for r in _losses()], swap_every=50)
+    return directory
+
+
+def _plain(results: list[CheckResult]) -> list[tuple[Any, ...]]:
+    return [(r.name, r.valid, r.summary, r.counts, r.examples, repr(r.table)) for r in results]
+
+
+def _summary(out: Path, run: RunData) -> dict[str, Any]:
+    render_report(out, [run])
+    summary = json.loads((out / "summary.json").read_text())
+    summary.pop("generated_at")
+    for checker in summary["runs"][0]["checkers"]:
+        checker["details"].pop("seconds", None)
+    return summary
+
+
+def test_the_streamed_history_is_read_historys(run_dir: Path) -> None:
+    listed = read_history(run_dir)
+    for chunk in (1, 7, 5000):
+        streamed = for_each_pass(
+            lambda window, chunk=chunk: [
+                r for part in iter_history(run_dir, window, chunk) for r in part
+            ],
+            window=0.0,
+        )
+        assert streamed == listed  # the same records, order and index
+
+
+def test_a_record_out_of_order_beyond_the_window_is_read_again(tmp_path: Path) -> None:
+    records = [{"time": float(t), "type": "ok", "process": "w0-u1", "f": "ping"} for t in range(9)]
+    records[2], records[7] = records[7], records[2]
+    with HistoryWriter(history_path(tmp_path, "w0"), 0) as writer:
+        for record in records:
+            writer.write(record)
+    with pytest.raises(HistoryDisorder):
+        list(iter_history(tmp_path, window=1.0, chunk=2))
+    read = for_each_pass(lambda w: [r for p in iter_history(tmp_path, w, 2) for r in p], 1.0)
+    assert read == read_history(tmp_path)
+
+
+def test_a_torn_last_line_is_dropped_and_a_bad_line_named_as_read_history_does(
+    tmp_path: Path,
+) -> None:
+    good = '{"time": 1.0, "type": "ok", "process": "w0-u1", "f": "ping"}\n'
+    (tmp_path / "history-w0.jsonl").write_text(good + "\n" + good + '{"time": 2.0, "ty')
+    read = [r for part in iter_history(tmp_path) for r in part]
+    assert read == read_history(tmp_path) and len(read) == 2
+    (tmp_path / "history-w1.jsonl").write_text(good + "not json\n" + good)
+    with pytest.raises(HistoryError, match=r"history-w1\.jsonl:2: not JSON"):
+        list(iter_history(tmp_path))
+
+
+def test_fan_out_feeds_every_consumer_once_and_keeps_each_ones_failure() -> None:
+    chunks = [[{"time": float(i)} for i in range(j, j + 3)] for j in (0, 3, 6)]
+
+    def crashes(history: Iterable[Any]) -> None:
+        for record in history:
+            if record["time"] == 4.0:
+                raise KeyError("boom")
+
+    def twice(history: Iterable[Any]) -> int:
+        return len(list(history)) + len(list(history))
+
+    fed = fan_out(
+        iter(chunks),
+        {
+            "count": lambda history: sum(1 for _ in history),
+            "first": lambda history: next(iter(history))["time"],
+            "none": lambda history: "did not read",
+            "crashes": crashes,
+            "twice": twice,
+        },
+    )
+    assert fed["count"].result() == 9
+    assert fed["first"].result() == 0.0
+    assert fed["none"].result() == "did not read"
+    assert isinstance(fed["crashes"].error, KeyError)
+    assert isinstance(fed["twice"].error, RuntimeError)
+
+
+def test_streamed_and_listed_analysis_agree(run_dir: Path, tmp_path: Path) -> None:
+    history = read_history(run_dir)
+    ctx = CheckContext.from_manifest(None)
+    results = check_history(history, ctx, checker_names(None, ctx), checker_options(None))
+    metrics = compute_metrics(history, results)
+    assert any(r.valid is False for r in results), "the history has losses to find"
+    listed = load_run(run_dir, label="run", results=results, metrics=metrics, history=history)
+
+    streamed = analyze_run(run_dir, label="run")
+
+    assert _plain(streamed.results) == _plain(results)
+    assert streamed.metrics == metrics
+    assert streamed.history is None and streamed.frames is not None
+    assert _summary(tmp_path / "streamed", streamed) == _summary(tmp_path / "listed", listed)
