@@ -293,7 +293,10 @@ class McpTransport:
                     else:
                         yield sse_event(event[1], event[0])
             finally:
-                await streams.release_stream(stream)
+                # A client that goes away cancels this generator: shielded, the release still
+                # reaches Redis instead of being cut off mid-call (which left the owner key
+                # until its TTL and dropped the pooled connection).
+                await asyncio.shield(streams.release_stream(stream))
 
         headers = {**_SSE_HEADERS, "Mcp-Session-Id": session.session_id}
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
