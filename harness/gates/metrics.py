@@ -12,6 +12,7 @@ import numpy as np
 
 from harness.chaos.episodes import is_heal
 from harness.checkers import CheckResult
+from harness.gates.thresholds import NOTIFICATION_KINDS
 from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
 
 TOOLS_CALL = "tools_call"  # every call:<tool> together
@@ -51,6 +52,8 @@ def run_metrics(history: Iterable[Record]) -> dict[str, float]:
     """Requests, errors, messages, faults and latencies, in one pass over the history."""
     latencies: dict[str, array[float]] = defaultdict(lambda: array("d"))
     requests = errors = timeouts = messages = faults = 0
+    notified: dict[str, int] = defaultdict(int)  # listening stream (process) -> notifications
+    kinds: dict[str, int] = defaultdict(int)
     first, last = math.inf, -math.inf
     for record in history:
         process, kind, f = record["process"], record["type"], record["f"]
@@ -64,7 +67,12 @@ def run_metrics(history: Iterable[Record]) -> dict[str, float]:
         if kind == "invoke":
             continue
         if f in EVENT_FS:
-            messages += f == "message"
+            if f == "message":
+                messages += 1
+                kind_of = _notification(record)
+                if kind_of is not None:
+                    notified[process] += 1
+                    kinds[kind_of] += 1
             continue
         if record.get("interrupted"):
             continue
@@ -85,13 +93,30 @@ def run_metrics(history: Iterable[Record]) -> dict[str, float]:
         "errors.timeouts": float(timeouts),
         "messages.count": float(messages),
         "faults.count": float(faults),
+        "notifications.count": float(sum(notified.values())),
+        "notifications.streams": float(len(notified)),
+        "notifications.per_stream": sum(notified.values()) / len(notified) if notified else 0.0,
     }
+    metrics |= {f"notifications.{kind}": float(kinds.get(kind, 0)) for kind in NOTIFICATION_KINDS}
     tools = [values for f, values in latencies.items() if f.startswith("call:")]
     if tools:
         latencies[TOOLS_CALL] = array("d", b"".join(values.tobytes() for values in tools))
     for f, values in latencies.items():
         metrics.update(_latency(op_metric_name(f), np.frombuffer(values, dtype=np.float64)))
     return {name: value for name, value in metrics.items() if not math.isnan(value)}
+
+
+def _notification(record: Record) -> str | None:
+    """The kind of a notification that arrived on a listening stream (NOTIFICATION_KINDS), or
+    None for anything else (responses, server requests, an answer's own stream)."""
+    value = record.get("value")
+    if record.get("stream") != "get" or not isinstance(value, dict) or "id" in value:
+        return None
+    method = value.get("method")
+    if not isinstance(method, str) or not method.startswith("notifications/"):
+        return None
+    kind = op_metric_name(method.removeprefix("notifications/"))
+    return kind if kind in NOTIFICATION_KINDS else None
 
 
 def _latency(name: str, values: Floats) -> dict[str, float]:

@@ -27,12 +27,22 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "!=": operator.ne,
 }
 LATENCY_AGGREGATES = ("p50", "p90", "p95", "p99", "max", "mean", "count")
+NOTIFICATION_KINDS = (
+    "tools_list_changed",
+    "resources_list_changed",
+    "prompts_list_changed",
+    "resources_updated",
+    "message",
+    "progress",
+)
 # Metrics that are not a checker's counts: family -> its aggregates.
 RUN_METRICS: dict[str, tuple[str, ...]] = {
     "requests": ("count", "rate"),
     "errors": ("count", "rate", "timeouts"),
     "messages": ("count",),
     "faults": ("count",),
+    # Notifications servers send by themselves on listening streams, by kind and per stream.
+    "notifications": ("count", "streams", "per_stream", *NOTIFICATION_KINDS),
 }
 _UNIT_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _THRESHOLD = re.compile(

@@ -159,6 +159,26 @@ def test_a_node_that_ignores_sigterm_is_reported_and_killed(
     no_orphans(state_dir)
 
 
+def test_ctrl_c_stops_every_node_group(tmp_path: Path, state_dir: Path) -> None:
+    command = f"sh -c '{sys.executable} -m http.server {{port}} --bind 127.0.0.1; true'"
+    env = {**os.environ, "MCP_SCALE_STATE_DIR": str(state_dir)}
+    args = [
+        sys.executable, "-m", "harness.cli", "run", "--backend", "command", "--node-command",
+        command, "--node-ready", "http:/", "--nodes", "2", "--scenario", "standard", "--users",
+        "2", "--duration", "60s", "--out", str(tmp_path / "run"),
+    ]  # fmt: skip
+    harness = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "run" / "run.json").exists() and time.monotonic() < deadline:
+        assert harness.poll() is None, harness.stderr.read() if harness.stderr else ""
+        time.sleep(0.2)
+    harness.send_signal(signal.SIGINT)
+    _, stderr = harness.communicate(timeout=60)
+    assert harness.returncode == 3, stderr
+    assert b"interrupted" in stderr
+    no_orphans(state_dir)
+
+
 def test_after_the_harness_is_sigkilled_cleanup_stops_the_node_groups(
     tmp_path: Path, state_dir: Path
 ) -> None:

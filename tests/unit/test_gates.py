@@ -149,6 +149,29 @@ def test_compute_metrics_from_the_history_and_the_checker_results() -> None:
     assert "survival.outage_p99_ms" not in metrics  # nan: not measured
 
 
+def test_notifications_a_server_sends_by_itself_are_counted_per_kind_and_stream() -> None:
+    def message(t: float, process: str, value: dict[str, Any], stream: str = "get") -> Record:
+        return {"time": t, "type": "ok", "process": process, "f": "message", "value": value,
+                "stream": stream}  # fmt: skip
+
+    changed = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+    updated = {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {}}
+    history = [
+        message(1, "w0-u1/stream", changed),
+        message(2, "w0-u1/stream", updated),
+        message(3, "w0-u2/stream", changed),
+        message(4, "w0-u2", changed, stream="post"),  # on a request's own stream: not counted
+        message(5, "w0-u2/stream", {"jsonrpc": "2.0", "id": 1, "method": "sampling/x"}),
+    ]
+    metrics = compute_metrics(history, [])
+    assert metrics["notifications.count"] == 3 and metrics["notifications.streams"] == 2
+    assert metrics["notifications.per_stream"] == 1.5
+    assert metrics["notifications.tools_list_changed"] == 2
+    assert metrics["notifications.resources_updated"] == 1
+    assert metrics["notifications.progress"] == 0
+    parse_thresholds(["notifications.tools_list_changed >= 1"])
+
+
 def test_op_names_in_metrics() -> None:
     assert op_metric_name("call:touch_resource") == "call_touch_resource"
     assert op_metric_name("notifications/initialized") == "notifications_initialized"
