@@ -159,7 +159,9 @@ def test_a_node_that_ignores_sigterm_is_reported_and_killed(
     no_orphans(state_dir)
 
 
-def test_ctrl_c_stops_every_node_group(tmp_path: Path, state_dir: Path) -> None:
+def start_wrapped_nodes(tmp_path: Path, state_dir: Path) -> subprocess.Popen[bytes]:
+    """A harness running 2 command nodes behind a shell wrapper (the whole group must go),
+    returned once its run has begun."""
     command = f"sh -c '{sys.executable} -m http.server {{port}} --bind 127.0.0.1; true'"
     env = {**os.environ, "MCP_SCALE_STATE_DIR": str(state_dir)}
     args = [
@@ -172,6 +174,11 @@ def test_ctrl_c_stops_every_node_group(tmp_path: Path, state_dir: Path) -> None:
     while not (tmp_path / "run" / "run.json").exists() and time.monotonic() < deadline:
         assert harness.poll() is None, harness.stderr.read() if harness.stderr else ""
         time.sleep(0.2)
+    return harness
+
+
+def test_ctrl_c_stops_every_node_group(tmp_path: Path, state_dir: Path) -> None:
+    harness = start_wrapped_nodes(tmp_path, state_dir)
     harness.send_signal(signal.SIGINT)
     _, stderr = harness.communicate(timeout=60)
     assert harness.returncode == 3, stderr
@@ -182,19 +189,7 @@ def test_ctrl_c_stops_every_node_group(tmp_path: Path, state_dir: Path) -> None:
 def test_after_the_harness_is_sigkilled_cleanup_stops_the_node_groups(
     tmp_path: Path, state_dir: Path
 ) -> None:
-    # A shell wrapper with a child: the whole group must go.
-    command = f"sh -c '{sys.executable} -m http.server {{port}} --bind 127.0.0.1; true'"
-    env = {**os.environ, "MCP_SCALE_STATE_DIR": str(state_dir)}
-    args = [
-        sys.executable, "-m", "harness.cli", "run", "--backend", "command", "--node-command",
-        command, "--node-ready", "http:/", "--nodes", "2", "--scenario", "standard", "--users",
-        "2", "--duration", "60s", "--out", str(tmp_path / "run"),
-    ]  # fmt: skip
-    harness = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "run" / "run.json").exists() and time.monotonic() < deadline:
-        assert harness.poll() is None, harness.stderr.read() if harness.stderr else ""
-        time.sleep(0.2)
+    harness = start_wrapped_nodes(tmp_path, state_dir)
     assert len(ours(state_dir)) >= 5  # 2 nodes x (sh + python), Locust
     harness.send_signal(signal.SIGKILL)
     harness.wait(timeout=10)

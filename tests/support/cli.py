@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.cluster.registry import group_members
+
 RUN_TIMEOUT = 150
 
 
@@ -62,18 +64,6 @@ def invocations_with_completions(
         elif record["process"] in open_ops:
             pairs.append((open_ops.pop(record["process"]), record))
     return pairs
-
-
-def group_members(pgid: int) -> list[int]:
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
 
 
 def wait_gone(pids: list[int], groups: list[int], timeout: float = 20.0) -> None:
