@@ -3,8 +3,8 @@
 - A ``hang`` is an operation that completed ``info`` with a timeout: the server never
   answered. Hangs fail the check, except ``hangs_expected`` (served by a node that a
   ``pause-node``/``stop-node``/``isolate-node`` held at the time: the fault is a hang) and
-  ``hangs_explained`` (a sample call whose sampling answer the client could not deliver:
-  the client's failure).
+  ``hangs_explained`` (a sample call whose sampling answer the client could not deliver, or
+  may not have: its POST failed or its outcome is unknown).
 - During a Redis outage (``kill-redis`` until ``restart-redis`` completes; or, for the node
   it names, ``partition-redis`` until its heal) requests must fail fast: an operation
   invoked in the outage that took longer than ``fail_fast`` seconds, whatever its outcome (a
@@ -67,7 +67,9 @@ def check(
             pending[process] = record
             continue
         if f in EVENT_FS:
-            if f == "answer" and kind == "fail" and "status" not in record:
+            if f == "answer" and kind in ("fail", "info") and "status" not in record:
+                # The answer may never have reached the server (a connection refused, or
+                # reset by a dying node): a hang of its call is then not the server's.
                 answer_lost.add(user_of(process))
             if f != "message" and not (f == "stream_break" and kind == "ok"):
                 (recovery.succeeded if kind == "ok" else recovery.failed)(record)

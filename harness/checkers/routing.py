@@ -1,6 +1,7 @@
 """routing: server->client requests are answered, and each answer reaches its own waiter (G4).
 
-- Every ``sampling/createMessage`` the client received must have an ``answer`` record. An
+- Every ``sampling/createMessage`` the client received must have an ``answer`` record,
+  unless the run's end stopped the client mid-operation after it arrived (``stopped``). An
   answer the server refused with an HTTP status is ``rejected`` (fails); one that never left
   the client (``fail`` without a status: connection refused...) is ``undelivered`` and one whose
   fate is unknown (``info``) is ``unsure``: both are the client's side, reported only.
@@ -19,7 +20,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from harness.checkers._common import add_example, nonce_in, text_of
+from harness.checkers._common import INF, add_example, nonce_in, text_of, user_of
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import Record
@@ -39,6 +40,7 @@ COUNTS = (
     "samples_ok",
     "samples_unverified",
     "crossed",
+    "stopped",
 )
 SAMPLING = "sampling/createMessage"
 ANSWER_PREFIX = "answer:"
@@ -54,8 +56,11 @@ def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
     nonces: dict[tuple[Any, Any], str | None] = {}
     answers: dict[tuple[Any, Any], Record] = {}
     pending: dict[str, Record] = {}
+    stopped: dict[str, float] = {}  # user -> when the run's end stopped it mid-operation
     for record in history:
         f = record["f"]
+        if record.get("interrupted"):
+            stopped.setdefault(user_of(record["process"]), record["time"])
         if f == "message":
             _request(record, requests, nonces, counts, examples)
         elif f == "answer":
@@ -67,7 +72,7 @@ def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
                 pending[record["process"]] = record
             else:
                 _sample(pending.pop(record["process"], None), record, counts, examples)
-    _answers(requests, answers, counts, examples)
+    _answers(requests, answers, stopped, counts, examples)
     return _verdict(counts, examples)
 
 
@@ -124,12 +129,16 @@ def _sample(
 def _answers(
     requests: dict[tuple[Any, Any], Record],
     answers: dict[tuple[Any, Any], Record],
+    stopped: dict[str, float],
     counts: dict[str, float],
     examples: list[dict[str, Any]],
 ) -> None:
     for key, request in requests.items():
         answer = answers.get(key)
-        if answer is None:
+        if answer is None and stopped.get(user_of(request["process"]), -INF) >= request["time"]:
+            # The run's end stopped the client before it could answer: censored, not lost.
+            counts["stopped"] += 1
+        elif answer is None:
             counts["unanswered"] += 1
             add_example(examples, request, why="never answered by the client")
         elif answer["type"] == "ok":

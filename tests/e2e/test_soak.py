@@ -62,9 +62,10 @@ def assert_longevity_report(run_dir: Path, run: dict[str, Any], min_samples: int
     assert resources["redis"]["used_memory_mib_peak"] > 0.5 and resources["redis"]["keys_peak"]
     assert resources["loadgen"]["rss_mib_peak"] > 20
     slopes = run["longevity"]["leak"]["rows"]
+    # Redis memory is judged only past the event logs' retention (longer than these soaks).
     assert {(r["target"], r["metric"]) for r in slopes} >= {
         *((n, m) for n in ("n1", "n2", "n3") for m in ("rss", "fds")),
-        ("redis", "used_memory"),
+        ("redis", "fds"),
     }
     markdown = (run_dir / "report.md").read_text()
     for heading in ("### Resources", "### Leak check: growth per hour"):

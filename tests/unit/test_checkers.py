@@ -324,6 +324,14 @@ def test_routing_unanswered_or_refused_requests_fail_but_undelivered_answers_do_
         rec for rec in _sampling("w0-u1-a", "n1-1", "answer:w0-u1-a") if rec["f"] != "answer"
     ]
     assert routing.check(history(unanswered), REDIS).counts["unanswered"] == 1
+    at_the_end = [
+        {**rec, "type": "info", "interrupted": True}
+        if rec["f"] == "call:sample" and rec["type"] == "ok"
+        else rec
+        for rec in unanswered
+    ]
+    censored = routing.check(history(at_the_end), REDIS)
+    assert censored.counts["unanswered"] == 0 and censored.counts["stopped"] == 1
     refused = _sampling("w0-u1-a", "n1-1", "answer:w0-u1-a", type="fail", status=404)
     assert routing.check(history(refused), REDIS).valid is False
     undelivered = _sampling("w0-u1-a", "n1-1", "answer:w0-u1-a", type="fail", error="refused")
@@ -528,6 +536,13 @@ def test_liveness_a_hang_after_the_clients_answer_failed_is_explained() -> None:
     )
     result = liveness.check(h, REDIS)
     assert result.valid is True and result.counts["hangs_explained"] == 1
+    unsure = [
+        {**rec, "type": "info", "error": "connection reset"} if rec["f"] == "answer" else rec
+        for rec in h
+    ]
+    assert liveness.check(unsure, REDIS).counts["hangs_explained"] == 1
+    answered = [rec for rec in h if rec["f"] != "answer"]
+    assert liveness.check(answered, REDIS).counts["hangs"] == 1
 
 
 def test_liveness_requests_blocked_during_a_redis_outage_are_too_slow() -> None:
