@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness.chaos.faults import Fault, FaultTarget
+from harness.chaos.faults import FAULTS, Fault, FaultTarget
 from harness.history.vocabulary import NEMESIS
 
 
@@ -55,10 +55,21 @@ class ChaosController:
             self.apply(fault)
 
     def apply(self, fault: Fault) -> None:
-        base = {"process": NEMESIS, "f": fault.name, "value": fault.target, "at": fault.at}
+        base: dict[str, Any] = {
+            "process": NEMESIS,
+            "f": fault.name,
+            "value": fault.target,
+            "at": fault.at,
+        }
+        kind = FAULTS.get(fault.name)
+        link = kind.link_of(fault.target) if kind else None
+        if link:
+            base["link"] = link
+        if fault.param:
+            base["param"] = fault.param
         self._record({**base, "time": self._clock(), "type": "invoke"})
         try:
-            detail = self._target.apply_fault(fault.name, fault.target)
+            detail = self._target.apply_fault(fault.name, fault.target, fault.param)
         except Exception as exc:
             self.failed.append((fault, str(exc)))
             self._record({**base, "time": self._clock(), "type": "fail", "error": str(exc)})

@@ -64,6 +64,12 @@ class FaultOp:
     def label(self) -> str:
         return f"{self.name}:{self.target}" if self.target else self.name
 
+    @property
+    def link(self) -> str | None:
+        """The link a network fault touched (``clients->n2``, ``n1->redis``); None otherwise."""
+        kind = FAULTS.get(self.name)
+        return kind.link_of(self.target) if kind else None
+
     def holds(self, target: str | None, time: float) -> bool:
         return self.applied and self.target == target and self.start <= time < self.until
 
@@ -133,7 +139,8 @@ def _undoes(healing: FaultKind | None, heal: str, fault: FaultKind | None) -> bo
     """A fault or heal this harness does not know: judged by target alone."""
     if healing is None or fault is None:
         return True
-    return fault.heal == heal or healing.resets
+    # A restart starts the process afresh, which ends its process faults, not a link's.
+    return fault.heal == heal or (healing.resets and fault.link is None)
 
 
 def episodes_of(records: Iterable[Mapping[str, Any]]) -> list[FaultOp]:

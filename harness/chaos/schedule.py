@@ -14,10 +14,11 @@ class ScheduleError(ValueError):
 
 
 def parse_timeline(text: str, nodes: list[str], duration: float) -> list[Fault]:
-    """``"kill-node:n1@20s; restart-node:n1@30s; kill-redis@40s+3s"``.
+    """``"kill-node:n1@20s; kill-redis@40s+3s; delay-node:n2=200ms~50ms@5s+10s"``.
 
     ``+D`` after the time heals the fault D later (kill-node -> restart-node, pause-node ->
-    resume-node, kill-redis -> restart-redis).
+    resume-node, kill-redis -> restart-redis, delay-node -> heal-node-link). ``=P`` after the
+    target is the fault's parameter (a delay, a rate).
     """
     faults: list[Fault] = []
     for raw in text.replace("\n", ";").split(";"):
@@ -27,10 +28,11 @@ def parse_timeline(text: str, nodes: list[str], duration: float) -> list[Fault]:
         what, at_sign, when = entry.partition("@")
         if not at_sign:
             raise ScheduleError(f"chaos entry {entry!r} has no time: write e.g. kill-node:n1@20s")
-        name, _, target = what.strip().partition(":")
+        head, _, param = what.strip().partition("=")
+        name, _, target = head.partition(":")
         at_text, plus, heal_text = when.partition("+")
         at = _duration(at_text, entry)
-        fault = _fault(name.strip(), target.strip() or None, at, nodes, entry)
+        fault = _fault(name.strip(), target.strip() or None, at, nodes, entry, param.strip())
         faults.append(fault)
         if plus:
             faults.append(_healing(fault, at + _duration(heal_text, entry), entry))
@@ -52,14 +54,13 @@ def periodic_schedule(
     if every <= 0:
         raise ScheduleError("--chaos-every must be positive")
     rng = random.Random(seed)
-    for kind in kinds:
-        _kind(kind, f"--faults {','.join(kinds)}")
+    drawn = [_drawn(kind, f"--faults {','.join(kinds)}") for kind in kinds]
     faults: list[Fault] = []
     at = every if start is None else start
     while at + heal_after < duration:
-        kind = rng.choice(kinds)
+        kind, param = rng.choice(drawn)
         target = rng.choice(nodes) if FAULTS[kind].on_node else None
-        fault = Fault(kind, target, at)
+        fault = Fault(kind, target, at, param)
         faults.append(fault)
         if FAULTS[kind].heal:
             faults.append(_healing(fault, at + heal_after, kind))
@@ -119,6 +120,26 @@ def _restarts(
     return sorted(faults, key=lambda f: f.at)
 
 
+def fault_kind_of(item: str) -> str:
+    """The fault's name in a --faults item (``delay-node=200ms~50ms`` -> ``delay-node``)."""
+    return item.partition("=")[0].strip()
+
+
+def _drawn(item: str, entry: str) -> tuple[str, str | None]:
+    """A --faults item as (name, parameter), checked."""
+    name, _, param = (part.strip() for part in item.partition("="))
+    _kind(name, entry)
+    _param(name, param or None, entry)
+    return name, param or FAULTS[name].default_param
+
+
+def _param(name: str, param: str | None, entry: str) -> None:
+    try:
+        FAULTS[name].check_param(param)
+    except ValueError as exc:
+        raise ScheduleError(f"in {entry!r}: {name}: {exc}") from None
+
+
 def _kind(name: str, entry: str) -> None:
     if name not in FAULTS:
         raise ScheduleError(
@@ -126,8 +147,11 @@ def _kind(name: str, entry: str) -> None:
         )
 
 
-def _fault(name: str, target: str | None, at: float, nodes: list[str], entry: str) -> Fault:
+def _fault(
+    name: str, target: str | None, at: float, nodes: list[str], entry: str, param: str = ""
+) -> Fault:
     _kind(name, entry)
+    _param(name, param or None, entry)
     if FAULTS[name].on_node:
         if target is None:
             raise ScheduleError(f"{name} needs a node in {entry!r}: e.g. {name}:{nodes[0]}@10s")
@@ -137,7 +161,7 @@ def _fault(name: str, target: str | None, at: float, nodes: list[str], entry: st
             )
     elif target is not None:
         raise ScheduleError(f"{name} takes no node in {entry!r}: write {name}@10s")
-    return Fault(name, target, at)
+    return Fault(name, target, at, param or FAULTS[name].default_param)
 
 
 def _healing(fault: Fault, at: float, entry: str) -> Fault:

@@ -2,7 +2,8 @@
 
 - A ``hang`` is an operation that completed ``info`` with a timeout: the server never
   answered. Hangs fail the check, except ``hangs_expected`` (served by a node that a
-  ``pause-node``/``stop-node``/``isolate-node`` held at the time: the fault is a hang) and
+  ``pause-node``/``stop-node``/``isolate-node`` held at the time, or whose clients' link a
+  ``blackhole-node``/``delay-node``/``bandwidth-node`` held or slowed: the fault is a hang) and
   ``hangs_explained`` (a sample call whose sampling answer the client could not deliver, or
   may not have: its POST failed or its outcome is unknown).
 - During a Redis outage (``kill-redis`` until ``restart-redis`` completes; or, for the node
@@ -43,7 +44,9 @@ COUNTS = (
 )
 FAIL_FAST = 3.0  # the reference server bounds Redis calls to 1 s (and retries once)
 # Faults that make a node hold requests unanswered: a timeout there is the fault, not a hang.
-HOLDING_FAULTS = frozenset(("pause-node", "stop-node", "isolate-node"))
+HOLDING_FAULTS = frozenset(
+    ("pause-node", "stop-node", "isolate-node", "blackhole-node", "delay-node", "bandwidth-node")
+)
 # Redis out of reach: for every node (kill-redis) or for the node cut from it.
 OUTAGE_FAULTS = frozenset(("kill-redis", "partition-redis"))
 

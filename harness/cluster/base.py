@@ -31,7 +31,7 @@ class Cluster(Protocol):
         """Stop everything this backend started (nothing it did not)."""
         ...
 
-    def apply_fault(self, name: str, target: str | None) -> str:
+    def apply_fault(self, name: str, target: str | None, param: str | None = None) -> str:
         """Apply one fault of harness.chaos.faults; returns what was done (PIDs, ids)."""
         ...
 

@@ -33,6 +33,8 @@ from harness.cluster.local import _RedisSubject
 from harness.cluster.redis_process import RedisProcess, free_port
 from harness.cluster.registry import group_match, group_members
 from harness.monitor import SampleTarget
+from harness.network.link import LinkSide
+from harness.network.links import LinkedSubject, NetworkLinks
 
 MARKER = "MCP_SCALE_NODE"
 STOP_GRACE = 5.0  # seconds a node has to exit after SIGTERM before its group is SIGKILLed
@@ -201,14 +203,20 @@ class CommandCluster:
     log_dir: Path
     stop_grace: float = STOP_GRACE
     warn: Callable[[str], None] = _stderr
+    # The links the run's network faults touch: the fault proxy stands in them (none: no proxy).
+    proxied: frozenset[LinkSide] = frozenset()
     redis: RedisProcess | None = None
     members: dict[str, CommandNode] = field(default_factory=dict)
     token: str = field(default_factory=lambda: secrets.token_hex(6))
+    links: NetworkLinks | None = None
+    client_ports: dict[str, int] = field(default_factory=dict)
 
     def start(self) -> CommandCluster:
         try:
             if self.launch.redis:
                 self.redis = RedisProcess(persistent=True).start()
+            if self.proxied:
+                self.links = NetworkLinks(self.proxied).start()
             for index in range(1, self.nodes + 1):
                 node = self._node(index)
                 self.members[node.node_id] = node
@@ -223,11 +231,19 @@ class CommandCluster:
     def _node(self, index: int) -> CommandNode:
         node_id = f"n{index}"
         port = free_port()
+        redis_url = ""
+        if self.redis is not None:
+            redis_port = self.redis.port
+            if self.links is not None:
+                redis_port = self.links.redis_port(node_id, redis_port)
+            redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        if self.links is not None:
+            self.client_ports[node_id] = self.links.client_port(node_id, port)
         values = {
             "port": str(port),
             "node_id": node_id,
             "index": str(index),
-            "redis_url": self.redis.url if self.redis else "",
+            "redis_url": redis_url,
             "run_dir": str(self.run_dir.resolve()),
             "python": sys.executable,
         }
@@ -245,7 +261,13 @@ class CommandCluster:
 
     @property
     def urls(self) -> list[str]:
-        return [node.url for node in self.members.values()]
+        """Where clients reach each node: through the proxy when their link is proxied."""
+        return [
+            f"http://127.0.0.1:{self.client_ports[node.node_id]}{self.launch.path}"
+            if node.node_id in self.client_ports
+            else node.url
+            for node in self.members.values()
+        ]
 
     def node_ids(self) -> list[str]:
         return list(self.members)
@@ -257,15 +279,17 @@ class CommandCluster:
             known = ", ".join(self.members)
             raise KeyError(f"no node {node_id!r} in this cluster (nodes: {known})") from None
 
-    def apply_fault(self, name: str, target: str | None) -> str:
-        return apply_fault(self.subject, name, target)
+    def apply_fault(self, name: str, target: str | None, param: str | None = None) -> str:
+        return apply_fault(self.subject, name, target, param)
 
     def subject(self, scope: Scope, target: str | None) -> FaultSubject:
         if scope == "redis":
             if self.redis is None:
                 raise ValueError("this cluster runs without Redis (launch.redis is false)")
             return _RedisSubject(self.redis)
-        return _GroupSubject(self.node(target or ""), self.stop_grace)
+        node = self.node(target or "")
+        group = _GroupSubject(node, self.stop_grace)
+        return group if self.links is None else LinkedSubject(group, self.links, node.node_id)
 
     def processes(self) -> dict[str, tuple[int, str]]:
         running: dict[str, tuple[int, str]] = {}
@@ -274,6 +298,8 @@ class CommandCluster:
                 running[f"node-{node.node_id}"] = (node.pgid, group_match(MARKER, node.marker))
         if self.redis is not None and self.redis.pid is not None:
             running["redis"] = (self.redis.pid, f":{self.redis.port}")
+        if self.links is not None:
+            running.update(self.links.processes())
         return running
 
     def sample_targets(self) -> list[SampleTarget]:
@@ -301,6 +327,8 @@ class CommandCluster:
                 f"node {node.node_id} (process group {node.pgid}) ignored SIGTERM for "
                 f"{self.stop_grace:g}s: its group was SIGKILLed{node.log_tail()}"
             )
+        if self.links is not None:
+            self.links.close()
         if self.redis is not None:
             self.redis.cleanup()
 

@@ -247,9 +247,9 @@ class DockerCluster:
 
     # Faults.
 
-    def apply_fault(self, name: str, target: str | None) -> str:
+    def apply_fault(self, name: str, target: str | None, param: str | None = None) -> str:
         """Apply a nemesis fault to a container of this project; see harness.chaos.faults."""
-        return apply_fault(self.subject, name, target)
+        return apply_fault(self.subject, name, target, param)
 
     def subject(self, scope: Scope, target: str | None) -> FaultSubject:
         if scope == "redis":

@@ -34,7 +34,7 @@ class ExternalTarget:
     def node_ids(self) -> list[str]:
         return [f"t{i}" for i in range(1, len(self.urls) + 1)]
 
-    def apply_fault(self, name: str, target: str | None) -> str:
+    def apply_fault(self, name: str, target: str | None, param: str | None = None) -> str:
         raise ValueError(f"{name}: an external target's processes are not ours to touch")
 
     def processes(self) -> dict[str, tuple[int, str]]:

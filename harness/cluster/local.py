@@ -11,6 +11,8 @@ from harness.chaos.faults import FaultSubject, Scope, apply_fault
 from harness.cluster.node_process import NodeProcess
 from harness.cluster.redis_process import RedisProcess
 from harness.monitor import SampleTarget
+from harness.network.link import LinkSide
+from harness.network.links import LinkedSubject, NetworkLinks
 
 
 @dataclass
@@ -23,32 +25,54 @@ class LocalCluster:
     redis_persistent: bool = True
     log_dir: Path | None = None
     node_args: tuple[str, ...] = ()
+    # The links the run's network faults touch: the fault proxy stands in them (none: no proxy).
+    proxied: frozenset[LinkSide] = frozenset()
     redis: RedisProcess | None = None
     members: dict[str, NodeProcess] = field(default_factory=dict)
+    links: NetworkLinks | None = None
+    client_ports: dict[str, int] = field(default_factory=dict)
 
     def start(self) -> LocalCluster:
         try:
             if self.store == "redis":
                 self.redis = RedisProcess(persistent=self.redis_persistent).start()
+            if self.proxied:
+                self.links = NetworkLinks(self.proxied).start()
             for index in range(1, self.nodes + 1):
+                node_id = f"n{index}"
                 node = NodeProcess(
-                    node_id=f"n{index}",
+                    node_id=node_id,
                     store=self.store,
-                    redis_url=self.redis.url if self.redis else "",
+                    redis_url=self._redis_url(node_id),
                     defects=self.defects,
                     log_dir=self.log_dir,
                     extra_args=self.node_args,
                 )
                 self.members[node.node_id] = node
                 node.start()
+                if self.links is not None:
+                    self.client_ports[node_id] = self.links.client_port(node_id, node.port)
         except BaseException:
             self.close()
             raise
         return self
 
+    def _redis_url(self, node_id: str) -> str:
+        if self.redis is None:
+            return ""
+        if self.links is None:
+            return self.redis.url
+        return f"redis://127.0.0.1:{self.links.redis_port(node_id, self.redis.port)}/0"
+
     @property
     def urls(self) -> list[str]:
-        return [node.url for node in self.members.values()]
+        """Where clients reach each node: through the proxy when their link is proxied."""
+        return [
+            f"http://127.0.0.1:{self.client_ports[node.node_id]}/mcp"
+            if node.node_id in self.client_ports
+            else node.url
+            for node in self.members.values()
+        ]
 
     def node(self, node_id: str) -> NodeProcess:
         try:
@@ -60,16 +84,20 @@ class LocalCluster:
     def node_ids(self) -> list[str]:
         return list(self.members)
 
-    def apply_fault(self, name: str, target: str | None) -> str:
-        """Apply a nemesis fault to a process of this cluster; see harness.chaos.faults."""
-        return apply_fault(self.subject, name, target)
+    def apply_fault(self, name: str, target: str | None, param: str | None = None) -> str:
+        """Apply a nemesis fault to a process or link of this cluster; see
+        harness.chaos.faults."""
+        return apply_fault(self.subject, name, target, param)
 
     def subject(self, scope: Scope, target: str | None) -> FaultSubject:
         if scope == "redis":
             if self.redis is None:
                 raise ValueError(f"this cluster runs without Redis (store {self.store!r})")
             return _RedisSubject(self.redis)
-        return _NodeSubject(self.node(target or ""))
+        node = _NodeSubject(self.node(target or ""))
+        if self.links is None:
+            return node
+        return LinkedSubject(node, self.links, node.node.node_id)
 
     def sample_targets(self) -> list[SampleTarget]:
         targets = [
@@ -96,11 +124,15 @@ class LocalCluster:
         if self.redis is not None and self.redis.pid is not None:
             # redis-server rewrites its process title to "redis-server 127.0.0.1:PORT".
             running["redis"] = (self.redis.pid, f":{self.redis.port}")
+        if self.links is not None:
+            running.update(self.links.processes())
         return running
 
     def close(self) -> None:
         for node in self.members.values():
             node.kill()
+        if self.links is not None:
+            self.links.close()
         if self.redis is not None:
             self.redis.cleanup()
 

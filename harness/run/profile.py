@@ -9,9 +9,10 @@ from typing import Any
 
 import yaml
 
-from harness.chaos.faults import FAULTS, NETWORK_ACTIONS, Fault
+from harness.chaos.faults import FAULTS, LINK_ACTIONS, NETWORK_ACTIONS, Fault
 from harness.chaos.schedule import (
     ScheduleError,
+    fault_kind_of,
     parse_timeline,
     periodic_schedule,
     redis_restart_schedule,
@@ -20,6 +21,8 @@ from harness.chaos.schedule import (
 from harness.cluster.launch import LaunchError, LaunchSpec, override
 from harness.durations import parse_duration
 from harness.gates import ThresholdError, parse_thresholds
+from harness.network.link import LinkSide
+from harness.network.links import links_needed
 from harness.sizes import parse_count_rate, parse_fraction, parse_size
 from harness.target_profile import load_target_profile
 from reference_server.defects import parse_defects
@@ -101,6 +104,12 @@ class RunProfile:
 
     def node_ids(self) -> list[str]:
         return [f"n{i}" for i in range(1, self.nodes + 1)]
+
+    def proxied_links(self) -> frozenset[LinkSide]:
+        """The node links the run's network faults touch, where the local and command
+        backends put the fault proxy (empty: the run starts no proxy)."""
+        drawn = [fault_kind_of(item) for item in self.faults] if self.chaos_every else []
+        return links_needed(self.fault_schedule(), drawn)
 
     def fault_schedule(self) -> list[Fault]:
         """The nemesis's schedule (the timeline and the periodic part together)."""
@@ -350,7 +359,8 @@ def validate(profile: RunProfile) -> None:
     )
     if profile.redis_restart_every:
         check(has_redis, "redis-restart-every needs Redis; this run uses --store memory")
-    for fault in profile.faults:
+    for item in profile.faults:
+        fault = fault_kind_of(item)
         check(fault in FAULTS, f"unknown fault {fault!r} in faults; faults: {', '.join(FAULTS)}")
     try:
         parse_defects(profile.defects)
@@ -386,8 +396,10 @@ def validate(profile: RunProfile) -> None:
             "command backend put it in --node-command",
         )
     if not has_redis and profile.backend in ("local", "command"):
-        for fault in profile.faults if profile.chaos_every else []:
-            check(FAULTS[fault].on_node, f"fault {fault} needs Redis; this run uses --store memory")
+        for item in profile.faults if profile.chaos_every else []:
+            fault = fault_kind_of(item)
+            needs_redis = not FAULTS[fault].on_node or FAULTS[fault].link == "redis"
+            check(not needs_redis, f"fault {fault} needs Redis; this run uses --store memory")
     try:
         parse_thresholds(profile.thresholds)
     except ThresholdError as exc:
@@ -396,12 +408,30 @@ def validate(profile: RunProfile) -> None:
         schedule = profile.fault_schedule()
     except ScheduleError as exc:
         raise ProfileError(f"chaos: {exc}") from None
-    network = [f.describe() for f in schedule if FAULTS[f.name].action in NETWORK_ACTIONS]
-    check(
-        not network or profile.backend == "docker",
-        f"chaos: {', '.join(network)}: network faults are supported by --backend docker only",
-    )
+    if profile.backend == "docker":
+        # Docker cuts links with firewall rules; impairing them needs the fault proxy.
+        impaired = [f.describe() for f in schedule if FAULTS[f.name].action in LINK_ACTIONS]
+        check(
+            not impaired,
+            f"chaos: {', '.join(impaired)}: the docker backend cuts links (partition-redis, "
+            "isolate-node) but has no fault proxy for latency, bandwidth, blackholes or resets: "
+            "use --backend local or command",
+        )
+    else:
+        network = [
+            f.describe()
+            for f in schedule
+            if FAULTS[f.name].action in NETWORK_ACTIONS | LINK_ACTIONS
+        ]
+        check(
+            not network or profile.backend in ("local", "command"),
+            f"chaos: {', '.join(network)}: network faults need --backend local, command or docker",
+        )
     if not has_redis:
-        redis_faults = [f.describe() for f in schedule if not FAULTS[f.name].on_node]
+        redis_faults = [
+            f.describe()
+            for f in schedule
+            if not FAULTS[f.name].on_node or FAULTS[f.name].link == "redis"
+        ]
         without = "launch.redis is false (--no-redis)" if launch else "this run uses --store memory"
         check(not redis_faults, f"chaos: {', '.join(redis_faults)} need Redis; {without}")

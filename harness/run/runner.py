@@ -86,12 +86,18 @@ def make_cluster(profile: RunProfile, files: RunFiles) -> Cluster:
 
 def _local(profile: RunProfile, files: RunFiles) -> Cluster:
     return LocalCluster(
-        nodes=profile.nodes, store=profile.store, defects=tuple(profile.defects), log_dir=files.logs
+        nodes=profile.nodes,
+        store=profile.store,
+        defects=tuple(profile.defects),
+        log_dir=files.logs,
+        proxied=profile.proxied_links(),
     )
 
 
 def _command(profile: RunProfile, files: RunFiles) -> Cluster:
-    return CommandCluster(launch_of(profile), profile.nodes, files.root, files.logs)
+    return CommandCluster(
+        launch_of(profile), profile.nodes, files.root, files.logs, proxied=profile.proxied_links()
+    )
 
 
 def _external(profile: RunProfile, files: RunFiles) -> Cluster:

@@ -605,7 +605,20 @@ def test_each_fault_maps_to_the_right_container_method(
 
 
 def test_every_fault_the_nemesis_knows_is_mapped() -> None:
-    assert {fault for fault, *_ in MAPPING} == set(FAULTS)
+    from harness.chaos.faults import LINK_ACTIONS
+
+    cuts = {name for name, kind in FAULTS.items() if kind.action not in LINK_ACTIONS}
+    assert {fault for fault, *_ in MAPPING} == cuts
+
+
+def test_link_impairments_need_the_fault_proxy() -> None:
+    from harness.chaos.faults import FaultNotSupported
+
+    cluster, client = started(list(fake_project().values()))
+    for fault in ("delay-node", "blackhole-redis", "heal-node-link"):
+        with pytest.raises(FaultNotSupported, match="needs the fault proxy"):
+            cluster.apply_fault(fault, "n1")
+    assert client.containers.runs == []
 
 
 def test_unknown_faults_nodes_and_a_missing_redis_are_errors() -> None:
@@ -665,7 +678,7 @@ def test_network_faults_elsewhere_are_not_supported() -> None:
         def kill(self) -> str:
             return "killed"
 
-    with pytest.raises(FaultNotSupported, match="use --backend docker"):
+    with pytest.raises(FaultNotSupported, match="need a backend that can reach a node's links"):
         apply_fault(lambda scope, target: ProcessOnly(), "isolate-node", "n1")  # type: ignore[arg-type, return-value]
 
 

@@ -102,7 +102,7 @@ class FakeTarget:
     def node_ids(self) -> list[str]:
         return NODES
 
-    def apply_fault(self, name: str, target: str | None) -> str:
+    def apply_fault(self, name: str, target: str | None, param: str | None = None) -> str:
         if target == "n3":
             raise ValueError("n3 is gone")
         self.applied.append((name, target))
