@@ -74,6 +74,18 @@ def connect_subscriber(url: str, timeout: float) -> aioredis.Redis:
     )
 
 
+def is_redis_failure(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a Redis call, means Redis is out of reach.
+
+    Beside redis-py's own errors: under uvloop, writing to a pooled connection that Redis (or
+    the network) has reset raises RuntimeError ("the handler is closed"), not an OSError, and
+    redis-py passes it on after dropping the connection. It is a lost link like any other;
+    anything else that is a RuntimeError stays a bug, not a 503."""
+    if isinstance(exc, REDIS_FAILURES):
+        return True
+    return isinstance(exc, RuntimeError) and "handler is closed" in str(exc)
+
+
 class RedisGuard:
     """Runs Redis operations, counting failures and translating them at one boundary."""
 
@@ -82,10 +94,16 @@ class RedisGuard:
         self._hang = hang
 
     async def run(self, operation: Callable[[], Awaitable[T]]) -> T:
-        for _ in range(_HANG_RETRIES):
+        for attempt in range(_HANG_RETRIES):
             try:
                 return await operation()
-            except REDIS_FAILURES as exc:
+            except Exception as exc:
+                if not is_redis_failure(exc):
+                    raise
+                if attempt == 0 and isinstance(exc, RuntimeError):
+                    # A pooled connection reset while idle (redis-py retries its own errors
+                    # once the same way): the next try takes a new connection.
+                    continue
                 self._stats.redis_errors += 1
                 if not self._hang:
                     raise StoreUnavailable(f"redis: {exc or type(exc).__name__}") from exc

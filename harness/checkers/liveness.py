@@ -7,7 +7,8 @@
   ``hangs_explained`` (a sample call whose sampling answer the client could not deliver, or
   may not have: its POST failed or its outcome is unknown).
 - During a Redis outage (``kill-redis`` until ``restart-redis`` completes; or, for the node
-  it names, ``partition-redis`` until its heal) requests must fail fast: an operation
+  it names, ``partition-redis``, ``blackhole-redis``, ``reset-redis`` or ``delay-redis``
+  until its heal) requests must fail fast or stay fast: an operation
   invoked in the outage that took longer than ``fail_fast`` seconds, whatever its outcome (a
   request that blocked until Redis came back is no better than a hang), is
   ``slow_in_outage`` (fails).
@@ -47,8 +48,11 @@ FAIL_FAST = 3.0  # the reference server bounds Redis calls to 1 s (and retries o
 HOLDING_FAULTS = frozenset(
     ("pause-node", "stop-node", "isolate-node", "blackhole-node", "delay-node", "bandwidth-node")
 )
-# Redis out of reach: for every node (kill-redis) or for the node cut from it.
-OUTAGE_FAULTS = frozenset(("kill-redis", "partition-redis"))
+# Redis out of reach, or slow to reach: for every node (kill-redis) or for the node whose
+# Redis link is cut, black-holed, reset or delayed (a delay must stay within the bound too).
+OUTAGE_FAULTS = frozenset(
+    ("kill-redis", "partition-redis", "blackhole-redis", "reset-redis", "delay-redis")
+)
 
 
 def check(

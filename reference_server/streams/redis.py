@@ -31,13 +31,18 @@ import redis.asyncio as aioredis
 from reference_server.defects import Defect
 from reference_server.errors import StoreUnavailable
 from reference_server.protocol import JsonDict, RequestId
-from reference_server.redis_guard import REDIS_FAILURES, RedisGuard
+from reference_server.redis_guard import RedisGuard, is_redis_failure
 from reference_server.stats import NodeStats
 from reference_server.streams.base import Event, EventLogLimits, OpenStream
 from reference_server.streams.local import LocalEndpoints, pending_key
 
 OWNER_TTL = 15  # seconds; a dead node's streams are orphaned at most this long
 HEARTBEAT_EVERY = 5.0
+# The pub/sub link is pinged this often, and judged lost after LINK_SILENCE without a word
+# from Redis on it: a half-open link (a silent partition, a black hole) raises no error of
+# its own, and a node that trusted it would keep streams open that receive nothing.
+PING_EVERY = 1.0
+LINK_SILENCE = 3.0
 # A Redis stream id: two unsigned 64-bit integers. Anything else in Last-Event-ID is not one
 # of our event ids (Redis would refuse it), so the stream starts afresh.
 _EVENT_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
@@ -177,6 +182,7 @@ class RedisStreamManager:
         self._take_pending = redis.register_script(_TAKE_PENDING)
         self._tasks: list[asyncio.Task[None]] = []
         self.subscribed = asyncio.Event()
+        self._zombie = Defect.ZOMBIE_STREAMS in defects
 
     async def start(self) -> None:
         self._tasks = [
@@ -196,6 +202,10 @@ class RedisStreamManager:
         self._local.close_all()
 
     async def open_stream(self, session_id: str, last_event_id: str | None) -> OpenStream:
+        if not self.subscribed.is_set() and not self._zombie:
+            # Without the pub/sub link, what other nodes forward to this stream would never
+            # come: refuse it (503), so that the client opens it on another node.
+            raise StoreUnavailable("redis pub/sub link down: this node cannot feed a stream")
         stream = OpenStream(session_id)
         self._local.attach(stream)
         try:
@@ -351,8 +361,9 @@ class RedisStreamManager:
         while True:  # bounded by the node's lifetime: cancelled by close()
             pubsub = self._subscriber.pubsub()
             try:
-                await pubsub.subscribe(_channel(self._node_id))
-                if reconnected:
+                # Bounded: connecting through a black hole would otherwise wait forever.
+                await asyncio.wait_for(pubsub.subscribe(_channel(self._node_id)), LINK_SILENCE)
+                if reconnected and not self._zombie:
                     # Forwarded events may have been lost while we were cut off: end our
                     # streams so that their clients resume from the log, and pick up the
                     # answers parked for us meanwhile.
@@ -361,20 +372,47 @@ class RedisStreamManager:
                 reconnected = True
                 self.subscribed.set()
                 backoff = 0.05
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None:
-                        self._on_forwarded(str(message["data"]))
-            except REDIS_FAILURES as exc:
+                await self._receive(pubsub)
+            except Exception as exc:
+                if not is_redis_failure(exc):
+                    raise
                 self._stats.redis_errors += 1
-                # Answers forwarded to us from now on would be lost: fail their waiters fast
-                # (G6) instead of letting them wait out the client-request timeout.
-                self._local.fail_pending(StoreUnavailable(f"redis pub/sub lost: {exc}"))
+                self._link_lost(exc)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await asyncio.wait_for(pubsub.aclose(), LINK_SILENCE)  # type: ignore[no-untyped-call]
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 1.0)
+
+    async def _receive(self, pubsub: Any) -> None:
+        """Hand on what arrives; raise when the link has been silent for LINK_SILENCE (it is
+        pinged every PING_EVERY, so a live link is never silent that long)."""
+        loop = asyncio.get_running_loop()
+        heard = pinged = loop.time()
+        while True:  # bounded: ends with the link (an error, or silence)
+            if loop.time() - pinged >= PING_EVERY and not self._zombie:
+                await asyncio.wait_for(pubsub.ping(), PING_EVERY)
+                pinged = loop.time()
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=PING_EVERY)
+            if message is not None:
+                heard = loop.time()
+                if message.get("type") == "message":
+                    self._on_forwarded(str(message["data"]))
+            elif loop.time() - heard > LINK_SILENCE and not self._zombie:
+                raise TimeoutError(f"pub/sub link silent for {LINK_SILENCE:g}s")
+
+    def _link_lost(self, exc: BaseException) -> None:
+        """The pub/sub link is gone: whatever other nodes forward here is lost from now on."""
+        # Answers forwarded to us would be lost: fail their waiters fast (G6) instead of
+        # letting them wait out the client-request timeout.
+        self._local.fail_pending(StoreUnavailable(f"redis pub/sub lost: {exc}"))
+        if self._zombie:
+            return  # the defect: the streams stay open, silently receiving nothing
+        # End the streams now, not once Redis is back: a stream that looks open but receives
+        # nothing loses every message meanwhile; a client whose stream ends resumes from the
+        # log, on a node that can feed it (this one refuses streams until resubscribed).
+        self.subscribed.clear()
+        self._local.close_all()
 
     def _on_forwarded(self, payload: str) -> None:
         kind, _, rest = payload.partition("\n")

@@ -42,11 +42,19 @@ class Config:
         return args + (["--chaos", self.chaos] if self.chaos else [])
 
 
+# Each node's Redis link cut (refused, then black-holed: pub/sub silent, no error), then
+# slowed and reset: a node must end the streams it can no longer feed.
+REDIS_LINK_CHAOS = (
+    "partition-redis:n1@5s+4s; blackhole-redis:n2@12s+5s; delay-redis:n3=50ms~10ms@19s+3s; "
+    "reset-redis:n3@24s+3s"
+)
+
 # Locust's requests (operations and messages received) after the last fault: what the fixed
 # durations of 28, 14 and 12 s gave on an idle machine.
 NOTIFY = Config("notifications", 60, 2000, NOTIFY_CHAOS)
 SUBSCRIBE = Config("subscriptions", 30, 1400)
 SAMPLE = Config("sampling", 20, 450)
+REDIS_LINKS = Config("notifications", 20, 600, REDIS_LINK_CHAOS)
 
 # defect -> (the run that shows it, the checker that must catch it)
 CAUGHT_BY: dict[str, tuple[Config, str]] = {
@@ -56,6 +64,7 @@ CAUGHT_BY: dict[str, tuple[Config, str]] = {
     "hang-on-redis-down": (NOTIFY, "liveness"),
     "cross-session": (NOTIFY, "isolation"),
     "forget-log-level": (NOTIFY, "metadata"),
+    "zombie-streams": (REDIS_LINKS, "delivery"),
 }
 
 

@@ -372,3 +372,44 @@ def test_forget_log_level(make_cluster: Factory, sessions: Any, defect: str | No
         assert sent_on_n2, "forget-log-level: n2 still filtered by the level set on n1"
     else:
         assert not sent_on_n2, "n2 sent an info message below the session's error level"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("cut", ["partition-redis", "blackhole-redis"])
+@_defect_param("zombie-streams")
+def test_zombie_streams(make_cluster: Factory, sessions: Any, defect: str | None, cut: str) -> None:
+    """A node cut from Redis (refused, or a silent black hole) ends its listening streams, so
+    that their clients resume from the log elsewhere; the defect keeps them open, receiving
+    nothing. Meanwhile the cut node answers 503, and once healed it serves streams again."""
+    cluster = make_cluster(
+        nodes=2,
+        store="redis",
+        defects=(defect,) if defect else (),
+        proxied=frozenset({"redis"}),
+    )
+    n1, _ = cluster.urls
+    session = sessions(n1)
+    session.initialize()
+    stream = session.open_stream(n1)
+    try:
+        assert stream.opened.wait(5) and stream.status == 200
+        cluster.apply_fault(cut, "n1")
+        # The clean node notices within LINK_SILENCE (3 s); the zombie never does.
+        ended = stream.ended.wait(10 if not defect else 6)
+        if defect:
+            assert not ended, "zombie-streams: the stream of a node cut from Redis was ended"
+        else:
+            assert ended, f"{cut}: n1 kept a stream open that could receive nothing"
+            with httpx.Client(timeout=10) as http:
+                answer = http.get(
+                    n1,
+                    headers={
+                        "accept": "text/event-stream",
+                        "mcp-session-id": str(session.session_id),
+                        "mcp-protocol-version": session.protocol_version,
+                    },
+                )
+            assert answer.status_code == 503, answer.text
+        cluster.apply_fault("heal-redis-link", "n1")
+    finally:
+        _shut(cluster, [stream])
