@@ -126,25 +126,32 @@ class Link:
             self.connections.discard(connection)
 
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One direction: read into a bounded queue, write each chunk when its fault lets."""
+        """One direction: read into a bounded queue, write each chunk when its fault lets.
+
+        The reader runs ahead of the writer so that a delay holds each chunk from when it
+        arrived (a stream of chunks is delayed, not slowed to one chunk per delay)."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(QUEUE_CHUNKS)
+        queue: asyncio.Queue[tuple[float, bytes | Exception]] = asyncio.Queue(QUEUE_CHUNKS)
 
         async def read() -> None:
-            while True:  # bounded by the connection: it ends with EOF or an error
-                data = await reader.read(CHUNK)
-                await queue.put((loop.time(), data))
-                if not data:
-                    return
+            try:
+                while True:  # bounded by the connection: it ends with EOF or an error
+                    data = await reader.read(CHUNK)
+                    await queue.put((loop.time(), data))
+                    if not data:
+                        return
+            except (OSError, ConnectionError) as exc:
+                await queue.put((loop.time(), exc))
 
         reading = asyncio.create_task(read())
         last_due = 0.0
         try:
-            while True:  # bounded: ends at the EOF the reader queues
-                if reading.done() and queue.empty():
-                    reading.result()  # the reader's error, if it failed
-                arrived, data = await _next(queue, reading)
-                await self.flowing.wait()  # a blackhole holds the bytes until healed
+            while True:  # bounded: ends at the EOF or error the reader queues
+                arrived, data = await queue.get()
+                if isinstance(data, Exception):
+                    raise data
+                if not self.flowing.is_set():
+                    await self.flowing.wait()  # a blackhole holds the bytes until healed
                 how = self.impairment
                 if how.delay:
                     jitter = self.rng.uniform(-how.jitter, how.jitter) if how.jitter else 0.0
@@ -157,24 +164,6 @@ class Link:
                 await _write(writer, data, how.rate)
         finally:
             reading.cancel()
-
-
-async def _next(
-    queue: asyncio.Queue[tuple[float, bytes]], reading: asyncio.Task[None]
-) -> tuple[float, bytes]:
-    """The next chunk, or the reader's error when it failed with nothing left to carry."""
-    if not queue.empty():
-        return queue.get_nowait()
-    getting = asyncio.ensure_future(queue.get())
-    try:
-        await asyncio.wait((getting, reading), return_when=asyncio.FIRST_COMPLETED)
-        if getting.done():
-            return getting.result()
-    finally:
-        if not getting.done():
-            getting.cancel()
-    reading.result()  # raises the reader's error
-    raise ConnectionError("the reader stopped without an end of stream")
 
 
 async def _write(writer: asyncio.StreamWriter, data: bytes, rate: float) -> None:
@@ -233,5 +222,16 @@ async def serve() -> None:
         sys.stdout.flush()
 
 
+def main() -> None:
+    """Run on uvloop where it is installed (it comes with uvicorn[standard], as for the
+    nodes): it roughly halves the proxy's CPU per relayed chunk."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve())
+    else:
+        uvloop.run(serve())
+
+
 if __name__ == "__main__":
-    asyncio.run(serve())
+    main()

@@ -36,7 +36,20 @@ PALETTE = [
     "#17becf",
     "#bcbd22",
 ]
-FAULT_COLORS = {"kill": "#d62728", "stop": "#ff7f0e", "pause": "#9467bd", "redis": "#8c564b"}
+# The first key a fault's name contains gives its colour: process faults, then what a
+# network fault does to its link, then Redis.
+FAULT_COLORS = {
+    "kill": "#d62728",
+    "stop": "#ff7f0e",
+    "pause": "#9467bd",
+    "delay": "#17becf",
+    "bandwidth": "#bcbd22",
+    "blackhole": "#393b79",
+    "reset": "#e377c2",
+    "isolate": "#2ca02c",
+    "partition": "#843c39",
+    "redis": "#8c564b",
+}
 
 
 class NoData(Exception):
