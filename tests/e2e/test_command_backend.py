@@ -197,3 +197,32 @@ def test_after_the_harness_is_sigkilled_cleanup_stops_the_node_groups(
     cleaned = mcp_scale("cleanup", state_dir=state_dir, timeout=60)
     assert "process group" in cleaned.stdout, cleaned.stdout
     no_orphans(state_dir)
+
+
+def test_network_faults_through_the_command_backend(tmp_path: Path, state_dir: Path) -> None:
+    """The fault proxy in front of command-backend nodes (clients) and of their Redis: the
+    faults are applied and healed, the clean server keeps every guarantee, and the proxy is
+    gone with the run."""
+    chaos = "reset-node:n2@4s+3s; partition-redis:n1@8s+3s; delay-node:n3=100ms@12s+2s"
+    done = mcp_scale(
+        "run", "--target-profile", str(TARGETS / "reference-server-command.yaml"),
+        "--nodes", "3", "--scenario", "notifications", "--users", "10", "--duration", "60s",
+        "--until-requests", "300", "--chaos", chaos, "--out", str(tmp_path / "run"),
+        state_dir=state_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    history = "".join(p.read_text() for p in (tmp_path / "run").glob("history-*.jsonl"))
+    records = [json.loads(line) for line in history.splitlines()]
+    applied = [
+        (r["f"], r.get("link")) for r in records if r["process"] == "nemesis" and r["type"] == "ok"
+    ]
+    assert applied == [
+        ("reset-node", "clients->n2"),
+        ("heal-node-link", "clients->n2"),
+        ("partition-redis", "n1->redis"),
+        ("heal-partition-redis", "n1->redis"),
+        ("delay-node", "clients->n3"),
+        ("heal-node-link", "clients->n3"),
+    ]
+    assert set(c["valid"] for c in verdicts(tmp_path / "run").values()) == {True}
+    no_orphans(state_dir)
