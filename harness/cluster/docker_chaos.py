@@ -29,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 
 from harness import exit_codes
+from harness.chaos.faults import FAULTS, LINK_ACTIONS
 from harness.chaos.schedule import ScheduleError, parse_timeline
 from harness.cluster.docker_backend import (
     COMPOSE_PROJECT_LABEL,
@@ -134,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
         schedule = parse_timeline(args.chaos, cluster.node_ids(), duration)
     except ScheduleError as exc:
         return _fail(exit_codes.USAGE, f"chaos: {exc}")
+    impaired = [f.describe() for f in schedule if FAULTS[f.name].action in LINK_ACTIONS]
+    if impaired:
+        return _fail(
+            exit_codes.USAGE,
+            f"chaos: {', '.join(impaired)}: containers' links are cut (partition-redis, "
+            "isolate-node), not impaired: latency, bandwidth, blackholes and resets need the "
+            "fault proxy of the local or command backend",
+        )
     print(
         f"docker_chaos: project {project}, nodes {', '.join(cluster.node_ids())}, "
         f"{len(schedule)} faults over {duration:g}s -> {run_dir}",

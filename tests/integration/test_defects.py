@@ -19,6 +19,7 @@ import pytest
 from harness.cluster.local import LocalCluster
 from reference_server.defects import Defect
 from tests.support.mcp_http import (
+    HttpStatusError,
     ListeningStream,
     McpHttpSession,
     answer_sampling,
@@ -389,7 +390,13 @@ def test_zombie_streams(make_cluster: Factory, sessions: Any, defect: str | None
     )
     n1, _ = cluster.urls
     session = sessions(n1)
-    session.initialize()
+    for attempt in range(3):  # a loaded machine can make a first Redis call outlast its 1 s
+        try:
+            session.initialize()
+            break
+        except HttpStatusError:
+            if attempt == 2:
+                raise
     stream = session.open_stream(n1)
     try:
         assert stream.opened.wait(5) and stream.status == 200

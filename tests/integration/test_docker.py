@@ -845,6 +845,7 @@ def test_docker_chaos_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     out = ["--out", str(tmp_path / "r"), "--project", PROJECT, "--duration", "1s"]
     assert docker_chaos.main([*out, "--chaos", "kill-node:n7@0s"]) == 2
     assert docker_chaos.main([*out, "--chaos", "kill-node:n1@5s"]) == 2  # after the end
+    assert docker_chaos.main([*out, "--chaos", "delay-node:n1@0s"]) == 2  # needs the proxy
     monkeypatch.setattr(socket, "gethostname", lambda: "not-a-container")
     assert docker_chaos.main(["--out", str(tmp_path / "r"), "--chaos", ""]) == 3
 
