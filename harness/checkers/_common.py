@@ -101,6 +101,19 @@ class Faults:
         target = None if node is None else str(node)
         return any(e.name in names and e.holds(target, time) for e in self.episodes)
 
+    def active_during(self, node: Any, begin: float, end: float, names: frozenset[str]) -> bool:
+        """Whether a fault named in ``names`` held ``node`` at some time in [begin, end]: a
+        request in flight when a node was paused or its link black-holed is held too."""
+        target = None if node is None else str(node)
+        return any(
+            e.name in names
+            and e.applied
+            and e.target == target
+            and e.start <= end
+            and e.until > begin
+            for e in self.episodes
+        )
+
 
 @dataclass
 class Span:

@@ -2,8 +2,9 @@
 
 - A ``hang`` is an operation that completed ``info`` with a timeout: the server never
   answered. Hangs fail the check, except ``hangs_expected`` (served by a node that a
-  ``pause-node``/``stop-node``/``isolate-node`` held at the time, or whose clients' link a
-  ``blackhole-node``/``delay-node``/``bandwidth-node`` held or slowed: the fault is a hang) and
+  ``pause-node``/``stop-node``/``isolate-node`` held while the operation was in flight, or
+  whose clients' link a ``blackhole-node``/``delay-node``/``bandwidth-node`` held or slowed
+  then: the fault is a hang) and
   ``hangs_explained`` (a sample call whose sampling answer the client could not deliver, or
   may not have: its POST failed or its outcome is unknown).
 - During a Redis outage (``kill-redis`` until ``restart-redis`` completes; or, for the node
@@ -127,7 +128,7 @@ def _hang(
 ) -> None:
     node = record.get("node")
     started = record["time"] - record.get("latency", 0.0)
-    if node is not None and faults.active_on(node, started, HOLDING_FAULTS):
+    if node is not None and faults.active_during(node, started, record["time"], HOLDING_FAULTS):
         counts["hangs_expected"] += 1
     elif user_of(record["process"]) in answer_lost:
         counts["hangs_explained"] += 1

@@ -577,6 +577,28 @@ def test_liveness_a_partition_from_redis_is_an_outage_for_that_node_only() -> No
     assert liveness.check(isolated, REDIS).counts["hangs_expected"] == 1
 
 
+def test_liveness_a_request_in_flight_when_its_node_link_was_black_holed_is_held() -> None:
+    def timed_out(t: float, node: str) -> list[Record]:
+        return [
+            r(t, "invoke", U1, "call:echo", {}, session=S1),
+            r(t + 2, "info", U1, "call:echo", None, session=S1, latency=2.0, node=node,
+              error="timeout after 2.0s"),
+        ]  # fmt: skip
+
+    # Sent 0.5 s before the blackhole began; its answer was held by it.
+    held = history(init(1, U1, S1), timed_out(4.5, "n2"), fault(5, "blackhole-node", "n2"))
+    assert liveness.check(held, REDIS).counts["hangs_expected"] == 1
+    elsewhere = history(init(1, U1, S1), timed_out(4.5, "n3"), fault(5, "blackhole-node", "n2"))
+    assert liveness.check(elsewhere, REDIS).counts["hangs"] == 1
+    healed = history(
+        init(1, U1, S1),
+        fault(2, "blackhole-node", "n2"),
+        fault(3, "heal-node-link", "n2"),
+        timed_out(4.5, "n2"),
+    )
+    assert liveness.check(healed, REDIS).counts["hangs"] == 1
+
+
 def test_liveness_unknown_without_operations() -> None:
     assert liveness.check(history(fault(1, "kill-node")), REDIS).valid == "unknown"
 
