@@ -48,6 +48,7 @@ CLUSTER_SETTINGS = (
     "node_path",
     "redis",
     "sessions",
+    "network_links",
 )
 RUN_DEFAULTS: dict[str, Any] = {"users": 10, "spawn_rate": 10, "duration": "60s"}
 EXAMPLES_SHOWN = 3  # offending records per failed checker in a failure message
@@ -149,7 +150,15 @@ def run_profile(cluster: McpCluster, settings: Mapping[str, Any]) -> RunProfile:
     unknown = sorted(set(settings) - known)
     if unknown:
         raise ProfileError(f"unknown run settings {unknown}; known: {sorted(known)}")
-    return load_profile(None, {**RUN_DEFAULTS, **settings, **cluster.settings})
+    profile = load_profile(None, {**RUN_DEFAULTS, **settings, **cluster.settings})
+    missing = profile.proxied_links() - set(profile.network_links)
+    if missing:
+        raise ProfileError(
+            f"this run's network faults need the fault proxy in the {', '.join(sorted(missing))} "
+            f"links, which the cluster was started without: give the cluster "
+            f"network_links={sorted(missing | set(profile.network_links))}"
+        )
+    return profile
 
 
 def run_on(cluster: McpCluster, run_dir: Path, **settings: Any) -> McpRunResult:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from harness.durations import parse_duration
 
 LinkSide = Literal["clients", "redis"]  # which path of a node: from its clients, or to Redis
+LINK_SIDES: tuple[LinkSide, ...] = ("clients", "redis")
 Effect = Literal["clean", "delay", "bandwidth", "blackhole", "reset", "refuse"]
 
 MAX_DELAY = 60.0  # seconds: a longer one is a blackhole, and reads better as one

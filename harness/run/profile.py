@@ -21,7 +21,7 @@ from harness.chaos.schedule import (
 from harness.cluster.launch import LaunchError, LaunchSpec, override
 from harness.durations import parse_duration
 from harness.gates import ThresholdError, parse_thresholds
-from harness.network.link import LinkSide
+from harness.network.link import LINK_SIDES, LinkSide
 from harness.network.links import links_needed
 from harness.sizes import parse_count_rate, parse_fraction, parse_size
 from harness.target_profile import load_target_profile
@@ -66,6 +66,9 @@ class RunProfile:
     chaos_seed: int | None = None
     faults: list[str] = field(default_factory=lambda: ["kill-node"])
     chaos_heal_after: float = 5.0
+    # Links the local and command backends put the fault proxy in, beside those the schedule's
+    # network faults touch: for a cluster that several runs share (the pytest plugin).
+    network_links: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     target: list[str] = field(default_factory=list)
     target_profile: str | None = None
@@ -109,7 +112,8 @@ class RunProfile:
         """The node links the run's network faults touch, where the local and command
         backends put the fault proxy (empty: the run starts no proxy)."""
         drawn = [fault_kind_of(item) for item in self.faults] if self.chaos_every else []
-        return links_needed(self.fault_schedule(), drawn)
+        given = frozenset(side for side in LINK_SIDES if side in self.network_links)
+        return links_needed(self.fault_schedule(), drawn) | given
 
     def fault_schedule(self) -> list[Fault]:
         """The nemesis's schedule (the timeline and the periodic part together)."""
@@ -282,7 +286,7 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise fail("true or false")
         return value
-    if key in ("faults", "defects", "target", "thresholds", "node_env"):
+    if key in ("faults", "defects", "target", "thresholds", "node_env", "network_links"):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         if isinstance(value, list):
@@ -359,6 +363,16 @@ def validate(profile: RunProfile) -> None:
     )
     if profile.redis_restart_every:
         check(has_redis, "redis-restart-every needs Redis; this run uses --store memory")
+    for side in profile.network_links:
+        check(
+            side in LINK_SIDES,
+            f"network-links: unknown link {side!r}; links: {', '.join(LINK_SIDES)}",
+        )
+    if profile.network_links:
+        check(
+            profile.backend in ("local", "command"),
+            "network-links: the fault proxy stands in links of the local and command backends",
+        )
     for item in profile.faults:
         fault = fault_kind_of(item)
         check(fault in FAULTS, f"unknown fault {fault!r} in faults; faults: {', '.join(FAULTS)}")

@@ -149,3 +149,31 @@ def test_every_link_fault_has_a_heal_of_its_own_link() -> None:
     for kind in FAULTS.values():
         if kind.action in LINK_ACTIONS and kind.heal:
             assert FAULTS[kind.heal].link == kind.link, kind.name
+
+
+def test_network_faults_are_bands_with_a_colour_of_their_own_on_the_charts() -> None:
+    from harness.report.charts.kit import fault_color
+
+    records = [*_op("blackhole-node", "n1", 10.0), *_op("heal-node-link", "n1", 15.0)]
+    (fault,) = [op for op in episodes_of(records) if not op.is_heal]
+    assert fault.lasting and (fault.start, fault.end) == (10.0, 15.0)
+    colours = {fault_color(name) for name in FAULTS if FAULTS[name].action == "impair-link"}
+    assert len(colours) == 4  # delay, bandwidth, blackhole, reset: one each, node or Redis
+    assert fault_color("kill-redis") != fault_color("blackhole-redis")
+
+
+def test_a_shared_cluster_proxies_the_links_its_runs_fault() -> None:
+    from pathlib import Path
+
+    from harness.testing import McpCluster, cluster_profile, run_profile
+
+    chaos = {"chaos": "delay-node:n1@5s+2s"}
+    plain = McpCluster(cluster_profile({"nodes": 3}), None, Path("unused"))  # type: ignore[arg-type]
+    with pytest.raises(ProfileError, match=r"give the cluster network_links=\['clients'\]"):
+        run_profile(plain, chaos)
+    settings = cluster_profile({"nodes": 3, "network_links": ["clients", "redis"]})
+    proxied = McpCluster(settings, None, Path("unused"))  # type: ignore[arg-type]
+    assert run_profile(proxied, chaos).proxied_links() == {"clients", "redis"}
+    assert run_profile(proxied, {}).proxied_links() == {"clients", "redis"}
+    with pytest.raises(ProfileError, match="unknown link 'client'"):
+        cluster_profile({"network_links": ["client"]})
