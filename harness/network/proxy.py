@@ -91,8 +91,9 @@ class Link:
         else:
             self.flowing.set()
         if how.effect == "refuse" and self.server is not None:
+            # close() stops listening at once; waiting for it to close would also wait for
+            # handlers still connecting upstream, holding up the nemesis for nothing.
             self.server.close()
-            await self.server.wait_closed()
             self.server = None
         elif how.effect != "refuse" and self.server is None:
             await self.open()
@@ -108,6 +109,10 @@ class Link:
             )
         except (OSError, TimeoutError):
             _reset(client)  # what a client of an unreachable server sees: a reset
+            return
+        if self.impairment.effect in ("reset", "refuse"):  # cut while this one connected
+            _reset(client)
+            _reset(upstream)
             return
         connection = _Connection(client, upstream)
         self.connections.add(connection)
