@@ -60,8 +60,11 @@ def connect(url: str, timeout: float, hang: bool) -> aioredis.Redis:
 
 
 def connect_subscriber(url: str, timeout: float) -> aioredis.Redis:
-    """A pub/sub client: no read timeout (it waits for messages), but a bounded connect and a
-    periodic PING, so that a Redis that stopped answering is noticed."""
+    """A pub/sub client: no read timeout (it waits for messages), but a bounded connect. Its
+    listener pings the link itself (streams/redis.py) to notice a Redis that stopped
+    answering: redis-py's own health check is off, because on a subscribed connection it
+    reads the next message as the answer to its PING (a published message taken for a bad
+    answer) once the listener has been too busy to read for its interval."""
     return aioredis.Redis.from_url(
         url,
         decode_responses=True,
@@ -69,7 +72,7 @@ def connect_subscriber(url: str, timeout: float) -> aioredis.Redis:
         socket_connect_timeout=timeout,
         socket_keepalive=True,
         retry=Retry(NoBackoff(), 0),
-        health_check_interval=5,
+        health_check_interval=0,
         **_IDENTITY,
     )
 

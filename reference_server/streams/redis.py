@@ -388,18 +388,26 @@ class RedisStreamManager:
         """Hand on what arrives; raise when the link has been silent for LINK_SILENCE (it is
         pinged every PING_EVERY, so a live link is never silent that long)."""
         loop = asyncio.get_running_loop()
-        heard = pinged = loop.time()
+        pinged = loop.time()
+        silent = 0.0
         while True:  # bounded: ends with the link (an error, or silence)
             if loop.time() - pinged >= PING_EVERY and not self._zombie:
-                await asyncio.wait_for(pubsub.ping(), PING_EVERY)
+                await asyncio.wait_for(pubsub.ping(), LINK_SILENCE)
                 pinged = loop.time()
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=PING_EVERY)
+            began = loop.time()
+            # Every reply counts as a word from Redis, whatever its type: redis-py 8 with
+            # decode_responses hands a subscribed PING's answer on as a message of type "P".
+            message = await pubsub.get_message(timeout=PING_EVERY)
             if message is not None:
-                heard = loop.time()
+                silent = 0.0
                 if message.get("type") == "message":
                     self._on_forwarded(str(message["data"]))
-            elif loop.time() - heard > LINK_SILENCE and not self._zombie:
-                raise TimeoutError(f"pub/sub link silent for {LINK_SILENCE:g}s")
+            elif not self._zombie:
+                # Silence is counted in waits for data, each at most PING_EVERY: a loop too
+                # busy to read for a while (a burst of requests) is not a silent link.
+                silent += min(loop.time() - began, PING_EVERY)
+                if silent >= LINK_SILENCE:
+                    raise TimeoutError(f"pub/sub link silent for {LINK_SILENCE:g}s")
 
     def _link_lost(self, exc: BaseException) -> None:
         """The pub/sub link is gone: whatever other nodes forward here is lost from now on."""
