@@ -15,6 +15,7 @@ import pytest
 
 from reference_server.defects import Defect
 from tests.support.cli import mcp_scale
+from tests.support.network import REDIS_LINK_CHAOS
 
 # Node kills (streams resume), a Redis kill (requests must fail fast), enough messages for a
 # 1-in-1,000 misroute to show (about 7,000 notifications).
@@ -41,13 +42,6 @@ class Config:
         args += ["--duration", self.duration, "--until-requests", str(self.requests)]
         return args + (["--chaos", self.chaos] if self.chaos else [])
 
-
-# Each node's Redis link cut (refused, then black-holed: pub/sub silent, no error), then
-# slowed and reset: a node must end the streams it can no longer feed.
-REDIS_LINK_CHAOS = (
-    "partition-redis:n1@5s+4s; blackhole-redis:n2@12s+5s; delay-redis:n3=50ms~10ms@19s+3s; "
-    "reset-redis:n3@24s+3s"
-)
 
 # Locust's requests (operations and messages received) after the last fault: what the fixed
 # durations of 28, 14 and 12 s gave on an idle machine.

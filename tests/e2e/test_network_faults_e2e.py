@@ -16,8 +16,8 @@ from harness.network.process import COMMAND_MATCH
 from harness.run.directory import RunFiles
 from harness.run.profile import load_profile
 from harness.run.runner import make_cluster
-from tests.e2e.test_defects_e2e import REDIS_LINK_CHAOS
 from tests.support.cli import mcp_scale
+from tests.support.network import REDIS_LINK_CHAOS
 
 CLIENT_CHAOS = (
     "delay-node:n2=200ms~50ms@4s+4s; blackhole-node:n1@10s+5s; reset-node:n3@17s+3s; "
