@@ -1,10 +1,11 @@
 """The official MCP conformance suite against one reference-server node in Redis mode.
 
-Runs every active (non-pending) server scenario of npm @modelcontextprotocol/conformance for
-spec revision 2025-11-25, with tests/integration/conformance_expected_failures.yml as the
-baseline. Needs scripts/install_conformance.sh (CI runs it); skipped, saying so, when the
-suite or a Node >= 22 is missing. Starts its own redis-server and server node, and stops
-both however it ends.
+Runs the server scenarios that spec revision 2025-11-25 requires (the suite's
+``--requirements``, frozen at the revision's release) of npm @modelcontextprotocol/conformance,
+with tests/integration/conformance_expected_failures.yml as the baseline. Needs
+scripts/install_conformance.sh (CI runs it); skipped, saying so, when the suite or a
+Node >= 22 is missing. Starts its own redis-server and server node, and stops both however it
+ends.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from harness.cluster.redis_process import RedisProcess, free_port
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_ENTRY = ROOT / ".conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 EXPECTED_FAILURES = ROOT / "tests/integration/conformance_expected_failures.yml"
-SPEC_VERSION = "2025-11-25"
+REVISION = "2025-11-25"
 MIN_NODE_MAJOR = 22
 
 SERVER_START_TIMEOUT = 30.0
@@ -187,7 +188,7 @@ def test_conformance_suite_passes(suite_node: str, server_url: str, tmp_path: Pa
         str(SUITE_ENTRY),
         "server",
         "--url", server_url,
-        "--spec-version", SPEC_VERSION,
+        "--requirements", REVISION,
         "--expected-failures", str(EXPECTED_FAILURES),
         "--output-dir", str(results),
     ]  # fmt: skip
