@@ -15,6 +15,7 @@ from reference_server.protocol import (
     log_level_allows,
     notification,
 )
+from reference_server.subscriptions.base import Change
 from reference_server.tools.base import (
     Catalog,
     Tool,
@@ -91,20 +92,22 @@ async def broadcast(args: JsonDict, ctx: ToolContext) -> JsonDict:
         raise RpcError(INVALID_PARAMS, f"kind must be one of {', '.join(BROADCAST_KINDS)}")
     nonce = require(args, "nonce", str)
     sessions = await _addressed_sessions(ctx, await ctx.store.live_sessions())
-    message = notification(
-        f"notifications/{kind}/list_changed", {"_meta": {"nonce": nonce, "sent_at": time.time()}}
-    )
+    meta = {"nonce": nonce, "sent_at": time.time()}
+    message = notification(f"notifications/{kind}/list_changed", {"_meta": meta})
     addressed = await ctx.streams.deliver_many(sessions, message)
+    if ctx.bus is not None:
+        await ctx.bus.publish(Change.list_changed(kind, meta))
     return text_result(f"addressed {addressed}", {"addressed": addressed})
 
 
 async def touch_resource(args: JsonDict, ctx: ToolContext) -> JsonDict:
     uri = require(args, "uri", str)
     sessions = await _addressed_sessions(ctx, await ctx.store.subscribers(uri))
-    message = notification(
-        "notifications/resources/updated", {"uri": uri, "_meta": {"sent_at": time.time()}}
-    )
+    meta = {"sent_at": time.time()}
+    message = notification("notifications/resources/updated", {"uri": uri, "_meta": meta})
     addressed = await ctx.streams.deliver_many(sessions, message)
+    if ctx.bus is not None:
+        await ctx.bus.publish(Change.resource_updated(uri, meta))
     return text_result(f"addressed {addressed}", {"addressed": addressed})
 
 
