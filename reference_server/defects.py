@@ -19,6 +19,7 @@ class Defect(StrEnum):
     LEAK = "leak"
     CROSS_SESSION = "cross-session"
     FORGET_LOG_LEVEL = "forget-log-level"
+    LOCAL_LISTEN = "local-listen"
 
 
 DESCRIPTIONS: dict[Defect, str] = {
@@ -29,6 +30,7 @@ DESCRIPTIONS: dict[Defect, str] = {
     Defect.LEAK: "a few KB are kept forever for every request",
     Defect.CROSS_SESSION: "about 1 in 1,000 notifications goes to another session",
     Defect.FORGET_LOG_LEVEL: "logging/setLevel is kept in the node's memory, not the SessionStore",
+    Defect.LOCAL_LISTEN: "listen notifications (2026-07-28) reach only the emitting node's streams",
 }
 NAMES: tuple[str, ...] = tuple(defect.value for defect in Defect)
 

@@ -14,6 +14,7 @@ from reference_server.sessions import InMemorySessionStore, RedisSessionStore, S
 from reference_server.stats import NodeStats
 from reference_server.streams import InMemoryStreamManager, RedisStreamManager, StreamManager
 from reference_server.subscriptions import InMemorySubscriptionBus, SubscriptionBus
+from reference_server.subscriptions.redis import RedisSubscriptionBus
 from reference_server.tools import Catalog, conformance, pack
 
 
@@ -98,5 +99,14 @@ def build_node(config: ServerConfig) -> Node:
         )
     else:
         streams = InMemoryStreamManager(config.node_id, config.defects, stats, config.event_log)
-    bus: SubscriptionBus = InMemorySubscriptionBus()
+    # Changes travel like streamed messages: across the cluster when the streams do.
+    bus: SubscriptionBus
+    if config.stream_manager == "redis":
+        assert redis is not None
+        bus_subscriber = connect_subscriber(config.redis_url, config.redis_timeout)
+        bus = RedisSubscriptionBus(
+            redis, bus_subscriber, guard, config.node_id, config.defects, stats
+        )
+    else:
+        bus = InMemorySubscriptionBus()
     return Node(config, store, streams, bus, build_catalog(), stats)
