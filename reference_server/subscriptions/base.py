@@ -62,7 +62,7 @@ class Change:
 
     @classmethod
     def from_json(cls, text: str) -> Change:
-        """The change ``to_json`` wrote; ValueError (or KeyError) if ``text`` is not one."""
+        """The change ``to_json`` wrote; ValueError, KeyError or TypeError if not one."""
         data = json.loads(text)
         uri, meta = data["uri"], data["meta"]
         if not isinstance(data["method"], str) or not isinstance(meta, dict):

@@ -131,7 +131,7 @@ class RedisSubscriptionBus:
                     if message is not None:
                         try:
                             self._on_message(str(message["data"]))
-                        except (ValueError, KeyError) as exc:
+                        except (ValueError, KeyError, TypeError) as exc:
                             # Only nodes of this cluster publish here: a bug, not a reason
                             # to stop feeding every listen stream.
                             _log.error("malformed message on %s: %s", CHANNEL, exc)

@@ -35,7 +35,7 @@ from reference_server.redis_guard import RedisGuard, connect, connect_subscriber
 from reference_server.stats import NodeStats
 from reference_server.subscriptions import Change, listen
 from reference_server.subscriptions.base import SUBSCRIPTION_ID
-from reference_server.subscriptions.redis import RedisSubscriptionBus
+from reference_server.subscriptions.redis import CHANNEL, RedisSubscriptionBus
 
 REDIS_TIMEOUT = 1.0
 ARRIVAL = 3.0
@@ -302,5 +302,25 @@ def test_a_node_shutting_down_completes_its_listen_streams_over_http() -> None:
             "id": 4,
             "result": {"resultType": "complete", "_meta": {SUBSCRIPTION_ID: 4}},
         }
+
+    run(scenario())
+
+
+@pytest.mark.timeout(30)
+def test_a_malformed_message_on_the_channel_does_not_stop_the_bus(
+    redis_server: RedisProcess,
+) -> None:
+    async def scenario() -> None:
+        async with redis_bus(redis_server.url, "n1") as node:
+            stream = await opened(1, node, toolsListChanged=True)
+            raw = connect(redis_server.url, REDIS_TIMEOUT, hang=False)
+            try:
+                for garbage in ["c\nnot json", "c\n[1]", 'c\n{"method": 1}', "p\nn1\nx", "?"]:
+                    await raw.publish(CHANNEL, garbage)
+            finally:
+                await raw.aclose()
+            await node.publish(Change.list_changed("tools", {"nonce": "after-garbage"}))
+            assert nonce_of(await next_message(stream)) == "after-garbage"
+            await stream.aclose()
 
     run(scenario())
