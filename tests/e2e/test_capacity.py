@@ -1,0 +1,67 @@
+"""End to end: ``mcp-scale capacity`` against one reference-server node whose calls hold one of
+two work slots for 100 ms (so it serves 20 calls a second at most, and queues beyond), the
+arrival rate stepped up 5 calls a second at a time on one cluster: the search finds the knee,
+stops at the step that breaks the latency threshold, writes capacity.json, .md and the chart,
+and leaves no node running. Bounded by its plan (6 steps of 4 s at most), not by timing."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from harness import exit_codes
+from harness.history import read_history
+from harness.run.directory import RunManifest
+from tests.support.cli import mcp_scale
+
+WORK_PROFILE = """name: reference-server-work
+actions:
+  call: {tool: work, arguments: {ms: 100, slots: 2}}
+"""
+
+
+@pytest.mark.timeout(240)
+def test_a_rate_search_finds_the_knee_and_the_capacity_of_a_fixed_capacity_server(
+    tmp_path: Path, state_dir: Path
+) -> None:
+    profile = tmp_path / "work.yaml"
+    profile.write_text(WORK_PROFILE)
+    out = tmp_path / "search"
+    args = ["--target-profile", str(profile), "--nodes", "1", "--store", "memory", "--rate"]
+    args += ["--users", "40", "--start", "5", "--step", "5", "--max-steps", "6"]
+    args += ["--step-duration", "4s", "--threshold", "latency.tools_call.p99 < 500ms"]
+    result = mcp_scale("capacity", *args, "--out", str(out), state_dir=state_dir, timeout=200)
+    assert result.returncode == exit_codes.PASS, result.stdout + result.stderr
+
+    found = json.loads((out / "capacity.json").read_text())
+    assert found["format"] == "mcp-scale-capacity/1"
+    assert found["ending"] == "threshold", found
+    assert 1 <= len(found["steps"]) <= 6
+    capacity, broke, knee = found["capacity"], found["broke_at"], found["knee"]
+    assert capacity is not None and broke is not None and knee is not None
+    # 2 slots x 100 ms: past 20 calls a second the throughput stops following the rate.
+    assert knee["load"] <= 20 < broke
+    assert capacity < broke
+    assert [s["held"] for s in found["steps"]] == [True] * (len(found["steps"]) - 1) + [False]
+    last = found["steps"][-1]
+    assert last["load"] == broke and last["throughput"] < broke
+
+    # Latency from the intended start: calls of the overloaded step waited, and it counts.
+    history = read_history(out / last["run_dir"])
+    waited = [r for r in history if r["f"] == "call:work" and r.get("queued", 0) > 0]
+    assert waited and all(r["latency"] >= r["queued"] for r in waited)
+    report = (out / "capacity.md").read_text()
+    assert "intended start" in report and "Knee:" in report
+    assert (out / "capacity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # One cluster served every step, and it is gone.
+    manifests = [RunManifest.read(out / step["run_dir"]) for step in found["steps"]]
+    urls = {url for manifest in manifests if manifest is not None for url in manifest.urls}
+    assert len(urls) == 1 and len(manifests) == len(found["steps"])
+    address = urlsplit(urls.pop())
+    with pytest.raises(OSError):
+        socket.create_connection((address.hostname, address.port), timeout=2).close()
