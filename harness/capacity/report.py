@@ -71,16 +71,25 @@ def markdown(result: CapacityResult, chart: bool, notes: list[str]) -> str:
         f"- Knee: {KNEE_DEFINITION}." + (f" Here: {result.knee.reason}." if result.knee else ""),
         "- Capacity: the highest load whose step held every threshold, as did every step below it.",
         "",
-        f"| step | load ({plan.unit}) | {plan.op}/s | p50 ms | p99 ms | errors | thresholds |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        f"| step | load ({plan.unit}) | sent{' / due' if plan.mode == 'rate' else ''} "
+        f"| {plan.op}/s | p50 ms | p99 ms | errors | thresholds |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for step in result.steps:
         broken = [g["reason"] for g in step.thresholds if not g["passed"]]
         verdict = "held" if step.held else "broke: " + "; ".join(broken)
+        sent = f"{step.sent}" + (f" / {step.due}" if step.due is not None else "")
         lines.append(
-            f"| {step.index + 1} | {step.load:g} | {step.throughput:.1f} | {_ms(step.p50_ms)} "
-            f"| {_ms(step.p99_ms)} | {_pct(step.error_rate)} | {verdict} |"
+            f"| {step.index + 1} | {step.load:g} | {sent} | {step.throughput:.1f} "
+            f"| {_ms(step.p50_ms)} | {_ms(step.p99_ms)} | {_pct(step.error_rate)} | {verdict} |"
         )
+    if plan.mode == "rate":
+        lines += [
+            "",
+            "Calls due but not sent by the step's end (every session busy until Locust "
+            "stopped them) were not measured: a step that sent fewer than were due was "
+            "overloaded beyond what its latency shows.",
+        ]
     lines.append("")
     if chart:
         lines += [f"![throughput and latency against load]({CHART})", ""]

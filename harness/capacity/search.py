@@ -15,6 +15,7 @@ import dataclasses
 import io
 import math
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -145,10 +146,13 @@ def measure_step(
     run = analyze_run(step_dir)
     metrics = run.metrics
     op = f"latency.{plan.op}"
+    counts = op_counts(step_dir, plan.op)
     return StepResult(
         index=index,
         load=load,
-        throughput=op_throughput(step_dir, plan.op),
+        throughput=counts.throughput,
+        sent=counts.sent,
+        due=math.ceil(load * plan.step_duration) if plan.mode == "rate" else None,
         p50_ms=metrics.get(f"{op}.p50"),
         p99_ms=metrics.get(f"{op}.p99"),
         error_rate=metrics.get("errors.rate"),
@@ -159,24 +163,34 @@ def measure_step(
     )
 
 
-def op_throughput(step_dir: Path, op: str) -> float:
-    """Completed ``op`` calls a second over the span they took: from the earliest start
-    (intended start in an open model) to the last completion. Not over the step's planned
-    length: Locust starts after the step's clock, and an overloaded step's backlog is
-    still served after it."""
-    count, first, last = 0, math.inf, -math.inf
+@dataclass(frozen=True)
+class OpCounts:
+    sent: int  # invocations of the operation
+    throughput: float  # completed a second
+
+
+def op_counts(step_dir: Path, op: str) -> OpCounts:
+    """How many ``op`` calls a step sent, and how many completed a second over the span they
+    took: from the earliest start (the intended start in an open model) to the last
+    completion. Not over the step's planned length: Locust starts after the step's clock,
+    and an overloaded step's backlog is still served after it."""
+    sent = done = 0
+    first, last = math.inf, -math.inf
     for part in iter_history(step_dir):
         for record in part:
-            if record["type"] != "ok" or record["process"] in NOT_CLIENTS:
+            kind, f = record["type"], record["f"]
+            if kind not in ("invoke", "ok") or record["process"] in NOT_CLIENTS:
                 continue
-            f = record["f"]
             name = TOOLS_CALL if op == TOOLS_CALL and f.startswith("call:") else op_metric_name(f)
-            if name != op or record.get("interrupted"):
+            if name != op:
                 continue
-            count += 1
-            first = min(first, record["time"] - float(record.get("latency") or 0.0))
-            last = max(last, record["time"])
-    return count / (last - first) if count and last > first else 0.0
+            if kind == "invoke":
+                sent += 1
+            elif not record.get("interrupted"):
+                done += 1
+                first = min(first, record["time"] - float(record.get("latency") or 0.0))
+                last = max(last, record["time"])
+    return OpCounts(sent, done / (last - first) if done and last > first else 0.0)
 
 
 def _step_line(step: StepResult, plan: CapacityPlan) -> str:

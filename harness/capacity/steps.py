@@ -25,7 +25,9 @@ class StepResult:
 
     index: int  # 0-based
     load: float
-    throughput: float  # completed <op> calls a second of the step
+    throughput: float  # completed <op> calls a second (harness.capacity.search.op_counts)
+    sent: int  # <op> calls sent
+    due: int | None  # rate mode: calls the schedule had due (rate x step duration)
     p50_ms: float | None
     p99_ms: float | None
     error_rate: float | None  # a fraction of every request (errors.rate)

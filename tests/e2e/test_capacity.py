@@ -1,8 +1,8 @@
 """End to end: ``mcp-scale capacity`` against one reference-server node whose calls hold one of
 two work slots for 100 ms (so it serves 20 calls a second at most, and queues beyond), the
-arrival rate stepped up 5 calls a second at a time on one cluster: the search finds the knee,
+arrival rate stepped up 6 calls a second at a time on one cluster: the search finds the knee,
 stops at the step that breaks the latency threshold, writes capacity.json, .md and the chart,
-and leaves no node running. Bounded by its plan (6 steps of 4 s at most), not by timing."""
+and leaves no node running. Bounded by its plan (5 steps of 4 s at most), not by timing."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def test_a_rate_search_finds_the_knee_and_the_capacity_of_a_fixed_capacity_serve
     profile.write_text(WORK_PROFILE)
     out = tmp_path / "search"
     args = ["--target-profile", str(profile), "--nodes", "1", "--store", "memory", "--rate"]
-    args += ["--users", "40", "--start", "5", "--step", "5", "--max-steps", "6"]
+    # 6, 12, 18 (90 % of the capacity: no queue builds), 24 (overloaded), 30.
+    args += ["--users", "40", "--start", "6", "--step", "6", "--max-steps", "5"]
     args += ["--step-duration", "4s", "--threshold", "latency.tools_call.p99 < 500ms"]
     result = mcp_scale("capacity", *args, "--out", str(out), state_dir=state_dir, timeout=200)
     assert result.returncode == exit_codes.PASS, result.stdout + result.stderr
@@ -40,13 +41,14 @@ def test_a_rate_search_finds_the_knee_and_the_capacity_of_a_fixed_capacity_serve
     found = json.loads((out / "capacity.json").read_text())
     assert found["format"] == "mcp-scale-capacity/1"
     assert found["ending"] == "threshold", found
-    assert 1 <= len(found["steps"]) <= 6
+    assert 1 <= len(found["steps"]) <= 5
     capacity, broke, knee = found["capacity"], found["broke_at"], found["knee"]
     assert capacity is not None and broke is not None and knee is not None
-    # 2 slots x 100 ms: past 20 calls a second the throughput stops following the rate.
-    assert knee["load"] <= 20 < broke
+    # 2 slots x 100 ms: past 20 calls a second the throughput cannot follow the rate.
+    assert knee["load"] <= 24 and knee["load"] < broke
     assert capacity < broke
     assert [s["held"] for s in found["steps"]] == [True] * (len(found["steps"]) - 1) + [False]
+    assert all(0 < s["sent"] <= s["due"] for s in found["steps"])
     last = found["steps"][-1]
     assert last["load"] == broke and last["throughput"] < broke
 

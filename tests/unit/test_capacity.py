@@ -12,6 +12,7 @@ from harness import exit_codes
 from harness.capacity.knee import LoadPoint, find_knee, last_held
 from harness.capacity.plan import CapacityPlan, PlanError, parse_step, validate_plan
 from harness.capacity.report import CHART, JSON, MARKDOWN, headline, write_report
+from harness.capacity.search import step_profiles
 from harness.capacity.steps import CapacityResult, Ending, StepResult
 from harness.cli import capacity_exit_code, main
 from harness.run.profile import ProfileError, load_profile
@@ -87,7 +88,17 @@ def test_plans_out_of_bounds_are_refused(plan: CapacityPlan, message: str) -> No
 def step(index: int, load: float, throughput: float, p99: float, held: bool) -> StepResult:
     gate = {"text": "latency.tools_call.p99 < 100ms", "passed": held, "reason": "r"}
     return StepResult(
-        index, load, throughput, p99 / 2, p99, 0.0, held, [gate], f"steps/{index + 1:02d}"
+        index=index,
+        load=load,
+        throughput=throughput,
+        sent=round(load * 30),
+        due=round(load * 30),
+        p50_ms=p99 / 2,
+        p99_ms=p99,
+        error_rate=0.0,
+        held=held,
+        thresholds=[gate],
+        run_dir=f"steps/{index + 1:02d}",
     )
 
 
@@ -128,7 +139,7 @@ def test_the_report_is_plain_data_markdown_and_a_chart(tmp_path: Path) -> None:
     assert (data["capacity"], data["broke_at"], data["knee"]["load"]) == (20.0, 30.0, 20.0)
     assert "intended start" in data["latency"]
     text = (tmp_path / MARKDOWN).read_text()
-    assert "| 3 | 30 |" in text and f"]({CHART})" in text
+    assert "| 3 | 30 | 900 / 900 |" in text and f"]({CHART})" in text
     assert (tmp_path / CHART).read_bytes()[:4] == b"\x89PNG"
     assert write_report(result([], "interrupted"), tmp_path) == [
         "no chart: no step of the search ran"
@@ -177,3 +188,20 @@ def test_the_arrivals_scenario_needs_its_rate(settings: dict[str, object], messa
     with pytest.raises(ProfileError, match=message):
         load_profile(None, dict(settings))
     assert load_profile(None, {"scenario": "arrivals", "arrival_rate": "50"}).arrival_rate == 50.0
+
+
+def test_each_step_is_a_run_profile_at_its_load() -> None:
+    base = load_profile(None, {"nodes": 1, "store": "memory", "scenario": "standard"})
+    users = step_profiles(base, CapacityPlan("users", 10, "x2", max_steps=3, step_duration=5))
+    assert [(p.users, p.spawn_rate, p.duration) for p in users] == [
+        (10, 20.0, 5.0),
+        (20, 20.0, 5.0),
+        (40, 40.0, 5.0),
+    ]
+    assert {p.scenario for p in users} == {"standard"}
+    rate = load_profile(None, {"scenario": "arrivals", "arrival_rate": 5, "users": 30})
+    steps = step_profiles(rate, CapacityPlan("rate", 5, "5", max_steps=2))
+    assert [(p.scenario, p.arrival_rate, p.users) for p in steps] == [
+        ("arrivals", 5, 30),
+        ("arrivals", 10, 30),
+    ]
