@@ -96,18 +96,18 @@ def run_search(
     happens (a step that cannot run, Ctrl-C, SIGTERM), the cluster is stopped and the steps
     done so far are the result."""
     profiles = step_profiles(base, plan)
+    loads = plan.loads()
     directory.mkdir(parents=True, exist_ok=True)
     clean_up_crashed_runs(out)
     registry = ProcessRegistry(f"capacity-{directory.name}-{secrets.token_hex(4)}")
     cluster = make_cluster(base, RunFiles(directory))
     steps: list[StepResult] = []
-    ending: Ending = "max-steps"
+    ending: Ending = "plan-done"
     error: str | None = None
     try:
         with signals_as_interrupts(), registry.marked():
             start_cluster(cluster, registry, out)
-            for index, profile in enumerate(profiles):
-                load = plan.loads()[index]
+            for index, (profile, load) in enumerate(zip(profiles, loads, strict=True)):
                 name = step_dir_name(index, load, plan)
                 out.write(f"step {index + 1}/{len(profiles)}: {load:g} {plan.unit}... ")
                 out.flush()

@@ -10,8 +10,9 @@ from harness.capacity.knee import Knee, LoadPoint, find_knee, last_held
 from harness.capacity.plan import CapacityPlan
 
 FORMAT = "mcp-scale-capacity/1"
-# How the search ended.
-Ending = Literal["threshold", "max-steps", "interrupted", "could-not-run"]
+# How the search ended: a step broke a threshold, every step of the plan held, Ctrl-C or
+# SIGTERM, a step could not be carried out.
+Ending = Literal["threshold", "plan-done", "interrupted", "could-not-run"]
 LATENCY_NOTE = {
     "users": "latency from each call's send to its answer (a closed model: Locust users)",
     "rate": "latency from each call's intended start to its answer (an open model: a call "

@@ -116,7 +116,7 @@ def result(
 
 def test_exit_codes_a_ci_gate_reads() -> None:
     assert capacity_exit_code(result([True, True, False])) == exit_codes.PASS
-    assert capacity_exit_code(result([True, True], "max-steps")) == exit_codes.PASS
+    assert capacity_exit_code(result([True, True], "plan-done")) == exit_codes.PASS
     assert capacity_exit_code(result([False])) == exit_codes.NO_CAPACITY
     assert capacity_exit_code(result([True, True, False], minimum=30)) == exit_codes.FAIL
     assert capacity_exit_code(result([True, True, False], minimum=20)) == exit_codes.PASS
@@ -126,7 +126,7 @@ def test_exit_codes_a_ci_gate_reads() -> None:
 
 def test_headlines_say_capacity_bound_and_knee() -> None:
     assert headline(result([True, True, False])).startswith("capacity 20 calls/s (it broke at 30)")
-    assert "at least 20" in headline(result([True, True], "max-steps"))
+    assert "at least 20" in headline(result([True, True], "plan-done"))
     assert "first step (10 calls/s) broke" in headline(result([False]))
     assert "knee at 20 calls/s" in headline(result([True, True, False]))
 
