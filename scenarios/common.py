@@ -53,14 +53,16 @@ class ScenarioUser(McpUser):
             distributed.received.get(timeout=60)
         super().__init__(environment)
 
-    def action(self, name: str, **values: Any) -> Record | None:
-        """Call the target's tool for action ``name``; None (nothing sent) if it has none."""
+    def action(self, name: str, *, scheduled: float | None = None, **values: Any) -> Record | None:
+        """Call the target's tool for action ``name``; None (nothing sent) if it has none.
+        ``scheduled``: the call's intended start in an open model (McpClient.request)."""
         mapped = ACTIONS.actions.get(name)
         if mapped is None:
             return None
         if not self.ensure_session():
             return None
-        return self.client.call_tool(mapped.tool, render_arguments(mapped.arguments, values))
+        arguments = render_arguments(mapped.arguments, values)
+        return self.client.call_tool(mapped.tool, arguments, scheduled=scheduled)
 
     def has_action(self, name: str) -> bool:
         return name in ACTIONS.actions

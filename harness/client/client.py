@@ -89,13 +89,20 @@ class McpClient:
         arguments: JsonDict | None = None,
         timeout: float | None = None,
         progress_token: str | int | None = None,
+        scheduled: float | None = None,
     ) -> Record:
-        """tools/call, recorded as f="call:<name>" with the arguments as value."""
+        """tools/call, recorded as f="call:<name>" with the arguments as value (``scheduled``:
+        see :meth:`request`)."""
         params: JsonDict = {"name": name, "arguments": arguments or {}}
         if progress_token is not None:
             params["_meta"] = {"progressToken": progress_token}
         return self.request(
-            "tools/call", params, f=f"call:{name}", value=arguments or {}, timeout=timeout
+            "tools/call",
+            params,
+            f=f"call:{name}",
+            value=arguments or {},
+            timeout=timeout,
+            scheduled=scheduled,
         )
 
     def set_level(self, level: str, timeout: float | None = None) -> Record:
@@ -122,8 +129,14 @@ class McpClient:
         f: str | None = None,
         value: Any = _NOT_GIVEN,
         timeout: float | None = None,
+        scheduled: float | None = None,
     ) -> Record:
-        """Any JSON-RPC request; a JSON-RPC error answer is a ``fail``."""
+        """Any JSON-RPC request; a JSON-RPC error answer is a ``fail``.
+
+        ``scheduled``: the request's intended start (``time.monotonic()``) in an open model
+        (requests at an arrival rate). Its latency then counts from that time, not from the
+        send, so a request that waited for a free user is not measured as fast (no
+        coordinated omission); the record's ``queued`` says how long it waited."""
         rpc_id = next(self._ids)
         body = jsonrpc.request(rpc_id, method, params)
         tool = method == "tools/call"
@@ -133,7 +146,7 @@ class McpClient:
             return _interpret(self._post(body, rpc_id, exchange, process, self.session), tool)
 
         value = params if value is _NOT_GIVEN else value
-        return self._run(process, f or method, value, timeout, action)
+        return self._run(process, f or method, value, timeout, action, scheduled=scheduled)
 
     def notify(self, method: str, params: JsonDict | None = None) -> Record:
         """A client notification (answered 202), recorded with f=<method>."""
@@ -200,9 +213,14 @@ class McpClient:
         *,
         reinit: bool = True,
         event: bool = False,
+        scheduled: float | None = None,
     ) -> Record:
         session_id = self.session_id
         started = time.monotonic() if event else self.recorder.invoke(process, f, value, session_id)
+        queued: dict[str, float] = {}
+        if scheduled is not None and scheduled < started:
+            queued["queued"] = started - scheduled
+            started = scheduled
         timer = gevent.Timeout.start_new(self.config.timeout if timeout is None else timeout)
         refused: list[str] = []
         try:
@@ -227,9 +245,10 @@ class McpClient:
                     url=exchange.node,
                     error=f"interrupted: {describe(exc)}",
                     interrupted=True,
+                    **queued,
                 )
                 raise
-            record = self._failed(exc, exchange, process, f, value, started, session_id)
+            record = self._failed(exc, exchange, process, f, value, started, session_id, queued)
             if reinit and isinstance(exc, SessionNotFound) and self.config.reinit_on_404:
                 self._reinit(session_id, process)
             return record
@@ -237,6 +256,7 @@ class McpClient:
         session_id = extras.pop("session", session_id)
         if refused:
             extras["failed_over"] = [self.recorder.node(url) for url in refused]
+        extras.update(queued)
         record = self.recorder.complete(
             type_,
             process,
@@ -282,9 +302,10 @@ class McpClient:
         value: Any,
         started: float,
         session_id: str | None,
+        queued: dict[str, float] | None = None,
     ) -> Record:
         type_, error = outcome(exc, exchange.stage)
-        extras: dict[str, Any] = {"error": error}
+        extras: dict[str, Any] = {"error": error, **(queued or {})}
         if isinstance(exc, HttpStatusError):
             extras["status"] = exc.status
         if exchange.node is not None and is_connect_failure(exc, exchange.stage):

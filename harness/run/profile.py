@@ -29,6 +29,7 @@ STORES = ("memory", "redis")
 BACKENDS = ("local", "command", "external", "docker")
 ROUTINGS = ("round_robin", "sticky", "random", "single")
 MIB = 1024 * 1024
+MAX_ARRIVAL_RATE = 100_000.0
 # What `mcp-scale soak` assumes where neither the profile nor a flag says otherwise.
 SOAK_DEFAULTS: dict[str, Any] = {"shape": "soak", "duration": 3600.0}
 
@@ -51,6 +52,9 @@ class RunProfile:
     # a test ask for enough work after the faults, not for enough time.
     until_requests: int | None = None
     shape: str | None = None
+    # The arrivals scenario (an open model): tools/call requests a second, each due at its
+    # own intended start; ``users`` is then the number of sessions that send them.
+    arrival_rate: float | None = None
     processes: int = 1
     # Load from many machines: Locust's master binds HOST:PORT and waits for this many
     # workers (``mcp-scale worker --master HOST:PORT``), who ship their records to it.
@@ -264,7 +268,9 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             return int(value)
         except ValueError:
             raise fail("a whole number") from None
-    if key == "spawn_rate":
+    if key == "arrival_rate" and value in (None, "", 0):
+        return None
+    if key in ("spawn_rate", "arrival_rate"):
         try:
             return float(value)
         except (TypeError, ValueError):
@@ -339,6 +345,18 @@ def validate(profile: RunProfile) -> None:
     )
     check(1 <= profile.users <= 100_000, "users must be between 1 and 100000")
     check(profile.spawn_rate > 0, "spawn-rate must be positive")
+    check(
+        (profile.scenario == "arrivals") == (profile.arrival_rate is not None),
+        "the arrivals scenario and --arrival-rate go together (calls a second, e.g. 50)",
+    )
+    check(
+        profile.arrival_rate is None or 0 < profile.arrival_rate <= MAX_ARRIVAL_RATE,
+        f"arrival-rate must be above 0 and at most {MAX_ARRIVAL_RATE} calls a second",
+    )
+    check(
+        profile.arrival_rate is None or (profile.processes == 1 and profile.master_bind is None),
+        "--arrival-rate runs in one Locust process (no --processes, no --master-bind)",
+    )
     check(0 < profile.duration <= 7 * 24 * 3600, "duration must be positive and at most 7 days")
     check(1 <= profile.processes <= 64, "processes must be between 1 and 64")
     _validate_distributed(profile)

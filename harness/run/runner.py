@@ -61,7 +61,7 @@ def execute(
     history = HistoryWriter(files.history(HARNESS_WRITER))
     running = make_cluster(profile, files) if cluster is None else cluster
     try:
-        with _signals_as_interrupts(), registry.marked():
+        with signals_as_interrupts(), registry.marked():
             if owned:
                 start_cluster(running, registry, out)
             _drive(profile, files, running, registry, history, out)
@@ -313,7 +313,7 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 @contextmanager
-def _signals_as_interrupts() -> Iterator[None]:
+def signals_as_interrupts() -> Iterator[None]:
     """SIGTERM is handled like Ctrl-C: unwinding runs every cleanup in ``finally`` blocks."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
