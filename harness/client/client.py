@@ -22,17 +22,27 @@ from harness.client.config import ClientConfig
 from harness.client.errors import (
     HttpStatusError,
     SessionNotFound,
+    StreamEnded,
     describe,
     is_connect_failure,
     outcome,
 )
+from harness.client.headers import header_block
 from harness.client.jsonrpc import JsonDict
 from harness.client.recorder import Hook, Recorder
-from harness.client.responses import check_stream_response, error_body, header, read_answer
+from harness.client.responses import (
+    check_stream_response,
+    error_body,
+    header,
+    read_answer,
+    read_sse_answer,
+)
 from harness.client.routing import make_router
 from harness.client.session import JSON_ACCEPT, STATELESS_ACCEPT, Session
+from harness.client.sse import SseParser
 from harness.client.stream import ListeningStream
 from harness.client.transport import Exchange, Response, Transport
+from harness.client.wire import make_wire
 from harness.history import OpType, Record
 
 # What an operation's body returns: (type, value, extra record fields).
@@ -65,7 +75,9 @@ class McpClient:
         self._transport = transport or Transport()
         self._own_transport = transport is None
         self._ids = itertools.count(1)
-        self._accept = STATELESS_ACCEPT if config.stateless else JSON_ACCEPT
+        self._static = header_block(config.headers)
+        self._accept = (STATELESS_ACCEPT if config.stateless else JSON_ACCEPT) + self._static
+        self.wire = make_wire(config, self._ids, self._accept, self)
         self._reinit_lock = gevent.lock.Semaphore()
         self._want_stream = False  # keep a listening stream open (restarted when it gave up)
 
@@ -75,8 +87,17 @@ class McpClient:
 
     # ---- operations -------------------------------------------------------------------
 
+    @property
+    def needs_initialize(self) -> bool:
+        """Whether a request needs ``initialize`` first (never in the stateless revision)."""
+        return self.session is None and self.wire.stateful
+
     def initialize(self, timeout: float | None = None) -> Record:
-        """initialize + notifications/initialized; on ok the client has a new session."""
+        """initialize + notifications/initialized; on ok the client has a new session.
+
+        The stateless revision has no handshake: this asks ``server/discover`` instead."""
+        if not self.wire.stateful:
+            return self.request("server/discover", {}, f="discover", timeout=timeout)
         value = {"protocolVersion": self.config.protocol_version}
         record = self._initialize("initialize", value, self.process, timeout)
         if record["type"] == "ok" and self._want_stream and self.stream is not None:
@@ -123,14 +144,31 @@ class McpClient:
         value: Any = _NOT_GIVEN,
         timeout: float | None = None,
     ) -> Record:
-        """Any JSON-RPC request; a JSON-RPC error answer is a ``fail``."""
-        rpc_id = next(self._ids)
-        body = jsonrpc.request(rpc_id, method, params)
+        """Any JSON-RPC request; a JSON-RPC error answer is a ``fail``. The wire decides
+        what goes out, and how many rounds it takes (wire.py)."""
         tool = method == "tools/call"
         process = self.process
 
         def action(exchange: Exchange) -> Outcome:
-            return _interpret(self._post(body, rpc_id, exchange, process, self.session), tool)
+            session = self.session
+
+            def post(body: bytes, rpc_id: int, headers: str | None) -> JsonDict | None:
+                return self._post(body, rpc_id, exchange, process, session, headers)
+
+            def note(f: str, value: Any) -> None:
+                failed = isinstance(value, dict) and "error" in value
+                self.recorder.complete(
+                    "fail" if failed else "ok",
+                    process,
+                    f,
+                    value,
+                    started=time.monotonic(),
+                    session=None,
+                    url=exchange.node,
+                )
+
+            message, extras = self.wire.call(post, note, method, params)
+            return _interpret(message, tool, extras)
 
         value = params if value is _NOT_GIVEN else value
         return self._run(process, f or method, value, timeout, action)
@@ -183,7 +221,7 @@ class McpClient:
     def close(self, delete: bool = False) -> None:
         """Kills the stream greenlet first, then (optionally) deletes, then closes sockets."""
         self.close_stream()
-        if delete and self.session is not None:
+        if delete and self.session is not None and self.session.id is not None:
             self.delete()
         if self._own_transport:
             self._transport.close()
@@ -372,19 +410,61 @@ class McpClient:
         exchange: Exchange,
         process: str,
         session: Session | None,
+        headers: str | None = None,
     ) -> JsonDict | None:
-        """POSTs one message; returns the response to ``rpc_id`` (None for a notification)."""
+        """POSTs one message; returns the response to ``rpc_id`` (None for a notification).
+
+        ``headers`` replaces the session's header block (the stateless wire's own)."""
         url = exchange.node = self.router.pick()
-        headers = session.post_headers if session else self._accept
+        if headers is None:
+            headers = session.post_headers if session else self._accept
         response = self._transport.open("POST", url, headers, body, exchange)
 
         def on_message(message: Any, event_id: str | None) -> None:
             self._received(message, "post", url, event_id, process, session)
 
+        parser = SseParser()
         try:
-            return read_answer(response, rpc_id, bool(session and session.id), on_message)
+            return read_answer(response, rpc_id, bool(session and session.id), on_message, parser)
+        except StreamEnded:
+            if rpc_id is None or session is None or not session.id or not parser.last_event_id:
+                raise
         finally:
             response.release()
+        return self._resume(rpc_id, parser, exchange, process, session)
+
+    def _resume(
+        self, rpc_id: int, parser: SseParser, exchange: Exchange, process: str, session: Session
+    ) -> JsonDict:
+        """2025-11-25: an SSE answer that ended before its response (the server closed it to
+        be polled) is resumed with GET + Last-Event-ID after the server's ``retry``."""
+        for attempt in range(1, self.config.resume_max + 1):
+            gevent.sleep((parser.retry_ms or 0) / 1000)
+            last = parser.last_event_id
+            url = exchange.node = self.router.pick()
+            headers = f"{session.get_headers}Last-Event-ID: {last}\r\n"
+            value = {"id": rpc_id, "last_event_id": last, "attempt": attempt}
+            self.recorder.complete(
+                "ok", process, "resume", value, started=time.monotonic(), session=session.id,
+                url=url,
+            )  # fmt: skip
+            response = self._transport.open("GET", url, headers, b"", exchange, stream=True)
+
+            def on_message(message: Any, event_id: str | None, url: str = url) -> None:
+                self._received(message, "post", url, event_id, process, session)
+
+            resumed = SseParser(last)
+            resumed.retry_ms = parser.retry_ms
+            try:
+                check_stream_response(response, True)
+                return read_sse_answer(response, rpc_id, on_message, resumed)
+            except StreamEnded:
+                parser = resumed
+            finally:
+                response.release()
+        raise StreamEnded(
+            f"the answer to request {rpc_id} did not come in {self.config.resume_max} resumptions"
+        )
 
     # ---- messages from the server -----------------------------------------------------
 
@@ -406,7 +486,8 @@ class McpClient:
         """Records a received message; answers it when it is a server->client request."""
         session_id = session.id if session else None
         self.recorder.message(process, message, session_id, url, stream, event_id)
-        if jsonrpc.is_request(message):
+        if jsonrpc.is_request(message) and self.wire.stateful:
+            # The stateless revision forbids both the request and a POSTed answer to it.
             self._answer(message, process, session)
 
     def _answer(self, request: JsonDict, process: str, session: Session | None) -> Record:
@@ -450,18 +531,21 @@ class McpClient:
         return record, opened[0][0], opened[0][1]
 
 
-def _interpret(message: JsonDict | None, tool: bool) -> Outcome:
+def _interpret(message: JsonDict | None, tool: bool, extras: dict[str, Any]) -> Outcome:
+    """The outcome of a request's final response; ``extras`` (from the wire) go along."""
     if message is None:
-        return "ok", None, {}
+        return "ok", None, extras
     if "error" in message:
-        return "fail", message["error"], {"error": jsonrpc.error_text(message["error"])}
+        return "fail", message["error"], {**extras, "error": jsonrpc.error_text(message["error"])}
     result = message.get("result")
+    if "error" in extras:
+        return "fail", result, extras
     if not tool:
-        return "ok", result, {}
+        return "ok", result, extras
     value = jsonrpc.tool_value(result)
     if isinstance(result, dict) and result.get("isError"):
-        return "fail", value, {"error": f"tool error: {str(value)[:200]}"}
-    return "ok", value, {}
+        return "fail", value, {**extras, "error": f"tool error: {str(value)[:200]}"}
+    return "ok", value, extras
 
 
 def _foreign(exc: BaseException, timer: gevent.Timeout) -> bool:
