@@ -76,7 +76,8 @@ class McpClient:
         self._own_transport = transport is None
         self._ids = itertools.count(1)
         self._static = header_block(config.headers)
-        self._accept = (STATELESS_ACCEPT if config.stateless else JSON_ACCEPT) + self._static
+        self._session_accept = STATELESS_ACCEPT if config.stateless else JSON_ACCEPT
+        self._accept = self._session_accept + self._static  # a POST outside any session
         self.wire = make_wire(config, self._ids, self._accept, self)
         self._reinit_lock = gevent.lock.Semaphore()
         self._want_stream = False  # keep a listening stream open (restarted when it gave up)
@@ -376,7 +377,8 @@ class McpClient:
                 result.get("serverInfo") or {},
                 result.get("capabilities") or {},
                 time.time(),
-                self._accept,
+                self._session_accept,
+                self._static,
             )
             initialized = jsonrpc.notification("notifications/initialized")
             self._post(initialized, None, exchange, process, session)

@@ -123,6 +123,9 @@ class RunManifest:
     thresholds: list[str] = field(default_factory=list)
     profile: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    protocol: str = "2025-11-25"  # the MCP revision the load client spoke
+    # The static headers' names (the target profile's and --header); never their values.
+    header_names: list[str] = field(default_factory=list)
     format: str = MANIFEST_FORMAT
 
     @property
