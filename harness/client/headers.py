@@ -54,7 +54,7 @@ def parse_header(text: str, where: str = "--header") -> tuple[str, str]:
 
 def check_name(name: str, where: str) -> None:
     if not _TOKEN.match(name):
-        raise HeaderError(f"{where}: {name!r} is not a valid HTTP header name")
+        raise HeaderError(f"{where}: {_shown(name)} is not a valid HTTP header name")
     if name.lower() in RESERVED or name.lower().startswith("mcp-param-"):
         raise HeaderError(f"{where}: {name} is set by the client itself; it cannot be given")
 
@@ -109,5 +109,6 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def _shown(text: str) -> str:
-    """The name part only: a malformed header may still hold a secret."""
-    return repr(text.partition(":")[0][:40])
+    """Its first word only: a malformed header (no colon) may still hold a secret."""
+    words = text.partition(":")[0].split()
+    return repr(words[0][:40] + " ..." if words else "")
