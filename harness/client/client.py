@@ -29,6 +29,7 @@ from harness.client.errors import (
 )
 from harness.client.headers import header_block
 from harness.client.jsonrpc import JsonDict
+from harness.client.listen import ListenStream
 from harness.client.recorder import Hook, Recorder
 from harness.client.responses import (
     check_stream_response,
@@ -71,7 +72,8 @@ class McpClient:
         self.router = make_router(config.routing, config.urls, config.start, config.seed)
         self.recorder = Recorder(hook, config.node_names)
         self.session: Session | None = None
-        self.stream: ListeningStream | None = None
+        # The GET stream of a session (2025-11-25), or subscriptions/listen (2026-07-28).
+        self.stream: ListeningStream | ListenStream | None = None
         self._transport = transport or Transport()
         self._own_transport = transport is None
         self._ids = itertools.count(1)
@@ -144,11 +146,12 @@ class McpClient:
         f: str | None = None,
         value: Any = _NOT_GIVEN,
         timeout: float | None = None,
+        process: str | None = None,
     ) -> Record:
         """Any JSON-RPC request; a JSON-RPC error answer is a ``fail``. The wire decides
         what goes out, and how many rounds it takes (wire.py)."""
         tool = method == "tools/call"
-        process = self.process
+        process = process or self.process
 
         def action(exchange: Exchange) -> Outcome:
             session = self.session
@@ -206,10 +209,16 @@ class McpClient:
         value = {"session": self.session_id}
         return self._run(self.process, "delete", value, timeout, action, reinit=False)
 
-    def open_stream(self) -> ListeningStream:
-        """Starts the session's listening GET stream in its own greenlet (idempotent)."""
+    def open_stream(self) -> ListeningStream | ListenStream:
+        """Starts the listening stream in its own greenlet (idempotent): the session's GET
+        stream, or in the stateless revision a subscriptions/listen stream."""
         if self.stream is None:
-            self.stream = ListeningStream(self, self.config, self.recorder, self.stream_process)
+            if self.wire.stateful:
+                self.stream = ListeningStream(self, self.config, self.recorder, self.stream_process)
+            else:
+                self.stream = ListenStream(
+                    self, self.config, self.recorder, self.stream_process, self.config.listen_filter
+                )
         self._want_stream = True
         self.stream.start()
         return self.stream
@@ -531,6 +540,45 @@ class McpClient:
         if not opened:
             return record, None, None
         return record, opened[0][0], opened[0][1]
+
+    # ---- the subscriptions/listen stream (ListenHost, 2026-07-28) ----------------------
+
+    def open_listen(
+        self, process: str, notifications: dict[str, Any]
+    ) -> tuple[Record, Response | None, str | None, int | None]:
+        """ListenHost: POST subscriptions/listen (op "listen_open"); open on ok."""
+        rpc_id = next(self._ids)
+        body, headers = self.wire.encode(
+            rpc_id, "subscriptions/listen", {"notifications": notifications}
+        )
+        opened: list[tuple[Response, str]] = []
+
+        def action(exchange: Exchange) -> Outcome:
+            url = exchange.node = self.router.pick()
+            response = self._transport.open(
+                "POST", url, headers or self._accept, body, exchange, stream=True
+            )
+            try:
+                check_stream_response(response, False)
+            except BaseException:
+                response.release()
+                raise
+            opened.append((response, url))
+            return "ok", {"subscription": rpc_id}, {}
+
+        value = {"notifications": notifications}
+        record = self._run(process, "listen_open", value, None, action, reinit=False)
+        if not opened:
+            return record, None, None, None
+        return record, opened[0][0], opened[0][1], rpc_id
+
+    def relist(self, process: str, method: str) -> Record:
+        """ListenHost: a list read again after the listen stream broke (op "relist")."""
+        return self.request(method, {}, f="relist", value={"method": method}, process=process)
+
+    def deliver_listen(self, message: Any, url: str, process: str) -> None:
+        """ListenHost: a message of the listen stream (recorded; nothing to answer)."""
+        self.recorder.message(process, message, None, url, "listen", None)
 
 
 def _interpret(message: JsonDict | None, tool: bool, extras: dict[str, Any]) -> Outcome:

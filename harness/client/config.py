@@ -33,6 +33,14 @@ class ClientConfig:
     node_names: dict[str, str] = field(default_factory=dict)  # url -> name in records
     # Static headers on every request and stream (credentials); never recorded (headers.py).
     headers: dict[str, str] = field(default_factory=dict)
+    # 2026-07-28: the filter of the client's subscriptions/listen stream (open_stream).
+    listen_filter: dict[str, Any] = field(
+        default_factory=lambda: {
+            "toolsListChanged": True,
+            "promptsListChanged": True,
+            "resourcesListChanged": True,
+        }
+    )
     mrtr_max_rounds: int = 8  # 2026-07-28: input_required rounds of one request at most
     resume_max: int = 5  # 2025-11-25: resumptions (GET + Last-Event-ID) of one POST answer
 

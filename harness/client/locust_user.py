@@ -187,7 +187,7 @@ class McpUser(User):
         """
         if self.client.needs_initialize and self.client.initialize()["type"] != "ok":
             return False
-        if self.listen and self.client.wire.stateful:
+        if self.listen:
             stream = self.client.stream or self.client.open_stream()
             # Also after a reinit or a broken stream: a new session's stream must be open
             # before anything is sent to it.

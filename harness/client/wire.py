@@ -64,6 +64,11 @@ class Wire(Protocol):
         """A tools/list result as the client offers it, and the tools it left out (why)."""
         ...
 
+    def encode(self, rpc_id: int, method: str, params: JsonDict) -> tuple[bytes, str | None]:
+        """One request's body and header block (None: the session's), for a caller that
+        reads the answer itself (a listen stream)."""
+        ...
+
 
 class SessionWire:
     """2025-11-25 and earlier: the session's headers, one POST."""
@@ -83,6 +88,9 @@ class SessionWire:
 
     def learn_tools(self, result: Any) -> tuple[Any, list[JsonDict]]:
         return result, []
+
+    def encode(self, rpc_id: int, method: str, params: JsonDict) -> tuple[bytes, str | None]:
+        return jsonrpc.request(rpc_id, method, params), None
 
 
 class SessionHolder(Protocol):
@@ -186,6 +194,9 @@ class StatelessWire:
                 self.tool_headers.pop(name, None)
             kept.append(tool)
         return {**result, "tools": kept}, rejected
+
+    def encode(self, rpc_id: int, method: str, params: JsonDict) -> tuple[bytes, str | None]:
+        return self._body(rpc_id, method, params), self.headers(method, params)
 
     def _body(self, rpc_id: int, method: str, params: JsonDict) -> bytes:
         own = params.get("_meta")
