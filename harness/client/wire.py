@@ -42,6 +42,7 @@ META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 META_CLIENT = "io.modelcontextprotocol/clientInfo"
 # Requests whose Mcp-Name header mirrors params.name (or params.uri).
 _NAMED = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+_NAME_CACHE = 4096  # encoded Mcp-Name values kept per client
 
 # post(body, rpc_id, header block or None for the session's own) -> the JSON-RPC response.
 Post = Callable[[bytes, int, "str | None"], "JsonDict | None"]
@@ -129,11 +130,15 @@ class StatelessWire:
             META_CLIENT: self._client_info,
         }
         self._headers = f"{self._accept}MCP-Protocol-Version: {version}\r\n"
+        # Encoded once: the same _meta goes into every request's body (see _body).
+        self._meta_json = jsonrpc.dumps(self._meta).decode("utf-8")
+        self._names: dict[str, str] = {}  # Mcp-Name header value per name, encoded
+        self._method_headers: dict[str, str] = {}
 
     def call(
         self, post: Post, note: Note, method: str, params: JsonDict | None
     ) -> tuple[JsonDict | None, dict[str, Any]]:
-        base = dict(params or {})
+        base = params or {}  # never changed: each round's params are a new dict
         sent = base
         negotiated = False
         for round_ in itertools.count(1):  # bounded by max_rounds below
@@ -160,12 +165,19 @@ class StatelessWire:
         raise AssertionError("unreachable")
 
     def headers(self, method: str, params: JsonDict) -> str:
-        headers = f"{self._headers}Mcp-Method: {method}\r\n"
+        headers = self._method_headers.get(method)
+        if headers is None:
+            headers = self._method_headers[method] = f"{self._headers}Mcp-Method: {method}\r\n"
         field = _NAMED.get(method)
         if field is not None:
             name = params.get(field)
             if isinstance(name, str):
-                headers += f"Mcp-Name: {encode_value(name)}\r\n"
+                encoded = self._names.get(name)
+                if encoded is None:
+                    encoded = f"Mcp-Name: {encode_value(name)}\r\n"
+                    if len(self._names) < _NAME_CACHE:  # resource URIs are unbounded
+                        self._names[name] = encoded
+                headers += encoded
             if method == "tools/call":
                 mirrored = self.tool_headers.get(str(name))
                 arguments = params.get("arguments")
@@ -200,8 +212,16 @@ class StatelessWire:
 
     def _body(self, rpc_id: int, method: str, params: JsonDict) -> bytes:
         own = params.get("_meta")
-        meta = {**self._meta, **own} if isinstance(own, dict) else self._meta
-        return jsonrpc.request(rpc_id, method, {**params, "_meta": meta})
+        if own is not None:
+            meta = {**self._meta, **own} if isinstance(own, dict) else self._meta
+            return jsonrpc.request(rpc_id, method, {**params, "_meta": meta})
+        # The pre-encoded _meta spliced in front of the params: the same bytes as encoding
+        # {"_meta": meta, **params}, without encoding the meta again for every request.
+        rest = jsonrpc.encode(params)[1:]
+        return (
+            f'{{"jsonrpc":"2.0","id":{jsonrpc.encode(rpc_id)},"method":{jsonrpc.encode(method)},'
+            f'"params":{{"_meta":{self._meta_json}{"," if rest != "}" else ""}{rest}}}'
+        ).encode()
 
     def _retry(
         self, base: JsonDict, result: JsonDict, rpc_id: int, round_: int, note: Note
