@@ -660,6 +660,7 @@ class CpuResult:
     history_records: int = 0
     other_cpu_pct: float = 0.0
     profiles: dict[str, list[str]] = field(default_factory=dict)
+    wire_us: dict[str, float] = field(default_factory=dict)  # wire_cost(): per revision
 
     def median(self, name: str) -> float:
         values = [run["us_per_call"] for run in self.runs.get(name, [])]
@@ -751,6 +752,7 @@ def run_cpu(
             raise BenchError(f"the CPU child printed no result:\n{output[-3000:]}")
         result.runs, result.bad = data["runs"], data["bad"]
         result.history_records = data["history_records"]
+        result.wire_us = wire_cost()
         if args.profile:
             for name in ("bare", "mcp"):
                 result.profiles[name] = profile_variant(procs, args, spec, name, workdir, deadline)
@@ -758,6 +760,36 @@ def run_cpu(
         procs.stop(node)
         procs.stop(stub)
     return result
+
+
+def wire_cost(calls: int = 50_000) -> dict[str, float]:
+    """CPU per tools/call of each revision's wire alone (body, headers, the answer's kind),
+    with a canned answer and no network: what the revision itself adds, free of the noise of
+    sockets and a shared machine."""
+    import itertools
+
+    from harness.client.session import JSON_ACCEPT, Session
+    from harness.client.wire import SessionWire, StatelessWire, Wire
+
+    class Holder:
+        session = Session("0123456789abcdef", "2025-11-25", "u")
+
+    answer = {"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "x"}]}}
+    params = {"name": "echo", "arguments": {"text": ECHO_TEXT}}
+    capabilities = {"sampling": {}, "roots": {"listChanged": True}}
+    wires: dict[str, Wire] = {
+        "2025-11-25": SessionWire("2025-11-25", itertools.count(1), Holder()),
+        REVISION_2026: StatelessWire(
+            REVISION_2026, itertools.count(1), JSON_ACCEPT, capabilities, {"name": "m"}
+        ),
+    }
+    costs: dict[str, float] = {}
+    for name, wire in wires.items():
+        start = time.process_time()
+        for _ in range(calls):
+            wire.call(lambda body, rpc_id, headers: answer, lambda f, v: None, "tools/call", params)
+        costs[name] = (time.process_time() - start) / calls * 1e6
+    return costs
 
 
 def start_stateless_echo(procs: Processes, cpu: int | None, workdir: Path) -> tuple[Started, str]:
@@ -980,6 +1012,15 @@ def print_report(
                 "",
             ),
         ]
+        if cpu.wire_us:
+            rows.append(
+                (
+                    "  the wire alone, no network: 2025 | 2026",
+                    " | ".join(f"{us:.1f} us" for us in cpu.wire_us.values()),
+                    "",
+                    "",
+                )
+            )
         rows.append(("  other processes' CPU meanwhile", f"{cpu.other_cpu_pct:.0f}%", "", ""))
         if any(cpu.bad.values()):
             rows.append(("  bad answers", json.dumps(cpu.bad), "0", "FAIL"))
