@@ -448,18 +448,22 @@ class McpClient:
         self, rpc_id: int, parser: SseParser, exchange: Exchange, process: str, session: Session
     ) -> JsonDict:
         """2025-11-25: an SSE answer that ended before its response (the server closed it to
-        be polled) is resumed with GET + Last-Event-ID after the server's ``retry``."""
+        be polled, or its node died) is resumed with GET + Last-Event-ID after the server's
+        ``retry``, on the node the router picks.
+
+        The request was sent: however a resumption fails, the outcome stays unknown. So the
+        GETs have their own exchange (the request's stays at BODY, never a connect failure
+        that would send the request again elsewhere), and any refusal is a StreamEnded."""
         for attempt in range(1, self.config.resume_max + 1):
             gevent.sleep((parser.retry_ms or 0) / 1000)
             last = parser.last_event_id
-            url = exchange.node = self.router.pick()
+            url = self.router.pick()
             headers = f"{session.get_headers}Last-Event-ID: {last}\r\n"
             value = {"id": rpc_id, "last_event_id": last, "attempt": attempt}
             self.recorder.complete(
                 "ok", process, "resume", value, started=time.monotonic(), session=session.id,
                 url=url,
             )  # fmt: skip
-            response = self._transport.open("GET", url, headers, b"", exchange, stream=True)
 
             def on_message(message: Any, event_id: str | None, url: str = url) -> None:
                 self._received(message, "post", url, event_id, process, session)
@@ -467,10 +471,18 @@ class McpClient:
             resumed = SseParser(last)
             resumed.retry_ms = parser.retry_ms
             try:
+                response = self._transport.open("GET", url, headers, b"", Exchange(), stream=True)
+            except Exception as exc:
+                raise StreamEnded(f"resuming the answer to {rpc_id}: {describe(exc)}") from exc
+            try:
                 check_stream_response(response, True)
-                return read_sse_answer(response, rpc_id, on_message, resumed)
+                message = read_sse_answer(response, rpc_id, on_message, resumed)
+                exchange.node = url
+                return message
             except StreamEnded:
                 parser = resumed
+            except Exception as exc:
+                raise StreamEnded(f"resuming the answer to {rpc_id}: {describe(exc)}") from exc
             finally:
                 response.release()
         raise StreamEnded(
