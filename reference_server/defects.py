@@ -19,6 +19,8 @@ class Defect(StrEnum):
     LEAK = "leak"
     CROSS_SESSION = "cross-session"
     FORGET_LOG_LEVEL = "forget-log-level"
+    NODE_LOCAL_STATE_KEY = "node-local-state-key"
+    REPLAYABLE_STATE = "replayable-state"
 
 
 DESCRIPTIONS: dict[Defect, str] = {
@@ -29,6 +31,9 @@ DESCRIPTIONS: dict[Defect, str] = {
     Defect.LEAK: "a few KB are kept forever for every request",
     Defect.CROSS_SESSION: "about 1 in 1,000 notifications goes to another session",
     Defect.FORGET_LOG_LEVEL: "logging/setLevel is kept in the node's memory, not the SessionStore",
+    Defect.NODE_LOCAL_STATE_KEY: "each node seals requestState with its own random key, so a "
+    "retry on another node is refused",
+    Defect.REPLAYABLE_STATE: "a requestState is accepted any number of times (not single-use)",
 }
 NAMES: tuple[str, ...] = tuple(defect.value for defect in Defect)
 
