@@ -94,7 +94,7 @@ class ModernTransport:
         except RpcError as exc:
             return json_response(error_response(request_id, exc.code, exc.message, exc.data))
         if wants_sse and self._dispatcher.tool_streams(message):
-            return self._stream(message, meta, input_round)
+            return await self._stream(message, meta, input_round)
         call = Call(request_id, None, _no_stream, _no_requests, meta, input_round)
         answer, status = await self._run(message, call)
         return json_response(answer, status)
@@ -146,24 +146,34 @@ class ModernTransport:
             message_text = f"session store unavailable: {exc}"
             return error_response(request_id, STORE_UNAVAILABLE, message_text), 503
 
-    def _stream(
+    async def _stream(
         self, message: JsonDict, meta: RequestMeta, input_round: InputRound | None
     ) -> Response:
-        """Progress and log messages of this request, then its answer; closing the stream
-        cancels the request (streamable-http.mdx, "Cancellation")."""
+        """Progress and log messages of this request, then its answer, on an SSE stream;
+        closing the stream cancels the request (streamable-http.mdx, "Cancellation"). A call
+        that ends before sending anything is answered as plain JSON, with its own status
+        (an input_required round, a -32021 with its 400)."""
         outbox: asyncio.Queue[JsonDict] = asyncio.Queue()
         call = Call(message["id"], None, outbox.put, _no_requests, meta, input_round)
+        task = asyncio.create_task(self._run(message, call))
+        getter = asyncio.ensure_future(outbox.get())
+        await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not getter.done() and outbox.empty():
+            getter.cancel()
+            answer, status = task.result()
+            return json_response(answer, status)
 
         async def events() -> AsyncIterator[str]:
-            task = asyncio.create_task(self._run(message, call))
             try:
+                first = await getter
+                yield sse_event(dumps(first))
                 while True:
-                    getter = asyncio.ensure_future(outbox.get())
-                    await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-                    if getter.done():
-                        yield sse_event(dumps(getter.result()))
+                    pending = asyncio.ensure_future(outbox.get())
+                    await asyncio.wait({pending, task}, return_when=asyncio.FIRST_COMPLETED)
+                    if pending.done():
+                        yield sse_event(dumps(pending.result()))
                         continue
-                    getter.cancel()
+                    pending.cancel()
                     while not outbox.empty():
                         yield sse_event(dumps(outbox.get_nowait()))
                     yield sse_event(dumps(task.result()[0]))

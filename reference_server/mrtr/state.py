@@ -26,6 +26,8 @@ import orjson
 from reference_server.protocol import JsonDict
 
 FORMAT_VERSION = 1
+# Where a node finds the cluster's key when no --state-key-file is given.
+STATE_KEY_ENV = "MCP_SCALE_STATE_KEY"
 # Shorter keys make the HMAC guessable; the harness writes 32 random bytes.
 MIN_KEY_BYTES = 16
 
