@@ -113,9 +113,7 @@ def sampling_answer(text: str) -> dict[str, Any]:
     }
 
 
-def sample(
-    url: str, nonce: str, *, state: str | None = None, answer: str | None = None
-) -> Answer:
+def sample(url: str, nonce: str, *, state: str | None = None, answer: str | None = None) -> Answer:
     """A round of the ``sample`` tool: the first call without ``state``; the retry brings the
     requestState and the sampling answer."""
     params: dict[str, Any] = {"name": "sample", "arguments": {"prompt": "say hi", "nonce": nonce}}
