@@ -104,6 +104,11 @@ def test_each_defect_is_caught_by_its_checker_and_the_clean_server_passes(
     assert good["verdict"] == "pass", [c for c in good["checkers"] if c["status"] != "pass"]
 
 
+# The 2026-07-28 MRTR defects are shown on real nodes by tests/integration/test_defects.py;
+# they join CAUGHT_BY when the harness's MRTR checker (issue #11, its load-client half) lands.
+WITHOUT_RUN_CHECKER_YET = {Defect.NODE_LOCAL_STATE_KEY, Defect.REPLAYABLE_STATE}
+
+
 def test_every_defect_but_the_leak_has_a_checker_here() -> None:
     # The leak needs a trend over time: tests/e2e/test_soak.py shows the leak checker catch it.
-    assert set(CAUGHT_BY) == set(Defect) - {Defect.LEAK}
+    assert set(CAUGHT_BY) == set(Defect) - {Defect.LEAK} - WITHOUT_RUN_CHECKER_YET
