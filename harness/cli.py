@@ -1,7 +1,7 @@
 """``mcp-scale``: the command line. Thin: parsing, then the run, checks and report modules.
 
 Exit codes: 0 pass, 1 a checker or threshold failed, 2 bad usage or configuration, 3 the run
-could not be carried out.
+could not be carried out; ``capacity``: 4 when even its first step broke a threshold.
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ from typing import Any
 
 from harness import exit_codes
 from harness.analysis import analyze_run
+from harness.capacity.plan import CapacityPlan, Mode, PlanError, validate_plan
+from harness.capacity.report import headline, write_report
+from harness.capacity.search import run_search, step_profiles
+from harness.capacity.steps import CapacityResult
+from harness.client.config import LATEST_VERSION, VERSIONS
+from harness.client.headers import HeaderError, parse_header, resolve
 from harness.cluster.registry import cleanup_orphans
 from harness.demo import command_demo
+from harness.durations import parse_duration
+from harness.gates import op_metric_name
 from harness.history import HistoryError, history_files
 from harness.report import compare_runs, load_summary, render_report
 from harness.report.console import print_verdict
@@ -64,6 +72,12 @@ def _run_arguments(run: Any, soak: bool) -> None:
     )
     if not soak:
         run.add_argument("--shape", choices=list(SHAPES))
+        run.add_argument(
+            "--arrival-rate",
+            type=float,
+            help="with --scenario arrivals: tools/call requests a second (an open model; "
+            "latency from each call's intended start; --users: the sessions sending them)",
+        )
     run.add_argument("--processes", type=int, help="Locust worker processes (more cores)")
     if not soak:
         run.add_argument(
@@ -92,6 +106,19 @@ def _run_arguments(run: Any, soak: bool) -> None:
     run.add_argument("--defect", action="append", dest="defects", choices=DEFECTS)
     run.add_argument("--target", help="external MCP endpoint URLs, comma-separated")
     run.add_argument("--target-profile", help="YAML mapping scenario actions to the target's tools")
+    run.add_argument(
+        "--protocol",
+        choices=list(VERSIONS),
+        help=f"the MCP revision the load client speaks (default {LATEST_VERSION})",
+    )
+    run.add_argument(
+        "--header",
+        action="append",
+        dest="headers",
+        metavar="'NAME: VALUE'",
+        help="a header on every request and stream, e.g. 'Authorization: Bearer ${TOKEN}' "
+        "(${VAR} from the environment; only the name is recorded; repeatable)",
+    )
     _command_arguments(run)
     run.add_argument("--request-timeout", help="bound on each client request, e.g. 10s")
     run.add_argument(
@@ -156,6 +183,70 @@ def _command_arguments(run: Any) -> None:
     )
 
 
+def _capacity_parser(sub: Any) -> None:
+    capacity = sub.add_parser(
+        "capacity",
+        help="step the load up on one cluster until a threshold breaks: the last load that "
+        "held, the knee, a chart of throughput and latency against load",
+        description="Runs the scenario at each load of the plan (users, or with --rate an "
+        "arrival rate of tools/call: an open model, latency from each call's intended start) "
+        "for --step-duration, on one cluster kept up for every step, and evaluates the "
+        "--threshold gates after each; stops at the first step that breaks one. Writes "
+        "capacity.json, capacity.md and capacity.png, each step's run under steps/. Exit 0: "
+        "the search ran (capacity found, or every step held); 1: below --min-capacity; 2: bad "
+        "usage; 3: a step could not run; 4: even the first step broke a threshold.",
+    )
+    capacity.add_argument("profile", nargs="?", help="YAML run profile; flags given override it")
+    capacity.add_argument("--scenario", choices=[s for s in SCENARIOS if s != "arrivals"])
+    capacity.add_argument("--backend", choices=["local", "command", "docker", "external"])
+    capacity.add_argument("--nodes", type=int)
+    capacity.add_argument("--store", choices=["memory", "redis"])
+    capacity.add_argument("--routing", choices=["round_robin", "sticky", "random", "single"])
+    capacity.add_argument("--defect", action="append", dest="defects", choices=DEFECTS)
+    capacity.add_argument("--target", help="external MCP endpoint URLs, comma-separated")
+    capacity.add_argument(
+        "--target-profile", help="YAML mapping scenario actions to the target's tools"
+    )
+    _command_arguments(capacity)
+    capacity.add_argument("--request-timeout", help="bound on each client request, e.g. 10s")
+    capacity.add_argument(
+        "--threshold",
+        action="append",
+        dest="thresholds",
+        help='a gate every step must hold, e.g. "latency.tools_call.p99 < 250ms" (repeatable)',
+    )
+    capacity.add_argument("--seed", type=int)
+    capacity.add_argument("--out", help="the search's directory (default reports/capacity-<time>)")
+    search = capacity.add_argument_group("the search")
+    search.add_argument(
+        "--rate",
+        action="store_true",
+        help="step an arrival rate of tools/call (calls a second; the arrivals scenario) "
+        "instead of users",
+    )
+    search.add_argument(
+        "--users",
+        type=int,
+        help="with --rate: the sessions that send the calls, the most in flight (default 50)",
+    )
+    search.add_argument("--start", type=float, help="the first step's load (default 10)")
+    search.add_argument(
+        "--step", help="added each step (e.g. 10), or a factor (e.g. x2); default: --start"
+    )
+    search.add_argument("--max-steps", type=int, default=10, help="at most this many (10)")
+    search.add_argument("--max-load", type=float, help="no step above this load")
+    search.add_argument("--step-duration", default="30s", help="each step's length (30s)")
+    search.add_argument(
+        "--op",
+        default="tools_call",
+        help="the operation whose throughput and latency are charted and make the knee "
+        "(a latency metric's name: tools_call, call_echo, initialize; default tools_call)",
+    )
+    search.add_argument(
+        "--min-capacity", type=float, help="exit 1 when the capacity found is below this load"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mcp-scale", description="Load, chaos and longevity testing for MCP servers."
@@ -163,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     _soak_parser(sub)
+    _capacity_parser(sub)
     report = sub.add_parser("report", help="check and report run directories (again)")
     report.add_argument("run_dirs", nargs="+", help="one run, or several to show side by side")
     report.add_argument("--out", help="where to write (default: the run directory itself)")
@@ -180,6 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
         "ships every history record to it; runs until the master's run ends.",
     )
     worker.add_argument("--master", required=True, help="the master's HOST:PORT")
+    worker.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="this worker's copy of the run's --header (values never travel from the master)",
+    )
     cleanup = sub.add_parser("cleanup", help="stop processes that a crashed run left behind")
     cleanup.add_argument("--all", action="store_true", help="also runs whose harness still lives")
     return parser
@@ -248,6 +347,69 @@ def _recorded(run_dir: Path) -> str:
     return f"What was recorded is in {run_dir}; `mcp-scale report {run_dir}` reports it."
 
 
+def command_capacity(args: argparse.Namespace) -> int:
+    try:
+        profile, plan = _capacity_settings(args)
+        step_profiles(profile, plan)
+    except (ProfileError, TargetProfileError, PlanError) as exc:
+        print(f"mcp-scale capacity: error: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
+    directory = Path(args.out) if args.out else default_run_dir("capacity")
+    target = profile.target_profile or "the reference server"
+    print(f"capacity search: {plan.describe()}; into {directory}")
+    result = run_search(profile, plan, directory, target, sys.stdout)
+    for note in write_report(result, directory):
+        print(note, file=sys.stderr)
+    print(f"{headline(result)}\nreport: {directory / 'capacity.md'}")
+    return capacity_exit_code(result)
+
+
+def _capacity_settings(args: argparse.Namespace) -> tuple[RunProfile, CapacityPlan]:
+    """The base run profile and the plan; ProfileError or PlanError on bad input."""
+    overrides = _overrides(args)
+    mode: Mode = "rate" if args.rate else "users"
+    start = args.start if args.start is not None else 10.0
+    if mode == "rate":
+        if args.scenario:
+            raise ProfileError("--rate drives the arrivals scenario (tools/call); drop --scenario")
+        overrides |= {"scenario": "arrivals", "arrival_rate": start}
+    else:
+        if args.users is not None:
+            raise ProfileError("--users is the load in a users search: use --start and --step")
+        overrides["users"] = max(1, int(start))
+    try:
+        step_duration = parse_duration(args.step_duration)
+    except ValueError as exc:
+        raise PlanError(f"step-duration: {exc}") from None
+    plan = CapacityPlan(
+        mode=mode,
+        start=start,
+        step=args.step or f"{start:g}",
+        max_steps=args.max_steps,
+        max_load=args.max_load,
+        step_duration=step_duration,
+        op=op_metric_name(args.op),
+        min_capacity=args.min_capacity,
+    )
+    validate_plan(plan)
+    profile = load_profile(args.profile, overrides, {"scenario": "standard"})
+    load_target_profile(profile.target_profile, profile.backend)
+    return profile, plan
+
+
+def capacity_exit_code(result: CapacityResult) -> int:
+    """0: the search ran; 1: below --min-capacity; 3: a step could not run (or Ctrl-C);
+    4: the first step broke a threshold."""
+    if result.ending in ("could-not-run", "interrupted"):
+        return exit_codes.COULD_NOT_RUN
+    if result.capacity is None:
+        return exit_codes.NO_CAPACITY
+    minimum = result.plan.min_capacity
+    if minimum is not None and result.capacity < minimum:
+        return exit_codes.FAIL
+    return exit_codes.PASS
+
+
 def command_report(args: argparse.Namespace) -> int:
     dirs = [Path(d) for d in args.run_dirs]
     missing = [str(d) for d in dirs if not history_files(d)]
@@ -281,7 +443,12 @@ def command_worker(args: argparse.Namespace) -> int:
         print(f"mcp-scale worker: --master must be HOST:PORT, got {args.master!r}", file=sys.stderr)
         return exit_codes.USAGE
     try:
-        return run_worker(host, int(port))
+        headers = resolve(parse_header(h) for h in args.header)
+    except HeaderError as exc:
+        print(f"mcp-scale worker: error: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
+    try:
+        return run_worker(host, int(port), headers)
     except KeyboardInterrupt:
         return exit_codes.COULD_NOT_RUN
 
@@ -299,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {
         "run": command_run,
         "soak": command_soak,
+        "capacity": command_capacity,
         "report": command_report,
         "compare": command_compare,
         "demo": command_demo,

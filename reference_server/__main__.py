@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 from reference_server.app import create_app
 from reference_server.config import ServerConfig
 from reference_server.defects import DESCRIPTIONS, NAMES, parse_defects
 from reference_server.mrtr.state import MIN_KEY_BYTES, STATE_KEY_ENV
+from reference_server.node import Node
 from reference_server.streams.base import EventLogLimits
 
 
@@ -104,6 +107,27 @@ def _state_key(parser: argparse.ArgumentParser, path: Path | None) -> bytes | No
     return key
 
 
+# Seconds uvicorn waits for open responses to finish on SIGTERM before it cancels them.
+GRACEFUL_SHUTDOWN = 2
+
+
+class NodeServer(uvicorn.Server):
+    """uvicorn's server, ending the node's listen streams with their completion first.
+
+    uvicorn waits for open responses before it runs the app's shutdown: a listen stream,
+    which never ends by itself, would be cut off at the graceful timeout without the
+    completion that tells its client the end was clean.
+    """
+
+    def __init__(self, config: uvicorn.Config, node: Node) -> None:
+        super().__init__(config)
+        self.node = node
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.node.bus.shutdown()
+        await super().shutdown(sockets)
+
+
 def main(argv: list[str] | None = None) -> None:
     args, config = parse_args(argv)
     logging.basicConfig(
@@ -111,14 +135,21 @@ def main(argv: list[str] | None = None) -> None:
         format=f"%(asctime)s {config.node_id} %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    uvicorn.run(
-        create_app(config),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=2,
+    app = create_app(config)
+    server = NodeServer(
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+        ),
+        app.state.node,
     )
+    server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 if __name__ == "__main__":

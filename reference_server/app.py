@@ -49,4 +49,7 @@ def create_app(config: ServerConfig) -> Starlette:
         Route("/healthz", healthz),
         Route("/metrics", prometheus),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    # For the server that runs the app: it ends the listen streams before waiting on them.
+    app.state.node = node
+    return app

@@ -21,6 +21,7 @@ class Defect(StrEnum):
     FORGET_LOG_LEVEL = "forget-log-level"
     NODE_LOCAL_STATE_KEY = "node-local-state-key"
     REPLAYABLE_STATE = "replayable-state"
+    LOCAL_LISTEN = "local-listen"
 
 
 DESCRIPTIONS: dict[Defect, str] = {
@@ -34,6 +35,7 @@ DESCRIPTIONS: dict[Defect, str] = {
     Defect.NODE_LOCAL_STATE_KEY: "each node seals requestState with its own random key, so a "
     "retry on another node is refused",
     Defect.REPLAYABLE_STATE: "a requestState is accepted any number of times (not single-use)",
+    Defect.LOCAL_LISTEN: "listen notifications (2026-07-28) reach only the emitting node's streams",
 }
 NAMES: tuple[str, ...] = tuple(defect.value for defect in Defect)
 

@@ -37,6 +37,11 @@ class NodeCollector(Collector):
             "Listening streams open on this node",
             len(self._node.streams.local_sessions()),
         )
+        yield gauge(
+            "mcp_listen_streams",
+            "subscriptions/listen streams open on this node",
+            self._node.bus.local_listeners(),
+        )
         limits = self._node.config.event_log
         yield gauge(
             "mcp_event_log_retention_seconds",
@@ -67,6 +72,21 @@ class NodeCollector(Collector):
             "mcp_responses_forwarded",
             "Client responses forwarded to the waiting node",
             stats.responses_forwarded,
+        )
+        yield counter(
+            "mcp_changes_published",
+            "Change notifications this node published on the subscription bus",
+            stats.changes_published,
+        )
+        yield counter(
+            "mcp_changes_received",
+            "Change notifications this node received from the subscription bus",
+            stats.changes_received,
+        )
+        yield counter(
+            "mcp_listen_breaks",
+            "Listen streams ended without completion because the bus's link broke",
+            stats.listen_breaks,
         )
         yield counter("mcp_redis_errors", "Redis calls that failed", stats.redis_errors)
 

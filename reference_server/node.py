@@ -21,6 +21,8 @@ from reference_server.redis_guard import RedisGuard, connect, connect_subscriber
 from reference_server.sessions import InMemorySessionStore, RedisSessionStore, SessionStore
 from reference_server.stats import NodeStats
 from reference_server.streams import InMemoryStreamManager, RedisStreamManager, StreamManager
+from reference_server.subscriptions import InMemorySubscriptionBus, SubscriptionBus
+from reference_server.subscriptions.redis import RedisSubscriptionBus
 from reference_server.tools import Catalog, conformance, pack
 
 _log = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ class Node:
     config: ServerConfig
     store: SessionStore
     streams: StreamManager
+    # Change notifications to the subscriptions/listen streams of every node (2026-07-28).
+    bus: SubscriptionBus
     catalog: Catalog
     stats: NodeStats
     state_sealer: StateSealer
@@ -46,6 +50,7 @@ class Node:
         await self.store.start()
         await self.streams.start()
         await self.state_store.start()
+        await self.bus.start()
         self._sweeper = asyncio.create_task(self._sweep_expired(), name="sweep-expired")
 
     async def close(self) -> None:
@@ -54,6 +59,7 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.state_store.close()
+        await self.bus.close()
         await self.streams.close()
         await self.store.close()
 
@@ -115,7 +121,18 @@ def build_node(config: ServerConfig) -> Node:
     else:
         state_store = InMemoryRequestStateStore()
     sealer = StateSealer(_state_key(config), config.request_state_ttl)
-    return Node(config, store, streams, build_catalog(), stats, sealer, state_store)
+
+    # Changes travel like streamed messages: across the cluster when the streams do.
+    bus: SubscriptionBus
+    if config.stream_manager == "redis":
+        assert redis is not None
+        bus_subscriber = connect_subscriber(config.redis_url, config.redis_timeout)
+        bus = RedisSubscriptionBus(
+            redis, bus_subscriber, guard, config.node_id, config.defects, stats
+        )
+    else:
+        bus = InMemorySubscriptionBus()
+    return Node(config, store, streams, bus, build_catalog(), stats, sealer, state_store)
 
 
 def _state_key(config: ServerConfig) -> bytes:

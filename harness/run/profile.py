@@ -17,6 +17,8 @@ from harness.chaos.schedule import (
     redis_restart_schedule,
     rolling_restart_schedule,
 )
+from harness.client.config import LATEST_VERSION, VERSIONS
+from harness.client.headers import HeaderError, parse_header, resolve
 from harness.cluster.launch import LaunchError, LaunchSpec, override
 from harness.durations import parse_duration
 from harness.gates import ThresholdError, parse_thresholds
@@ -29,6 +31,7 @@ STORES = ("memory", "redis")
 BACKENDS = ("local", "command", "external", "docker")
 ROUTINGS = ("round_robin", "sticky", "random", "single")
 MIB = 1024 * 1024
+MAX_ARRIVAL_RATE = 100_000.0
 # What `mcp-scale soak` assumes where neither the profile nor a flag says otherwise.
 SOAK_DEFAULTS: dict[str, Any] = {"shape": "soak", "duration": 3600.0}
 
@@ -51,6 +54,9 @@ class RunProfile:
     # a test ask for enough work after the faults, not for enough time.
     until_requests: int | None = None
     shape: str | None = None
+    # The arrivals scenario (an open model): tools/call requests a second, each due at its
+    # own intended start; ``users`` is then the number of sessions that send them.
+    arrival_rate: float | None = None
     processes: int = 1
     # Load from many machines: Locust's master binds HOST:PORT and waits for this many
     # workers (``mcp-scale worker --master HOST:PORT``), who ship their records to it.
@@ -95,9 +101,19 @@ class RunProfile:
     # by more than drift_p99 (a fraction) and by at least drift_min seconds.
     drift_p99: float = 0.5
     drift_min: float = 0.02
+    # The load client: the protocol revision it speaks, static headers on every request and
+    # stream ("Name: value", ${VAR} read from the environment at the start; credentials).
+    protocol: str = LATEST_VERSION
+    headers: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every setting, except header values: only their names are ever written down."""
+        values = dataclasses.asdict(self)
+        values["headers"] = self.header_names()
+        return values
+
+    def header_names(self) -> list[str]:
+        return [parse_header(h, "header")[0] for h in self.headers]
 
     def node_ids(self) -> list[str]:
         return [f"n{i}" for i in range(1, self.nodes + 1)]
@@ -264,7 +280,9 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             return int(value)
         except ValueError:
             raise fail("a whole number") from None
-    if key == "spawn_rate":
+    if key == "arrival_rate" and value in (None, "", 0):
+        return None
+    if key in ("spawn_rate", "arrival_rate"):
         try:
             return float(value)
         except (TypeError, ValueError):
@@ -273,6 +291,13 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise fail("true or false")
         return value
+    if key == "headers":
+        # Not comma-split: a header's value may hold commas.
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [str(part) for part in value]
+        raise fail("a list of 'Name: value' strings")
     if key in ("faults", "defects", "target", "thresholds", "node_env"):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
@@ -334,11 +359,31 @@ def validate(profile: RunProfile) -> None:
     check(profile.routing in ROUTINGS, f"routing must be one of {', '.join(ROUTINGS)}")
     check(1 <= profile.nodes <= 16, "nodes must be between 1 and 16")
     check(
+        profile.protocol in VERSIONS,
+        f"protocol {profile.protocol!r} is not one the load client speaks: {', '.join(VERSIONS)}",
+    )
+    try:
+        resolve(parse_header(h, "header") for h in profile.headers)
+    except HeaderError as exc:
+        raise ProfileError(str(exc)) from None
+    check(
         profile.until_requests is None or profile.until_requests > 0,
         "until-requests must be a positive number of requests",
     )
     check(1 <= profile.users <= 100_000, "users must be between 1 and 100000")
     check(profile.spawn_rate > 0, "spawn-rate must be positive")
+    check(
+        (profile.scenario == "arrivals") == (profile.arrival_rate is not None),
+        "the arrivals scenario and --arrival-rate go together (calls a second, e.g. 50)",
+    )
+    check(
+        profile.arrival_rate is None or 0 < profile.arrival_rate <= MAX_ARRIVAL_RATE,
+        f"arrival-rate must be above 0 and at most {MAX_ARRIVAL_RATE} calls a second",
+    )
+    check(
+        profile.arrival_rate is None or (profile.processes == 1 and profile.master_bind is None),
+        "--arrival-rate runs in one Locust process (no --processes, no --master-bind)",
+    )
     check(0 < profile.duration <= 7 * 24 * 3600, "duration must be positive and at most 7 days")
     check(1 <= profile.processes <= 64, "processes must be between 1 and 64")
     _validate_distributed(profile)
@@ -405,3 +450,13 @@ def validate(profile: RunProfile) -> None:
         redis_faults = [f.describe() for f in schedule if not FAULTS[f.name].on_node]
         without = "launch.redis is false (--no-redis)" if launch else "this run uses --store memory"
         check(not redis_faults, f"chaos: {', '.join(redis_faults)} need Redis; {without}")
+
+
+def run_headers(profile: RunProfile) -> dict[str, str]:
+    """The static headers of a run, expanded: the target profile's, the run's over them."""
+    target = load_target_profile(profile.target_profile, profile.backend)
+    given = [*target.headers.items(), *(parse_header(h, "header") for h in profile.headers)]
+    try:
+        return resolve(given)
+    except HeaderError as exc:
+        raise ProfileError(str(exc)) from None

@@ -24,6 +24,7 @@ from reference_server.mrtr.rounds import InputRound, missing_capabilities
 from reference_server.protocol import INVALID_PARAMS, JsonDict, RequestId, RpcError
 from reference_server.sessions.base import SessionRecord, SessionStore
 from reference_server.streams.base import StreamManager
+from reference_server.subscriptions.base import SubscriptionBus
 
 
 @dataclass
@@ -50,6 +51,9 @@ class ToolContext:
     log_level: str | None = "debug"
     # Only in 2026-07-28: what the client brought to this round of a multi round-trip request.
     input_round: InputRound | None = None
+    # Where changes go to the subscriptions/listen streams of every node (2026-07-28). None
+    # until the dispatcher passes the node's bus (``bus=node.bus``): then nothing is published.
+    bus: SubscriptionBus | None = None
 
 
 class ClientLacksCapability(Exception):

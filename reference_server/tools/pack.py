@@ -15,6 +15,7 @@ from reference_server.protocol import (
     log_level_allows,
     notification,
 )
+from reference_server.subscriptions.base import Change
 from reference_server.tools.base import (
     Catalog,
     Tool,
@@ -56,6 +57,30 @@ async def slow(args: JsonDict, ctx: ToolContext) -> JsonDict:
     return text_result(f"slept {ms} ms", {"slept_ms": ms})
 
 
+# The node's work slots, by pool size: calls of ``work`` that name the same ``slots`` share
+# one pool (one per process, so one per node).
+_WORK_POOLS: dict[int, asyncio.Semaphore] = {}
+_working: dict[int, int] = {}
+MAX_SLOTS = 1_000
+
+
+async def work(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    """A server of fixed capacity (``slots`` calls at once, ``ms`` each: slots / ms calls a
+    second) whose calls queue beyond it: a capacity search finds its knee where it is."""
+    ms = max(0, min(require(args, "ms", (int, float)), MAX_SLEEP_MS))
+    slots = require(args, "slots", int)
+    if not 1 <= slots <= MAX_SLOTS:
+        raise RpcError(INVALID_PARAMS, f"slots must be between 1 and {MAX_SLOTS}")
+    pool = _WORK_POOLS.setdefault(slots, asyncio.Semaphore(slots))
+    async with pool:
+        _working[slots] = busy = _working.get(slots, 0) + 1
+        try:
+            await asyncio.sleep(ms / 1000)
+        finally:
+            _working[slots] -= 1
+    return text_result(f"worked {ms} ms", {"worked_ms": ms, "busy": busy})
+
+
 def _paced(args: JsonDict, name: str) -> tuple[int, float]:
     """A count (at most MAX_NOTIFY) and the pause after each, in seconds; all the pauses of a
     call together are bounded like one slow call (else count x interval could run for days)."""
@@ -92,20 +117,22 @@ async def broadcast(args: JsonDict, ctx: ToolContext) -> JsonDict:
         raise RpcError(INVALID_PARAMS, f"kind must be one of {', '.join(BROADCAST_KINDS)}")
     nonce = require(args, "nonce", str)
     sessions = await _addressed_sessions(ctx, await ctx.store.live_sessions())
-    message = notification(
-        f"notifications/{kind}/list_changed", {"_meta": {"nonce": nonce, "sent_at": time.time()}}
-    )
+    meta = {"nonce": nonce, "sent_at": time.time()}
+    message = notification(f"notifications/{kind}/list_changed", {"_meta": meta})
     addressed = await ctx.streams.deliver_many(sessions, message)
+    if ctx.bus is not None:
+        await ctx.bus.publish(Change.list_changed(kind, meta))
     return text_result(f"addressed {addressed}", {"addressed": addressed})
 
 
 async def touch_resource(args: JsonDict, ctx: ToolContext) -> JsonDict:
     uri = require(args, "uri", str)
     sessions = await _addressed_sessions(ctx, await ctx.store.subscribers(uri))
-    message = notification(
-        "notifications/resources/updated", {"uri": uri, "_meta": {"sent_at": time.time()}}
-    )
+    meta = {"sent_at": time.time()}
+    message = notification("notifications/resources/updated", {"uri": uri, "_meta": meta})
     addressed = await ctx.streams.deliver_many(sessions, message)
+    if ctx.bus is not None:
+        await ctx.bus.publish(Change.resource_updated(uri, meta))
     return text_result(f"addressed {addressed}", {"addressed": addressed})
 
 
@@ -167,6 +194,12 @@ def register(catalog: Catalog) -> None:
         Tool("echo", "Returns its text.", _schema({"text": string}, ["text"]), echo),
         Tool("whoami", "Names the node and session that served the call.", _schema({}, []), whoami),
         Tool("slow", "Sleeps for ms milliseconds.", _schema({"ms": integer}, ["ms"]), slow),
+        Tool(
+            "work",
+            "Holds one of the node's slots work slots for ms milliseconds; calls queue for one.",
+            _schema({"ms": integer, "slots": {"type": "integer", "minimum": 1}}, ["ms", "slots"]),
+            work,
+        ),
         Tool(
             "notify",
             "Sends count notifications/message on the caller's listening stream.",

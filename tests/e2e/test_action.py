@@ -1,7 +1,7 @@
 """The GitHub Actions composite action, offline: its shape and the example workflow's use of
-it checked (and linted by actionlint when it is on PATH), and its shell steps run here, in
-order, as the runner would run them, on a short profile: a fresh environment installs this
-checkout, the run passes, report.md lands in the job summary, the exit code fails the job."""
+it checked, both linted by actionlint (scripts/install_actionlint.sh), and its shell steps run
+here, in order, as the runner would run them, on a short profile: a fresh environment installs
+this checkout, the run passes, report.md lands in the job summary, the exit code fails the job."""
 
 from __future__ import annotations
 
@@ -67,10 +67,84 @@ def test_the_action_is_a_composite_whose_shell_steps_take_inputs_only_through_en
     assert (ROOT / uses["with"]["profile"]).is_file()
 
 
-@pytest.mark.skipif(shutil.which("actionlint") is None, reason="actionlint is not installed")
-def test_the_example_workflow_passes_actionlint() -> None:
-    result = subprocess.run(["actionlint", str(WORKFLOW)], capture_output=True, text=True)
+def actionlint() -> str:
+    """The venv's actionlint (scripts/install_actionlint.sh), else one on PATH; skips without."""
+    beside = Path(sys.executable).parent / "actionlint"
+    found = str(beside) if beside.is_file() else shutil.which("actionlint")
+    if found is None:
+        pytest.skip("actionlint is not installed: run scripts/install_actionlint.sh")
+    return found
+
+
+def steps_as_workflow(spec: dict[str, Any]) -> dict[str, Any]:
+    """The composite action's steps as a reusable workflow's job, its inputs as the workflow's:
+    actionlint checks a composite action's metadata only where a workflow uses it, not the
+    expressions, actions and scripts of its steps; in a job it checks all of those."""
+    inputs = {name: {"type": "string", "required": False} for name in spec["inputs"]}
+    return {
+        "name": "action steps",
+        "on": {"workflow_call": {"inputs": inputs}},
+        "jobs": {"action": {"runs-on": "ubuntu-latest", "steps": spec["runs"]["steps"]}},
+    }
+
+
+def lint(project: Path, workflows: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """actionlint over workflows in a project holding this action.yml at its root, where
+    ``uses: ./`` finds it (its inputs are then checked against each use)."""
+    (project / ".git").mkdir(parents=True)  # how actionlint finds the project's root
+    shutil.copy(ACTION, project / "action.yml")
+    folder = project / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    for name, text in workflows.items():
+        (folder / name).write_text(text)
+    return subprocess.run(
+        [actionlint(), "-oneline", *sorted(str(folder / name) for name in workflows)],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        timeout=60,
+    )
+
+
+def test_the_example_workflow_and_the_action_pass_actionlint(tmp_path: Path) -> None:
+    example = WORKFLOW.read_text()
+    local = re.sub(r"uses: \S*mcp-scale@\S+", "uses: ./", example)
+    assert local != example, "the example workflow uses the action"
+    result = lint(
+        tmp_path,
+        {
+            "example.yml": example,
+            "example-local.yml": local,
+            "action-steps.yml": yaml.safe_dump(steps_as_workflow(action()), sort_keys=False),
+        },
+    )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_fails_a_broken_workflow(tmp_path: Path) -> None:
+    """The lint can fail: a workflow with an input the action does not have, a required input
+    missing, an undefined context and an action whose runtime is retired."""
+    broken = """name: broken
+on: push
+jobs:
+  load:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v3
+      - uses: ./
+        with:
+          profiel: examples/ci-profile.yaml
+      - run: echo "${{ secrets.TOKEN }} ${{ nosuch.value }}"
+"""
+    result = lint(tmp_path, {"broken.yml": broken})
+    assert result.returncode == 1, result.stdout + result.stderr
+    for message in (
+        'input "profiel" is not defined in action "mcp-scale"',
+        'missing input "profile"',
+        'undefined variable "nosuch"',
+        '"actions/checkout@v3"',
+    ):
+        assert message in result.stdout, f"{message!r} not in:\n{result.stdout}"
 
 
 def fresh_python(folder: Path) -> Path:
@@ -85,7 +159,7 @@ def fresh_python(folder: Path) -> Path:
 def run_step(step: dict[str, Any], context: dict[str, str], env: dict[str, str]) -> int:
     step_env = {k: evaluate(str(v), context) for k, v in (step.get("env") or {}).items()}
     result = subprocess.run(
-        ["bash", "-c", step["run"]],
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],  # as the runner
         env={**env, **step_env},
         cwd=ROOT,
         capture_output=True,
@@ -152,3 +226,17 @@ def test_the_last_step_fails_the_job_with_the_run_exit_code() -> None:
         context = {"steps.run.outputs.exit-code": code}
         env = {**os.environ}
         assert str(run_step(step, context, env)) == code
+
+
+def test_a_failing_run_still_records_its_exit_code(tmp_path: Path) -> None:
+    """The runner's bash stops at the first failing command: the run step must not."""
+    (step,) = [s for s in action()["runs"]["steps"] if s.get("id") == "run"]
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "mcp-scale").write_text("#!/bin/sh\nexit 1\n")
+    (fake / "mcp-scale").chmod(0o755)
+    output = tmp_path / "output"
+    context = {"inputs.profile": "p.yaml", "inputs.args": "", "inputs.out": str(tmp_path)}
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "GITHUB_OUTPUT": str(output)}
+    assert run_step(step, context, env) == 0
+    assert output.read_text().splitlines() == ["exit-code=1"]

@@ -104,11 +104,20 @@ def test_each_defect_is_caught_by_its_checker_and_the_clean_server_passes(
     assert good["verdict"] == "pass", [c for c in good["checkers"] if c["status"] != "pass"]
 
 
-# The 2026-07-28 MRTR defects are shown on real nodes by tests/integration/test_defects.py;
-# they join CAUGHT_BY when the harness's MRTR checker (issue #11, its load-client half) lands.
-WITHOUT_RUN_CHECKER_YET = {Defect.NODE_LOCAL_STATE_KEY, Defect.REPLAYABLE_STATE}
+# Defects shown elsewhere, and why.
+SHOWN_ELSEWHERE = {
+    # It needs a trend over time: tests/e2e/test_soak.py shows the leak checker catch it.
+    Defect.LEAK,
+    # No harness run drives subscriptions/listen (2026-07-28) yet, so no checker judges listen
+    # delivery: tests/integration/test_defects.py::test_local_listen shows the defect until
+    # the listen-delivery checker comes with the 2026-07-28 load client (issue #11).
+    Defect.LOCAL_LISTEN,
+    # The 2026-07-28 MRTR defects: tests/integration/test_defects.py (test_node_local_state_key,
+    # test_replayable_state) shows them until the MRTR-round checker joins CAUGHT_BY.
+    Defect.NODE_LOCAL_STATE_KEY,
+    Defect.REPLAYABLE_STATE,
+}
 
 
-def test_every_defect_but_the_leak_has_a_checker_here() -> None:
-    # The leak needs a trend over time: tests/e2e/test_soak.py shows the leak checker catch it.
-    assert set(CAUGHT_BY) == set(Defect) - {Defect.LEAK} - WITHOUT_RUN_CHECKER_YET
+def test_every_defect_but_those_shown_elsewhere_has_a_checker_here() -> None:
+    assert set(CAUGHT_BY) == set(Defect) - SHOWN_ELSEWHERE

@@ -7,18 +7,23 @@ fail both ways: a defect that stopped injecting its fault, or a clean server tha
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from harness.cluster.local import LocalCluster
-from reference_server.defects import Defect
-from reference_server.protocol import INVALID_PARAMS
+from harness.cluster.redis_process import RedisProcess
+from reference_server.config import ServerConfig
+from reference_server.defects import Defect, parse_defects
+from reference_server.node import build_node
+from reference_server.protocol import INVALID_PARAMS, JsonDict
+from reference_server.subscriptions import Change, listen
 from tests.support import mcp_modern as modern
 from tests.support.mcp_http import (
     ListeningStream,
@@ -412,3 +417,62 @@ def test_replayable_state(make_cluster: Factory, defect: str | None) -> None:
     else:
         assert replay.error["code"] == INVALID_PARAMS, replay.body
         assert "already used" in replay.error["message"]
+
+
+@pytest.mark.timeout(60)
+@_defect_param("local-listen")
+def test_local_listen(redis_server: RedisProcess, defect: str | None) -> None:
+    """A change published on n1 reaches the listen stream on n2 unless the defect is on.
+
+    Two nodes as ``build_node`` assembles them, on one real Redis, in this process: the
+    listen streams are read from ``reference_server.subscriptions.listen`` directly, since
+    serving subscriptions/listen over HTTP belongs to the 2026-07-28 request path.
+    """
+
+    async def scenario() -> bool:
+        defects = parse_defects([defect] if defect else [])
+        nodes = [
+            build_node(
+                ServerConfig(
+                    node_id=node_id,
+                    session_store="redis",
+                    stream_manager="redis",
+                    redis_url=redis_server.url,
+                    defects=defects,
+                )
+            )
+            for node_id in ("n1", "n2")
+        ]
+        for node in nodes:
+            await node.start()
+        try:
+            wanted = {"_meta": {}, "notifications": {"toolsListChanged": True}}
+            on_n1, on_n2 = (listen(1, wanted, node.bus, keepalive=60.0) for node in nodes)
+            for stream in (on_n1, on_n2):
+                await asyncio.wait_for(anext(stream), 5)
+            await nodes[0].bus.publish(Change.list_changed("tools", {"nonce": "from-n1"}))
+            # The publisher's own stream gets it either way.
+            assert await _next_nonce(on_n1) == "from-n1"
+            # Positive control, published after: on n2 it comes second if the first crossed.
+            await nodes[1].bus.publish(Change.list_changed("tools", {"nonce": "from-n2"}))
+            crossed = await _next_nonce(on_n2) == "from-n1"
+            for stream in (on_n1, on_n2):
+                await stream.aclose()
+            return crossed
+        finally:
+            for node in nodes:
+                await node.close()
+
+    crossed = asyncio.run(scenario())
+    assert crossed == (defect is None)
+
+
+async def _next_nonce(stream: AsyncGenerator[JsonDict | None, None]) -> str:
+    async def first_message() -> JsonDict:
+        async for item in stream:
+            if item is not None:
+                return item
+        raise AssertionError("the listen stream ended")
+
+    message = await asyncio.wait_for(first_message(), 5)
+    return str(message["params"]["_meta"]["nonce"])
