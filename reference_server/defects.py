@@ -20,6 +20,8 @@ class Defect(StrEnum):
     CROSS_SESSION = "cross-session"
     FORGET_LOG_LEVEL = "forget-log-level"
     ZOMBIE_STREAMS = "zombie-streams"
+    NODE_LOCAL_STATE_KEY = "node-local-state-key"
+    REPLAYABLE_STATE = "replayable-state"
     LOCAL_LISTEN = "local-listen"
 
 
@@ -33,6 +35,9 @@ DESCRIPTIONS: dict[Defect, str] = {
     Defect.FORGET_LOG_LEVEL: "logging/setLevel is kept in the node's memory, not the SessionStore",
     Defect.ZOMBIE_STREAMS: "a node cut from Redis pub/sub keeps its SSE streams open, receiving "
     "nothing",
+    Defect.NODE_LOCAL_STATE_KEY: "each node seals requestState with its own random key, so a "
+    "retry on another node is refused",
+    Defect.REPLAYABLE_STATE: "a requestState is accepted any number of times (not single-use)",
     Defect.LOCAL_LISTEN: "listen notifications (2026-07-28) reach only the emitting node's streams",
 }
 NAMES: tuple[str, ...] = tuple(defect.value for defect in Defect)

@@ -30,6 +30,7 @@ from harness.chaos.faults import FaultSubject, Scope, apply_fault
 from harness.cluster.base import ClusterStartError
 from harness.cluster.launch import LaunchSpec, command_line
 from harness.cluster.local import _RedisSubject
+from harness.cluster.node_process import new_state_key
 from harness.cluster.redis_process import RedisProcess, free_port
 from harness.cluster.registry import group_match, group_members
 from harness.monitor import SampleTarget
@@ -210,6 +211,7 @@ class CommandCluster:
     token: str = field(default_factory=lambda: secrets.token_hex(6))
     links: NetworkLinks | None = None
     client_ports: dict[str, int] = field(default_factory=dict)
+    state_key: str = field(default_factory=new_state_key)
 
     def start(self) -> CommandCluster:
         try:
@@ -246,6 +248,7 @@ class CommandCluster:
             "redis_url": redis_url,
             "run_dir": str(self.run_dir.resolve()),
             "python": sys.executable,
+            "state_key": self.state_key,
         }
         launch = self.launch
         return CommandNode(

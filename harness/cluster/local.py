@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from harness.chaos.faults import FaultSubject, Scope, apply_fault
-from harness.cluster.node_process import NodeProcess
+from harness.cluster.node_process import NodeProcess, new_state_key
 from harness.cluster.redis_process import RedisProcess
 from harness.monitor import SampleTarget
 from harness.network.link import LinkSide
@@ -27,6 +27,7 @@ class LocalCluster:
     node_args: tuple[str, ...] = ()
     # The links the run's network faults touch: the fault proxy stands in them (none: no proxy).
     proxied: frozenset[LinkSide] = frozenset()
+    state_key: str = field(default_factory=new_state_key)
     redis: RedisProcess | None = None
     members: dict[str, NodeProcess] = field(default_factory=dict)
     links: NetworkLinks | None = None
@@ -47,6 +48,7 @@ class LocalCluster:
                     defects=self.defects,
                     log_dir=self.log_dir,
                     extra_args=self.node_args,
+                    state_key=self.state_key,
                 )
                 self.members[node.node_id] = node
                 node.start()

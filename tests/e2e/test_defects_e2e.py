@@ -115,6 +115,10 @@ SHOWN_ELSEWHERE = {
     # delivery: tests/integration/test_defects.py::test_local_listen shows the defect until
     # the listen-delivery checker comes with the 2026-07-28 load client (issue #11).
     Defect.LOCAL_LISTEN,
+    # The 2026-07-28 MRTR defects: tests/integration/test_defects.py (test_node_local_state_key,
+    # test_replayable_state) shows them until the MRTR-round checker joins CAUGHT_BY.
+    Defect.NODE_LOCAL_STATE_KEY,
+    Defect.REPLAYABLE_STATE,
 }
 
 

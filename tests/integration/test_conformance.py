@@ -1,8 +1,9 @@
 """The official MCP conformance suite against one reference-server node in Redis mode.
 
-Runs the server scenarios that spec revision 2025-11-25 requires (the suite's
-``--requirements``, frozen at the revision's release) of npm @modelcontextprotocol/conformance,
-with tests/integration/conformance_expected_failures.yml as the baseline. Needs
+Runs the server scenarios that each spec revision requires (the suite's ``--requirements``,
+frozen at the revision's release) of npm @modelcontextprotocol/conformance: 2025-11-25 (the
+handshake era) and 2026-07-28 (stateless), against the same node, each with its baseline of
+expected failures (EXPECTED_FAILURES). Needs
 scripts/install_conformance.sh (CI runs it); skipped, saying so, when the suite or a
 Node >= 22 is missing. Starts its own redis-server and server node, and stops both however it
 ends.
@@ -31,8 +32,11 @@ from tests.support.conformance import (
     summary,
 )
 
-EXPECTED_FAILURES = ROOT / "tests/integration/conformance_expected_failures.yml"
-REVISION = "2025-11-25"
+# Per revision: the suite's --expected-failures file (a listed scenario that passes fails too).
+EXPECTED_FAILURES = {
+    "2025-11-25": ROOT / "tests/integration/conformance_expected_failures.yml",
+    "2026-07-28": ROOT / "tests/integration/conformance_expected_failures_2026-07-28.yml",
+}
 
 SERVER_START_TIMEOUT = 30.0
 SUITE_TIMEOUT = 240.0
@@ -119,20 +123,23 @@ def suite_node() -> str:
 
 
 # suite_node comes first so that a missing suite skips before Redis and the node start.
-def test_conformance_suite_passes(suite_node: str, server_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("revision", sorted(EXPECTED_FAILURES))
+def test_conformance_suite_passes(
+    suite_node: str, server_url: str, tmp_path: Path, revision: str
+) -> None:
     results = tmp_path / "conformance-results"
     command = [
         suite_node,
         str(SUITE_ENTRY),
         "server",
         "--url", server_url,
-        "--requirements", REVISION,
-        "--expected-failures", str(EXPECTED_FAILURES),
+        "--requirements", revision,
+        "--expected-failures", str(EXPECTED_FAILURES[revision]),
         "--output-dir", str(results),
     ]  # fmt: skip
     returncode, output = run_suite(command, SUITE_TIMEOUT)
     assert "=== SUMMARY ===" in output, f"the suite did not run its scenarios:\n{output[-6000:]}"
     assert returncode == 0, (
-        f"conformance suite failed (exit {returncode}; per-check results in {results}):\n"
-        f"{summary(output)}"
+        f"conformance suite failed for {revision} (exit {returncode}; per-check results in "
+        f"{results}):\n{summary(output)}"
     )
