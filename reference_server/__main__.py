@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
+from pathlib import Path
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -13,6 +15,7 @@ from uvicorn.config import STARTUP_FAILURE
 from reference_server.app import create_app
 from reference_server.config import ServerConfig
 from reference_server.defects import DESCRIPTIONS, NAMES, parse_defects
+from reference_server.mrtr.state import MIN_KEY_BYTES, STATE_KEY_ENV
 from reference_server.node import Node
 from reference_server.streams.base import EventLogLimits
 
@@ -52,8 +55,22 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
         default=EventLogLimits.retention,
         help="seconds an event is kept for resume (a client away longer misses it)",
     )
+    parser.add_argument(
+        "--state-key-file",
+        type=Path,
+        help="file holding the key every node of the cluster seals 2026-07-28 requestState "
+        f"with (at least {MIN_KEY_BYTES} bytes; else env {STATE_KEY_ENV}; else a random key of "
+        "this node's own, and a retry is accepted only by the node that asked)",
+    )
+    parser.add_argument(
+        "--request-state-ttl",
+        type=float,
+        default=300.0,
+        help="seconds a 2026-07-28 requestState is accepted after it was issued",
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
+    state_key = _state_key(parser, args.state_key_file)
     return args, ServerConfig(
         node_id=args.node_id,
         session_store=args.session_store,
@@ -64,6 +81,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
         max_body_bytes=args.max_body_bytes,
         redis_timeout=args.redis_timeout,
         event_log=EventLogLimits(args.event_log_entries, args.event_log_retention),
+        state_key=state_key,
+        request_state_ttl=args.request_state_ttl,
     )
 
 
@@ -86,6 +105,27 @@ class NodeServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.node.bus.shutdown()
         await super().shutdown(sockets)
+
+
+def _state_key(parser: argparse.ArgumentParser, path: Path | None) -> bytes | None:
+    """The cluster's requestState key from --state-key-file or the environment, or None."""
+    if path is not None:
+        try:
+            key = path.read_bytes().strip()
+        except OSError as exc:
+            parser.error(f"--state-key-file {path}: {exc.strerror}")
+        where = f"--state-key-file {path}"
+    else:
+        key = os.environ.get(STATE_KEY_ENV, "").strip().encode()
+        where = f"env {STATE_KEY_ENV}"
+        if not key:
+            return None
+    if len(key) < MIN_KEY_BYTES:
+        parser.error(
+            f"{where}: the requestState key has {len(key)} bytes; it needs at least "
+            f"{MIN_KEY_BYTES} (e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    return key
 
 
 def main(argv: list[str] | None = None) -> None:

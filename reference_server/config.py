@@ -23,3 +23,8 @@ class ServerConfig:
     client_request_timeout: float = 30.0
     event_log: EventLogLimits = field(default_factory=EventLogLimits)
     allowed_origins: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+    # The key every node of a cluster seals requestState (2026-07-28 MRTR) with; None: a random
+    # key of this node's own, so only this node accepts the states it issues.
+    state_key: bytes | None = None
+    # How long a requestState is accepted after it was issued, seconds.
+    request_state_ttl: float = 300.0

@@ -20,6 +20,8 @@ class Defect(StrEnum):
     CROSS_SESSION = "cross-session"
     FORGET_LOG_LEVEL = "forget-log-level"
     LOCAL_LISTEN = "local-listen"
+    NODE_LOCAL_STATE_KEY = "node-local-state-key"
+    REPLAYABLE_STATE = "replayable-state"
 
 
 DESCRIPTIONS: dict[Defect, str] = {
@@ -31,6 +33,9 @@ DESCRIPTIONS: dict[Defect, str] = {
     Defect.CROSS_SESSION: "about 1 in 1,000 notifications goes to another session",
     Defect.FORGET_LOG_LEVEL: "logging/setLevel is kept in the node's memory, not the SessionStore",
     Defect.LOCAL_LISTEN: "listen notifications (2026-07-28) reach only the emitting node's streams",
+    Defect.NODE_LOCAL_STATE_KEY: "each node seals requestState with its own random key, so a "
+    "retry on another node is refused",
+    Defect.REPLAYABLE_STATE: "a requestState is accepted any number of times (not single-use)",
 }
 NAMES: tuple[str, ...] = tuple(defect.value for defect in Defect)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reference_server.defects import Defect
 from reference_server.errors import StoreUnavailable
+from reference_server.mrtr.rounds import InputRequired, InputRound
 from reference_server.node import Node
 from reference_server.protocol import (
     INVALID_PARAMS,
@@ -21,6 +23,9 @@ from reference_server.protocol import (
 )
 from reference_server.sessions.base import SessionRecord
 from reference_server.tools.base import ToolContext, text_result
+
+if TYPE_CHECKING:
+    from reference_server.modern.meta import RequestMeta
 
 SERVER_INFO = {"name": "mcp-scale-reference", "version": "0.1.0"}
 CAPABILITIES: JsonDict = {
@@ -41,6 +46,21 @@ class Call:
     session: SessionRecord | None
     send_related: Callable[[JsonDict], Awaitable[None]]
     ask_client: Callable[[str, JsonDict], Awaitable[JsonDict]]
+    # Only in 2026-07-28: the request's _meta (in place of a session) and its MRTR round.
+    meta: RequestMeta | None = None
+    input_round: InputRound | None = None
+
+    @property
+    def capabilities(self) -> JsonDict | None:
+        if self.meta is not None:
+            return self.meta.capabilities
+        return self.session.capabilities if self.session is not None else None
+
+    @property
+    def log_level(self) -> str | None:
+        if self.meta is not None:
+            return self.meta.log_level
+        return self.session.log_level if self.session is not None else "debug"
 
 
 def negotiate_version(params: JsonDict) -> str:
@@ -122,10 +142,13 @@ class Dispatcher:
             defects=self._node.config.defects,
             send_related=call.send_related,
             ask_client=call.ask_client,
+            capabilities=call.capabilities,
+            log_level=call.log_level,
+            input_round=call.input_round,
         )
         try:
             return await tool.handler(arguments, ctx)
-        except (RpcError, StoreUnavailable):
+        except (RpcError, StoreUnavailable, InputRequired):
             raise
         except Exception as exc:  # a tool's own failure is a tool result, not a protocol error
             return text_result(f"{type(exc).__name__}: {exc}", is_error=True)
@@ -144,7 +167,9 @@ class Dispatcher:
         for template in self._node.catalog.templates:
             if template.matches(uri):
                 return {"contents": [template.read(uri)]}
-        raise RpcError(RESOURCE_NOT_FOUND, f"resource not found: {uri}", {"uri": uri})
+        # 2026-07-28 moved this error from -32002 to Invalid Params (changelog, minor 6).
+        code = INVALID_PARAMS if call.meta is not None else RESOURCE_NOT_FOUND
+        raise RpcError(code, f"resource not found: {uri}", {"uri": uri})
 
     async def _subscribe(self, params: JsonDict, call: Call) -> JsonDict:
         if call.session is not None:
@@ -172,6 +197,13 @@ class Dispatcher:
         ]
         if missing:
             raise RpcError(INVALID_PARAMS, f"missing prompt arguments: {', '.join(missing)}")
+        if prompt.elicit is not None and call.input_round is not None:
+            # The prompt asks the user for what it needs; accepted strings fill its arguments.
+            answers = call.input_round.answers(prompt.elicit, call.capabilities or {})
+            for answer in answers.values():
+                content = answer.get("content")
+                if answer.get("action") == "accept" and isinstance(content, dict):
+                    arguments = {**arguments, **{k: v for k, v in content.items() if _is_str(v)}}
         return {"description": prompt.description, "messages": prompt.render(arguments)}
 
     async def _set_level(self, params: JsonDict, call: Call) -> JsonDict:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import secrets
 from dataclasses import dataclass, field
 
 from reference_server.config import ServerConfig
 from reference_server.defects import Defect
 from reference_server.errors import StoreUnavailable
+from reference_server.mrtr import (
+    InMemoryRequestStateStore,
+    RedisRequestStateStore,
+    RequestStateStore,
+    StateSealer,
+)
 from reference_server.redis_guard import RedisGuard, connect, connect_subscriber
 from reference_server.sessions import InMemorySessionStore, RedisSessionStore, SessionStore
 from reference_server.stats import NodeStats
@@ -16,6 +24,8 @@ from reference_server.streams import InMemoryStreamManager, RedisStreamManager, 
 from reference_server.subscriptions import InMemorySubscriptionBus, SubscriptionBus
 from reference_server.subscriptions.redis import RedisSubscriptionBus
 from reference_server.tools import Catalog, conformance, pack
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,6 +37,8 @@ class Node:
     bus: SubscriptionBus
     catalog: Catalog
     stats: NodeStats
+    state_sealer: StateSealer
+    state_store: RequestStateStore
     # Only with the forget-log-level defect: levels kept here instead of in the store.
     local_log_levels: dict[str, str] = field(default_factory=dict)
     # Only with the leak defect: what is never freed.
@@ -38,6 +50,7 @@ class Node:
         await self.store.start()
         await self.streams.start()
         await self.bus.start()
+        await self.state_store.start()
         self._sweeper = asyncio.create_task(self._sweep_expired(), name="sweep-expired")
 
     async def close(self) -> None:
@@ -46,6 +59,7 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.bus.close()
+        await self.state_store.close()
         await self.streams.close()
         await self.store.close()
 
@@ -109,4 +123,23 @@ def build_node(config: ServerConfig) -> Node:
         )
     else:
         bus = InMemorySubscriptionBus()
-    return Node(config, store, streams, bus, build_catalog(), stats)
+    state_store: RequestStateStore
+    if config.session_store == "redis":
+        assert redis is not None
+        state_store = RedisRequestStateStore(redis, guard)
+    else:
+        state_store = InMemoryRequestStateStore()
+    sealer = StateSealer(_state_key(config), config.request_state_ttl)
+    return Node(config, store, streams, bus, build_catalog(), stats, sealer, state_store)
+
+
+def _state_key(config: ServerConfig) -> bytes:
+    if config.state_key is not None and Defect.NODE_LOCAL_STATE_KEY not in config.defects:
+        return config.state_key
+    if config.state_key is None and config.session_store == "redis":
+        _log.warning(
+            "no shared requestState key (--state-key-file or MCP_SCALE_STATE_KEY): "
+            "2026-07-28 MRTR retries are accepted only by node %s",
+            config.node_id,
+        )
+    return secrets.token_bytes(32)

@@ -19,6 +19,11 @@ INTERNAL_ERROR = -32603
 STORE_UNAVAILABLE = -32001
 REQUEST_TIMEOUT = -32002
 
+# 2026-07-28 (basic/index.mdx, "Error Codes").
+HEADER_MISMATCH = -32020
+MISSING_CLIENT_CAPABILITY = -32021
+UNSUPPORTED_PROTOCOL_VERSION = -32022
+
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 

@@ -22,6 +22,15 @@ from starlette.responses import Response, StreamingResponse
 from reference_server.defects import Defect
 from reference_server.dispatcher import Call, Dispatcher, initialize_result, negotiate_version
 from reference_server.errors import StoreUnavailable
+from reference_server.http_wire import (
+    SSE_HEADERS,
+    HttpError,
+    dumps,
+    json_response,
+    media_types,
+    sse_event,
+)
+from reference_server.modern import ModernTransport, is_modern
 from reference_server.node import Node
 from reference_server.protocol import (
     INTERNAL_ERROR,
@@ -49,48 +58,25 @@ VERSION_HEADER = "mcp-protocol-version"
 SSE_KEEPALIVE = 15.0
 # Clients of 2025-11-25 reconnect this soon (ms) after the server ends a stream.
 SSE_RETRY_MS = 1000
-_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # Far deeper than any MCP message, far shallower than what overflows a serializer's stack
 # when a message is echoed, stored or forwarded.
 MAX_NESTING = 128
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
 
-class HttpError(Exception):
-    """Ends a request with ``status`` and a JSON-RPC error body."""
-
-    def __init__(self, status: int, code: int, message: str, request_id: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-
-
-def _dumps(message: JsonDict) -> str:
-    return json.dumps(message, separators=(",", ":"))
-
-
-def json_response(
-    message: JsonDict, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(_dumps(message), status, headers, media_type="application/json")
-
-
-def sse_event(data: str, event_id: str | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: message\ndata: {data}\n\n"
-
-
 class McpTransport:
     def __init__(self, node: Node) -> None:
         self._node = node
         self._dispatcher = Dispatcher(node)
+        self._modern = ModernTransport(node, self._dispatcher)
 
     async def handle(self, request: Request) -> Response:
         self._node.stats.requests += 1
         try:
             _check_origin(request, self._node.config.allowed_origins)
+            if request.method != "POST" and is_modern(request.headers, None):
+                # 2026-07-28 has no GET stream and no sessions to DELETE.
+                raise HttpError(405, INVALID_REQUEST, f"{request.method} is not used in 2026-07-28")
             if request.method == "POST":
                 return await self._post(request)
             if request.method == "GET":
@@ -99,23 +85,25 @@ class McpTransport:
                 return await self._delete(request)
             raise HttpError(405, INVALID_REQUEST, f"method {request.method} not allowed")
         except HttpError as exc:
-            return json_response(error_response(exc.request_id, exc.code, exc.message), exc.status)
+            return exc.response()
         except StoreUnavailable as exc:
             return json_response(
                 error_response(None, STORE_UNAVAILABLE, f"session store unavailable: {exc}"), 503
             )
 
     async def _post(self, request: Request) -> Response:
-        accept = _media_types(request.headers.get("accept", ""))
+        accept = media_types(request.headers.get("accept", ""))
         wants_json = bool(accept & {"application/json", "application/*", "*/*"})
         wants_sse = bool(accept & {"text/event-stream", "text/*", "*/*"})
         if not wants_json:
             raise HttpError(
                 406, INVALID_REQUEST, "Accept must list application/json and text/event-stream"
             )
-        if _media_types(request.headers.get("content-type", "")) != {"application/json"}:
+        if media_types(request.headers.get("content-type", "")) != {"application/json"}:
             raise HttpError(415, INVALID_REQUEST, "Content-Type must be application/json")
         message = await self._read_message(request)
+        if is_modern(request.headers, message):
+            return await self._modern.post(request, message, wants_sse)
         # A client that cannot take SSE at all is served statelessly: plain JSON, no session.
         stateful = "text/event-stream" in accept
         if message.get("method") == "initialize" and "id" in message:
@@ -222,17 +210,17 @@ class McpTransport:
                     getter = asyncio.ensure_future(outbox.get())
                     await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
                     if getter.done():
-                        yield sse_event(_dumps(getter.result()))
+                        yield sse_event(dumps(getter.result()))
                         continue
                     getter.cancel()
                     while not outbox.empty():
-                        yield sse_event(_dumps(outbox.get_nowait()))
-                    yield sse_event(_dumps(task.result()))
+                        yield sse_event(dumps(outbox.get_nowait()))
+                    yield sse_event(dumps(task.result()))
                     return
             finally:
                 task.cancel()
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
+        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
     def _asker(
         self, session: SessionRecord | None, send: Callable[[JsonDict], Awaitable[None]]
@@ -272,7 +260,7 @@ class McpTransport:
             )
 
     async def _get(self, request: Request) -> Response:
-        accept = _media_types(request.headers.get("accept", ""))
+        accept = media_types(request.headers.get("accept", ""))
         if not accept & {"text/event-stream", "text/*", "*/*"}:
             raise HttpError(406, INVALID_REQUEST, "GET needs Accept: text/event-stream")
         session = await self._session(request)
@@ -298,7 +286,7 @@ class McpTransport:
                 # until its TTL and dropped the pooled connection).
                 await asyncio.shield(streams.release_stream(stream))
 
-        headers = {**_SSE_HEADERS, "Mcp-Session-Id": session.session_id}
+        headers = {**SSE_HEADERS, "Mcp-Session-Id": session.session_id}
         return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
     async def _delete(self, request: Request) -> Response:
@@ -306,11 +294,6 @@ class McpTransport:
         await self._node.store.delete(session.session_id)
         await self._node.streams.forget_session(session.session_id)
         return Response(status_code=200)
-
-
-def _media_types(header: str) -> set[str]:
-    """The media types a header lists: lower case, without parameters ("; q=0.9")."""
-    return {part.split(";", 1)[0].strip().lower() for part in header.split(",")}
 
 
 def parse_json(body: bytes | bytearray) -> Any:

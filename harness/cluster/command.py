@@ -30,6 +30,7 @@ from harness.chaos.faults import FaultSubject, Scope, apply_fault
 from harness.cluster.base import ClusterStartError
 from harness.cluster.launch import LaunchSpec, command_line
 from harness.cluster.local import _RedisSubject
+from harness.cluster.node_process import new_state_key
 from harness.cluster.redis_process import RedisProcess, free_port
 from harness.cluster.registry import group_match, group_members
 from harness.monitor import SampleTarget
@@ -204,6 +205,7 @@ class CommandCluster:
     redis: RedisProcess | None = None
     members: dict[str, CommandNode] = field(default_factory=dict)
     token: str = field(default_factory=lambda: secrets.token_hex(6))
+    state_key: str = field(default_factory=new_state_key)
 
     def start(self) -> CommandCluster:
         try:
@@ -230,6 +232,7 @@ class CommandCluster:
             "redis_url": self.redis.url if self.redis else "",
             "run_dir": str(self.run_dir.resolve()),
             "python": sys.executable,
+            "state_key": self.state_key,
         }
         launch = self.launch
         return CommandNode(

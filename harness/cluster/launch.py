@@ -8,6 +8,8 @@ values and cwd are filled per node::
     {index}      1 .. N                                    {run_dir}  the run directory
     {redis_url}  the run's own redis-server (asking for it starts one)
     {python}     the interpreter mcp-scale runs on (for Python servers of this checkout)
+    {state_key}  a random key (hex) shared by the run's nodes, e.g. for sealing 2026-07-28
+                 requestState (the reference server reads it from MCP_SCALE_STATE_KEY)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from harness.durations import parse_duration
 
-PLACEHOLDERS = ("port", "node_id", "index", "redis_url", "run_dir", "python")
+PLACEHOLDERS = ("port", "node_id", "index", "redis_url", "run_dir", "python", "state_key")
 SESSIONS = ("local", "shared")
 FIELDS = ("command", "env", "cwd", "ready", "ready_timeout", "redis", "sessions", "path")
 # The flags that override each field (mcp-scale run --backend command ...).

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from harness.chaos.faults import FaultSubject, Scope, apply_fault
-from harness.cluster.node_process import NodeProcess
+from harness.cluster.node_process import NodeProcess, new_state_key
 from harness.cluster.redis_process import RedisProcess
 from harness.monitor import SampleTarget
 
@@ -23,6 +23,7 @@ class LocalCluster:
     redis_persistent: bool = True
     log_dir: Path | None = None
     node_args: tuple[str, ...] = ()
+    state_key: str = field(default_factory=new_state_key)
     redis: RedisProcess | None = None
     members: dict[str, NodeProcess] = field(default_factory=dict)
 
@@ -38,6 +39,7 @@ class LocalCluster:
                     defects=self.defects,
                     log_dir=self.log_dir,
                     extra_args=self.node_args,
+                    state_key=self.state_key,
                 )
                 self.members[node.node_id] = node
                 node.start()

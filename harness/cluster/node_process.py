@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -15,6 +16,13 @@ import httpx
 from harness.cluster.base import ClusterStartError
 from harness.cluster.child_process import signal_and_wait
 from harness.cluster.redis_process import free_port
+from reference_server.mrtr.state import STATE_KEY_ENV
+
+
+def new_state_key() -> str:
+    """A cluster's requestState key: every node of one cluster gets the same, so a 2026-07-28
+    MRTR retry is accepted by whichever node takes it."""
+    return secrets.token_hex(32)
 
 
 class NodeStartError(ClusterStartError):
@@ -30,6 +38,8 @@ class NodeProcess:
     port: int = 0
     log_dir: Path | None = None
     extra_args: tuple[str, ...] = ()
+    # The cluster's requestState key (hex), given to the node as MCP_SCALE_STATE_KEY.
+    state_key: str = ""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     paused: bool = False
 
@@ -71,6 +81,8 @@ class NodeProcess:
         if not self.port:
             self.port = free_port()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.state_key:
+            env[STATE_KEY_ENV] = self.state_key
         if self.log_dir is None:
             self.process = subprocess.Popen(
                 self.command(),

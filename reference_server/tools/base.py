@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reference_server.defects import Defect
+from reference_server.mrtr.rounds import InputRound
 from reference_server.protocol import INVALID_PARAMS, JsonDict, RequestId, RpcError
 from reference_server.sessions.base import SessionRecord, SessionStore
 from reference_server.streams.base import StreamManager
@@ -39,11 +40,36 @@ class ToolContext:
     defects: frozenset[Defect]
     # Sends a notification on the stream of the POST that called the tool.
     send_related: Callable[[JsonDict], Awaitable[None]]
-    # Sends a server->client request (sampling, elicitation, roots) and awaits its result.
+    # Sends a server->client request (sampling, elicitation, roots) and awaits its result
+    # (2025 revisions; the 2026-07-28 revision asks through gather_input instead).
     ask_client: Callable[[str, JsonDict], Awaitable[JsonDict]]
     # Where changes go to the subscriptions/listen streams of every node (2026-07-28). None
     # until the dispatcher passes the node's bus (``bus=node.bus``): then nothing is published.
     bus: SubscriptionBus | None = None
+    # The client's declared capabilities: the session's, or the request's _meta in 2026-07-28;
+    # None when unknown (a 2025 call without a session).
+    capabilities: JsonDict | None = None
+    # The least level of notifications/message to send for this call; None: send none
+    # (2026-07-28 without io.modelcontextprotocol/logLevel).
+    log_level: str | None = "debug"
+    # Only in 2026-07-28: what the client brought to this round of a multi round-trip request.
+    input_round: InputRound | None = None
+
+
+async def gather_input(
+    ctx: ToolContext,
+    requests: JsonDict,
+    state: JsonDict | None = None,
+    needs_state: bool = False,
+) -> JsonDict:
+    """The client's answer to each of ``requests`` ({key: {"method", "params"}}), in either era.
+
+    2025 revisions: each is sent as a server->client request on the call's stream. 2026-07-28:
+    the answers come in the retry's ``inputResponses`` (InputRound.answers).
+    """
+    if ctx.input_round is None:
+        return {key: await ctx.ask_client(r["method"], r["params"]) for key, r in requests.items()}
+    return ctx.input_round.answers(requests, ctx.capabilities or {}, state, needs_state)
 
 
 ToolHandler = Callable[[JsonDict, ToolContext], Awaitable[JsonDict]]
@@ -123,6 +149,9 @@ class Prompt:
     description: str
     arguments: list[JsonDict]
     render: Callable[[dict[str, str]], list[JsonDict]]
+    # 2026-07-28 only: input requests ({key: {"method", "params"}}) asked before rendering; the
+    # strings of an accepted elicitation become arguments.
+    elicit: JsonDict | None = None
 
     def describe(self) -> JsonDict:
         return {"name": self.name, "description": self.description, "arguments": self.arguments}

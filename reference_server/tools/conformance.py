@@ -17,6 +17,7 @@ import struct
 
 from reference_server.protocol import (
     INVALID_PARAMS,
+    MISSING_CLIENT_CAPABILITY,
     JsonDict,
     RpcError,
     log_level_allows,
@@ -29,6 +30,7 @@ from reference_server.tools.base import (
     ResourceTemplate,
     Tool,
     ToolContext,
+    gather_input,
     optional,
     require,
     text_result,
@@ -147,12 +149,12 @@ JSON_SCHEMA_2020_12_INPUT: JsonDict = {
 
 
 async def tool_with_logging(args: JsonDict, ctx: ToolContext) -> JsonDict:
-    level = ctx.session.log_level if ctx.session is not None else "debug"
+    level = ctx.log_level
     steps = ("Tool execution started", "Tool processing data", "Tool execution completed")
     for index, text in enumerate(steps):
         if index:
             await asyncio.sleep(STEP_DELAY)
-        if log_level_allows("info", level):
+        if level is not None and log_level_allows("info", level):
             params = {"level": "info", "logger": LOGGER, "data": text}
             await ctx.send_related(notification("notifications/message", params))
     return text_result("Tool with logging executed successfully")
@@ -179,12 +181,21 @@ async def tool_with_progress(args: JsonDict, ctx: ToolContext) -> JsonDict:
 
 
 def _client_lacks(ctx: ToolContext, capability: str) -> bool:
-    """True when the session is known and its client did not declare ``capability``."""
-    return ctx.session is not None and capability not in ctx.session.capabilities
+    """True, in a 2025 session, when its client did not declare ``capability`` (2026-07-28
+    answers a missing capability with -32021, from gather_input)."""
+    return (
+        ctx.input_round is None
+        and ctx.capabilities is not None
+        and capability not in ctx.capabilities
+    )
 
 
 async def _ask(ctx: ToolContext, method: str, params: JsonDict) -> JsonDict | str:
     """The client's result, or the text of why there is none."""
+    if ctx.input_round is not None:
+        answers = await gather_input(ctx, {"input": {"method": method, "params": params}})
+        answer: JsonDict = answers["input"]
+        return answer
     try:
         return await ctx.ask_client(method, params)
     except RpcError as error:
@@ -316,6 +327,142 @@ ENUMS_SCHEMA: JsonDict = {
 async def elicitation_enums(args: JsonDict, ctx: ToolContext) -> JsonDict:
     message = "Please select options from the enum fields"
     return await _elicit(ctx, message, ENUMS_SCHEMA, "Elicitation completed")
+
+
+# ---------------------------------------------------------------------------------------------
+# Multi round-trip requests (2026-07-28, input-required-result-* scenarios): each asks through
+# gather_input, so in a 2025 session the same tool asks with server->client requests instead.
+
+
+def _elicit_request(message: str, field: str, kind: str = "string") -> JsonDict:
+    schema = {"type": "object", "properties": {field: {"type": kind}}, "required": [field]}
+    return {
+        "method": "elicitation/create",
+        "params": {"mode": "form", "message": message, "requestedSchema": schema},
+    }
+
+
+def _sampling_request(text: str, max_tokens: int) -> JsonDict:
+    return {
+        "method": "sampling/createMessage",
+        "params": {
+            "messages": [{"role": "user", "content": {"type": "text", "text": text}}],
+            "maxTokens": max_tokens,
+        },
+    }
+
+
+ROOTS_REQUEST: JsonDict = {"method": "roots/list", "params": {}}
+
+
+def _content(answer: JsonDict, field: str) -> str:
+    content = answer.get("content")
+    value = content.get(field) if isinstance(content, dict) else None
+    return json.dumps(value) if value is not None and not isinstance(value, str) else value or ""
+
+
+def _roots(answer: JsonDict) -> str:
+    roots = answer.get("roots")
+    uris = [r.get("uri") for r in roots if isinstance(r, dict)] if isinstance(roots, list) else []
+    return ", ".join(str(uri) for uri in uris) or "no roots"
+
+
+async def mrtr_elicitation(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    # Stateless: the answer depends only on inputResponses, so no requestState is needed to
+    # finish (input-required-result-ignore-extra-params retries without one).
+    request = {"user_name": _elicit_request("What is your name?", "name")}
+    answers = await gather_input(ctx, request)
+    return text_result(f"Hello, {_content(answers['user_name'], 'name')}!")
+
+
+async def mrtr_sampling(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    request = {"capital_question": _sampling_request("What is the capital of France?", 100)}
+    answers = await gather_input(ctx, request)
+    return text_result(f"LLM response: {_sampled_text(answers['capital_question'])}")
+
+
+async def mrtr_list_roots(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    answers = await gather_input(ctx, {"client_roots": ROOTS_REQUEST})
+    return text_result(f"Client roots: {_roots(answers['client_roots'])}")
+
+
+async def mrtr_request_state(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    request = {"confirm": _elicit_request("Please confirm", "ok", "boolean")}
+    answers = await gather_input(ctx, request, {"asked": "confirm"}, needs_state=True)
+    return text_result(f"state-ok: confirmed={_content(answers['confirm'], 'ok')}")
+
+
+async def mrtr_tampered_state(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    request = {"confirm": _elicit_request("Please confirm", "ok", "boolean")}
+    await gather_input(ctx, request, {"asked": "confirm"}, needs_state=True)
+    return text_result("state-ok: the requestState verified")
+
+
+async def mrtr_multiple_inputs(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    requests = {
+        "user_name": _elicit_request("What is your name?", "name"),
+        "greeting": _sampling_request("Generate a greeting", 50),
+        "client_roots": ROOTS_REQUEST,
+    }
+    answers = await gather_input(ctx, requests, {"asked": "all"}, needs_state=True)
+    name = _content(answers["user_name"], "name")
+    greeting = _sampled_text(answers["greeting"])
+    return text_result(f"{greeting} {name} (roots: {_roots(answers['client_roots'])})")
+
+
+async def mrtr_multi_round(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    """Two rounds of input: the second round's state carries what the first brought."""
+    step1 = {"step1": _elicit_request("Step 1: What is your name?", "name")}
+    step2 = {"step2": _elicit_request("Step 2: What is your favorite color?", "color")}
+    state = ctx.input_round.state if ctx.input_round is not None else None
+    if state is not None and state.get("asked") == "step2":
+        name = str(state.get("name", ""))
+    else:
+        answers = await gather_input(ctx, step1, {"asked": "step1"}, needs_state=True)
+        name = _content(answers["step1"], "name")
+    answers = await gather_input(ctx, step2, {"asked": "step2", "name": name}, needs_state=True)
+    return text_result(f"{name} likes {_content(answers['step2'], 'color')}")
+
+
+async def mrtr_capabilities(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    """Asks only for what the client declared (mrtr.mdx: MUST NOT ask for the others)."""
+    declared = ctx.capabilities or {}
+    wanted = {
+        "user_name": ("elicitation", _elicit_request("What is your name?", "name")),
+        "greeting": ("sampling", _sampling_request("Generate a greeting", 50)),
+        "client_roots": ("roots", ROOTS_REQUEST),
+    }
+    requests = {key: request for key, (needs, request) in wanted.items() if needs in declared}
+    if not requests:
+        return text_result("the client declared no capability to ask it anything")
+    answers = await gather_input(ctx, requests, {"asked": sorted(requests)}, needs_state=True)
+    return text_result(f"answered: {', '.join(sorted(answers))}")
+
+
+async def missing_capability(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    """Needs sampling: without it declared the call fails with -32021 (server-stateless)."""
+    if ctx.capabilities is not None and "sampling" not in ctx.capabilities:
+        raise RpcError(
+            MISSING_CLIENT_CAPABILITY,
+            "test_missing_capability needs the client capability sampling",
+            {"requiredCapabilities": {"sampling": {}}},
+        )
+    return text_result("the client declared sampling")
+
+
+async def streaming_elicitation(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    request = {"user_name": _elicit_request("What is your name?", "name")}
+    answers = await gather_input(ctx, request)
+    return text_result(f"Hello, {_content(answers['user_name'], 'name')}!")
+
+
+PROMPT_CONTEXT_REQUEST: JsonDict = {
+    "user_context": _elicit_request("What context should the prompt use?", "context")
+}
+
+
+def _prompt_with_context(arguments: dict[str, str]) -> list[JsonDict]:
+    return [_text_message(f"Prompt with context: {arguments.get('context', 'none')}")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,6 +617,59 @@ def register(catalog: Catalog) -> None:
     )
     for name, description, schema, handler in streaming:
         catalog.add_tool(Tool(name, description, schema, handler, streams=True))
+    # server-stateless calls the logging tool by this name.
+    catalog.add_tool(
+        Tool(
+            "test_logging_tool",
+            "Emits log messages only for a request that asked for a log level",
+            NO_ARGUMENTS,
+            tool_with_logging,
+            streams=True,
+        )
+    )
+    catalog.add_tool(
+        Tool(
+            "test_streaming_elicitation",
+            "Asks for input on its response stream's final result, never with a request",
+            NO_ARGUMENTS,
+            streaming_elicitation,
+            streams=True,
+        )
+    )
+
+    mrtr = (
+        ("test_input_required_result_elicitation", "Asks for a name", mrtr_elicitation),
+        ("test_input_required_result_sampling", "Asks for a sampling", mrtr_sampling),
+        ("test_input_required_result_list_roots", "Asks for the roots", mrtr_list_roots),
+        (
+            "test_input_required_result_request_state",
+            "Asks for a confirmation with a requestState",
+            mrtr_request_state,
+        ),
+        (
+            "test_input_required_result_multiple_inputs",
+            "Asks for an elicitation, a sampling and the roots at once",
+            mrtr_multiple_inputs,
+        ),
+        ("test_input_required_result_multi_round", "Asks in two rounds", mrtr_multi_round),
+        (
+            "test_input_required_result_tampered_state",
+            "Refuses a requestState it did not issue",
+            mrtr_tampered_state,
+        ),
+        (
+            "test_input_required_result_capabilities",
+            "Asks only for what the client declared",
+            mrtr_capabilities,
+        ),
+        (
+            "test_missing_capability",
+            "Needs the sampling client capability",
+            missing_capability,
+        ),
+    )
+    for name, description, handler in mrtr:
+        catalog.add_tool(Tool(name, description, NO_ARGUMENTS, handler))
 
     catalog.add_resource(
         Resource(
@@ -537,6 +737,15 @@ def register(catalog: Catalog) -> None:
             "A prompt that includes image content",
             [],
             _prompt_with_image,
+        )
+    )
+    catalog.add_prompt(
+        Prompt(
+            "test_input_required_result_prompt",
+            "A prompt that asks the user for its context (2026-07-28)",
+            [],
+            _prompt_with_context,
+            elicit=PROMPT_CONTEXT_REQUEST,
         )
     )
     catalog.add_completer(complete)

@@ -20,6 +20,7 @@ from reference_server.tools.base import (
     Catalog,
     Tool,
     ToolContext,
+    gather_input,
     optional,
     require,
     text_result,
@@ -136,22 +137,31 @@ async def touch_resource(args: JsonDict, ctx: ToolContext) -> JsonDict:
 
 
 async def sample(args: JsonDict, ctx: ToolContext) -> JsonDict:
-    _session_id(ctx)
+    """Asks the client for a sampling: a server->client request in a 2025 session, an
+    input_required round in 2026-07-28 (whose requestState must come back, once, to any node)."""
     prompt = require(args, "prompt", str)
     nonce = require(args, "nonce", str)
-    assert ctx.session is not None
-    if "sampling" not in ctx.session.capabilities:
-        return text_result("the client did not declare the sampling capability", is_error=True)
+    if ctx.input_round is None:
+        _session_id(ctx)
+        if "sampling" not in (ctx.capabilities or {}):
+            return text_result("the client did not declare the sampling capability", is_error=True)
     params = {
         "messages": [{"role": "user", "content": {"type": "text", "text": prompt}}],
         "maxTokens": 64,
         "metadata": {"nonce": nonce},
         "_meta": {"nonce": nonce},
     }
-    answer = await ctx.ask_client("sampling/createMessage", params)
+    request = {"sample": {"method": "sampling/createMessage", "params": params}}
+    issued = {"nonce": nonce, "issued_by": ctx.node_id}
+    answer = (await gather_input(ctx, request, issued, needs_state=True))["sample"]
     content = answer.get("content")
     text = content.get("text", "") if isinstance(content, dict) else ""
-    return text_result(text, {"text": text, "nonce": nonce})
+    structured: JsonDict = {"text": text, "nonce": nonce}
+    if ctx.input_round is not None and ctx.input_round.state is not None:
+        # Which node asked and which one finished: a cluster's MRTR rounds are checked on this.
+        issued_by = ctx.input_round.state.get("issued_by")
+        structured.update(issued_by=issued_by, answered_by=ctx.node_id)
+    return text_result(text, structured)
 
 
 async def progress(args: JsonDict, ctx: ToolContext) -> JsonDict:
@@ -170,8 +180,8 @@ async def log(args: JsonDict, ctx: ToolContext) -> JsonDict:
     if level not in LOG_LEVELS:
         raise RpcError(INVALID_PARAMS, f"level must be one of {', '.join(LOG_LEVELS)}")
     message = require(args, "message", str)
-    session_level = ctx.session.log_level if ctx.session else "debug"
-    sent = log_level_allows(level, session_level)
+    session_level = ctx.log_level
+    sent = session_level is not None and log_level_allows(level, session_level)
     if sent:
         params = {"level": level, "logger": "log", "data": message}
         await ctx.send_related(notification("notifications/message", params))

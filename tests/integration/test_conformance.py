@@ -1,8 +1,9 @@
 """The official MCP conformance suite against one reference-server node in Redis mode.
 
-Runs the server scenarios that spec revision 2025-11-25 requires (the suite's
-``--requirements``, frozen at the revision's release) of npm @modelcontextprotocol/conformance,
-with tests/integration/conformance_expected_failures.yml as the baseline. Needs
+Runs the server scenarios that each spec revision requires (the suite's ``--requirements``,
+frozen at the revision's release) of npm @modelcontextprotocol/conformance: 2025-11-25 (the
+handshake era) and 2026-07-28 (stateless), against the same node, each with its baseline of
+expected failures (EXPECTED_FAILURES). Needs
 scripts/install_conformance.sh (CI runs it); skipped, saying so, when the suite or a
 Node >= 22 is missing. Starts its own redis-server and server node, and stops both however it
 ends.
@@ -27,8 +28,11 @@ from harness.cluster.redis_process import RedisProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_ENTRY = ROOT / ".conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js"
-EXPECTED_FAILURES = ROOT / "tests/integration/conformance_expected_failures.yml"
-REVISION = "2025-11-25"
+# Per revision: the suite's --expected-failures file (a listed scenario that passes fails too).
+EXPECTED_FAILURES = {
+    "2025-11-25": ROOT / "tests/integration/conformance_expected_failures.yml",
+    "2026-07-28": ROOT / "tests/integration/conformance_expected_failures_2026-07-28.yml",
+}
 MIN_NODE_MAJOR = 22
 
 SERVER_START_TIMEOUT = 30.0
@@ -181,15 +185,18 @@ def suite_node() -> str:
 
 
 # suite_node comes first so that a missing suite skips before Redis and the node start.
-def test_conformance_suite_passes(suite_node: str, server_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("revision", sorted(EXPECTED_FAILURES))
+def test_conformance_suite_passes(
+    suite_node: str, server_url: str, tmp_path: Path, revision: str
+) -> None:
     results = tmp_path / "conformance-results"
     command = [
         suite_node,
         str(SUITE_ENTRY),
         "server",
         "--url", server_url,
-        "--requirements", REVISION,
-        "--expected-failures", str(EXPECTED_FAILURES),
+        "--requirements", revision,
+        "--expected-failures", str(EXPECTED_FAILURES[revision]),
         "--output-dir", str(results),
     ]  # fmt: skip
     suite = subprocess.Popen(
@@ -212,6 +219,7 @@ def test_conformance_suite_passes(suite_node: str, server_url: str, tmp_path: Pa
     output = output_bytes.decode(errors="replace")
     assert "=== SUMMARY ===" in output, f"the suite did not run its scenarios:\n{output[-6000:]}"
     assert suite.returncode == 0, (
-        f"conformance suite failed (exit {suite.returncode}; per-check results in {results}):\n"
+        f"conformance suite failed for {revision} (exit {suite.returncode}; per-check results "
+        f"in {results}):\n"
         f"{_summary(output)}"
     )
