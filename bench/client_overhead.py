@@ -26,8 +26,12 @@ targets") and prints them side by side with PASS/FAIL::
    shared Transport and the history hook writing every record to a ``HistoryWriter``. The cost
    is the child's process CPU time (``time.process_time``) per call, after a warm-up, the median
    of ``--repeats`` runs, the variants alternating. For information a row (c) adds Locust's hook
-   (``LocustHook``: history + request event into a local runner's stats). ``--profile`` also
-   samples the child with py-spy and prints where (a) and (b) spend their CPU.
+   (``LocustHook``: history + request event into a local runner's stats). Rows (d) and (e)
+   do the same in revision 2026-07-28 (``_meta`` and the mirrored headers on every request):
+   (d) the bare POST of such a request, (e) ``McpClient`` with ``protocol_version``
+   2026-07-28, both against ``bench/stateless_echo.py`` (the reference server does not speak
+   that revision yet), pinned like the node; (e)/(d) has the same target as (b)/(a).
+   ``--profile`` also samples the child with py-spy and prints where (a) and (b) spend CPU.
 
 Every process it starts is stopped (by PID / its own process group) on exit, failure, Ctrl-C
 and after ``--timeout`` seconds. Exit code: 0 all PASS, 1 a target missed, 3 error, 130 Ctrl-C.
@@ -83,6 +87,7 @@ from harness.cluster.redis_process import RedisProcess, free_port
 
 TARGET_SESSIONS = 4000
 TARGET_RATIO = 1.3
+REVISION_2026 = "2026-07-28"
 # CPU used by other processes (than ours, the nodes and redis) above which a warning says the
 # machine was not quiet during a part, so its numbers are less trustworthy.
 OTHER_CPU_WARN_PCT = 25.0
@@ -528,6 +533,18 @@ def cpu_child(spec: dict[str, Any]) -> dict[str, Any]:
 
     clients = {name: open_clients(name, hooks[name]) for name in variants if name in hooks}
     bare_sessions = open_clients("bare", None)
+    url_2026: str | None = spec.get("url_2026")
+    if url_2026 is not None and "mcp-2026" in variants:
+        # No handshake in this revision: a client is ready as made.
+        clients["mcp-2026"] = [
+            McpClient(
+                ClientConfig(urls=[url_2026], routing="single", protocol_version=REVISION_2026),
+                f"mcp-2026-u{index}",
+                writer.write,
+                transport,
+            )
+            for index in range(concurrency)
+        ]
     http = HTTPClient.from_url(
         url, concurrency=concurrency, connection_timeout=3.0, network_timeout=60.0
     )
@@ -565,7 +582,43 @@ def cpu_child(spec: dict[str, Any]) -> dict[str, Any]:
 
         return work
 
-    workers = {"bare": bare_worker, **{name: mcp_worker(name) for name in clients}}
+    def bare_2026_worker(index: int, count: int) -> None:
+        """The same POST as (a), in 2026-07-28's shape: its headers and ``_meta``."""
+        assert url_2026 is not None and http_2026 is not None
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": REVISION_2026,
+            "Mcp-Method": "tools/call",
+            "Mcp-Name": "echo",
+        }
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": REVISION_2026,
+            "io.modelcontextprotocol/clientCapabilities": {"sampling": {}, "roots": {}},
+            "io.modelcontextprotocol/clientInfo": {"name": "mcp-scale", "version": "0.1.0"},
+        }
+        params = {"name": "echo", "arguments": {"text": ECHO_TEXT}, "_meta": meta}
+        suffix_2026 = b',"method":"tools/call","params":' + json.dumps(params).encode() + b"}"
+        post = http_2026.post
+        for number in range(count):
+            body = prefix + str(number + 1_000_000).encode() + suffix_2026
+            response = post(target_2026, body=body, headers=headers)
+            data = response.read()
+            if response.status_code != 200 or marker not in data:
+                bad["bare-2026"] += 1
+
+    http_2026: HTTPClient | None = None
+    target_2026 = ""
+    if url_2026 is not None:
+        http_2026 = HTTPClient.from_url(
+            url_2026, concurrency=concurrency, connection_timeout=3.0, network_timeout=60.0
+        )
+        target_2026 = "/" + url_2026.split("/", 3)[3]
+    workers = {
+        "bare": bare_worker,
+        "bare-2026": bare_2026_worker,
+        **{name: mcp_worker(name) for name in clients},
+    }
 
     def run(name: str, total: int) -> dict[str, float]:
         work = workers[name]
@@ -592,6 +645,8 @@ def cpu_child(spec: dict[str, Any]) -> dict[str, Any]:
     records = writer.count
     writer.close()
     http.close()
+    if http_2026 is not None:
+        http_2026.close()
     transport.close()
     return {"runs": runs, "bad": dict(bad), "history_records": records}
 
@@ -605,6 +660,7 @@ class CpuResult:
     history_records: int = 0
     other_cpu_pct: float = 0.0
     profiles: dict[str, list[str]] = field(default_factory=dict)
+    wire_us: dict[str, float] = field(default_factory=dict)  # wire_cost(): per revision
 
     def median(self, name: str) -> float:
         values = [run["us_per_call"] for run in self.runs.get(name, [])]
@@ -614,13 +670,18 @@ class CpuResult:
         values = [run["calls_per_s"] for run in self.runs.get(name, [])]
         return statistics.median(values) if values else 0.0
 
-    def ratio(self, name: str = "mcp") -> float:
-        bare = self.median("bare")
+    def ratio(self, name: str = "mcp", bare_name: str = "bare") -> float:
+        bare = self.median(bare_name)
         return self.median(name) / bare if bare else 0.0
 
     @property
     def passed(self) -> bool:
-        return bool(self.runs) and not any(self.bad.values()) and self.ratio() <= TARGET_RATIO
+        return (
+            bool(self.runs)
+            and not any(self.bad.values())
+            and self.ratio() <= TARGET_RATIO
+            and self.ratio("mcp-2026", "bare-2026") <= TARGET_RATIO
+        )
 
 
 def child_command(args: argparse.Namespace, spec: dict[str, Any]) -> list[str]:
@@ -653,10 +714,12 @@ def run_cpu(
         print(f"[cpu] the machine is still busy after {args.wait_quiet:g}s; going on", flush=True)
     server_cpu = None if args.no_pin else args.server_cpu
     node, url = start_node(procs, "cpu", "memory", "", server_cpu, workdir)
+    stub, url_2026 = start_stateless_echo(procs, server_cpu, workdir)
     try:
-        variants = ["bare", "mcp", "mcp+locust"]
+        variants = ["bare", "mcp", "mcp+locust", "bare-2026", "mcp-2026"]
         spec = {
             "url": url,
+            "url_2026": url_2026,
             "calls": args.calls,
             "concurrency": args.concurrency,
             "warmup": args.warmup_calls,
@@ -678,6 +741,7 @@ def run_cpu(
         wall = max(time.monotonic() - wall_before, 1e-9)
         busy = machine_busy_seconds() - busy_before
         ours = _children_cpu() - children_before + cpu_seconds(node.process.pid) - node_before
+        ours += cpu_seconds(stub.process.pid)
         result.other_cpu_pct = max(0.0, 100 * (busy - ours) / wall)
         data = next(
             (json.loads(line.removeprefix(RESULT_PREFIX)) for line in output.splitlines()
@@ -688,12 +752,55 @@ def run_cpu(
             raise BenchError(f"the CPU child printed no result:\n{output[-3000:]}")
         result.runs, result.bad = data["runs"], data["bad"]
         result.history_records = data["history_records"]
+        result.wire_us = wire_cost()
         if args.profile:
             for name in ("bare", "mcp"):
                 result.profiles[name] = profile_variant(procs, args, spec, name, workdir, deadline)
     finally:
         procs.stop(node)
+        procs.stop(stub)
     return result
+
+
+def wire_cost(calls: int = 50_000) -> dict[str, float]:
+    """CPU per tools/call of each revision's wire alone (body, headers, the answer's kind),
+    with a canned answer and no network: what the revision itself adds, free of the noise of
+    sockets and a shared machine."""
+    import itertools
+
+    from harness.client.session import JSON_ACCEPT, Session
+    from harness.client.wire import SessionWire, StatelessWire, Wire
+
+    class Holder:
+        session = Session("0123456789abcdef", "2025-11-25", "u")
+
+    answer = {"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "x"}]}}
+    params = {"name": "echo", "arguments": {"text": ECHO_TEXT}}
+    capabilities = {"sampling": {}, "roots": {"listChanged": True}}
+    wires: dict[str, Wire] = {
+        "2025-11-25": SessionWire("2025-11-25", itertools.count(1), Holder()),
+        REVISION_2026: StatelessWire(
+            REVISION_2026, itertools.count(1), JSON_ACCEPT, capabilities, {"name": "m"}
+        ),
+    }
+    costs: dict[str, float] = {}
+    for name, wire in wires.items():
+        start = time.process_time()
+        for _ in range(calls):
+            wire.call(lambda body, rpc_id, headers: answer, lambda f, v: None, "tools/call", params)
+        costs[name] = (time.process_time() - start) / calls * 1e6
+    return costs
+
+
+def start_stateless_echo(procs: Processes, cpu: int | None, workdir: Path) -> tuple[Started, str]:
+    """bench/stateless_echo.py: a 2026-07-28 endpoint (the reference server has none yet)."""
+    port = free_port()
+    command = [sys.executable, str(BENCH / "stateless_echo.py"), "--port", str(port)]
+    if cpu is not None:
+        command = ["taskset", "-c", str(cpu), *command]
+    started = procs.spawn("stateless-echo", command, log_path=workdir / "stateless-echo.log")
+    wait_healthy(started, f"http://127.0.0.1:{port}")
+    return started, f"http://127.0.0.1:{port}/mcp"
 
 
 def profile_variant(
@@ -869,7 +976,7 @@ def print_report(
                 "  ratio (b) / (a)",
                 f"{cpu.ratio():.2f}x",
                 f"<= {TARGET_RATIO}x",
-                _verdict(cpu.passed),
+                _verdict(cpu.ratio() <= TARGET_RATIO),
             ),
             (
                 "  (c) + LocustHook stats (info)",
@@ -878,15 +985,42 @@ def print_report(
                 "",
             ),
             (
-                "  runs us/call a | b | c",
+                "CPU/call (d) bare POST, 2026-07-28 shape",
+                f"{cpu.median('bare-2026'):.0f} us ({cpu.rate('bare-2026'):.0f} calls/s)",
+                "",
+                "",
+            ),
+            (
+                "CPU/call (e) McpClient 2026-07-28 + history",
+                f"{cpu.median('mcp-2026'):.0f} us ({cpu.rate('mcp-2026'):.0f} calls/s)",
+                "",
+                "",
+            ),
+            (
+                "  ratio (e) / (d)",
+                f"{cpu.ratio('mcp-2026', 'bare-2026'):.2f}x",
+                f"<= {TARGET_RATIO}x",
+                _verdict(cpu.ratio("mcp-2026", "bare-2026") <= TARGET_RATIO),
+            ),
+            (
+                "  runs us/call a | b | c | d | e",
                 " | ".join(
                     "/".join(f"{r['us_per_call']:.0f}" for r in cpu.runs.get(name, []))
-                    for name in ("bare", "mcp", "mcp+locust")
+                    for name in ("bare", "mcp", "mcp+locust", "bare-2026", "mcp-2026")
                 ),
                 "",
                 "",
             ),
         ]
+        if cpu.wire_us:
+            rows.append(
+                (
+                    "  the wire alone, no network: 2025 | 2026",
+                    " | ".join(f"{us:.1f} us" for us in cpu.wire_us.values()),
+                    "",
+                    "",
+                )
+            )
         rows.append(("  other processes' CPU meanwhile", f"{cpu.other_cpu_pct:.0f}%", "", ""))
         if any(cpu.bad.values()):
             rows.append(("  bad answers", json.dumps(cpu.bad), "0", "FAIL"))

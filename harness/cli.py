@@ -18,6 +18,8 @@ from harness.capacity.plan import CapacityPlan, Mode, PlanError, validate_plan
 from harness.capacity.report import headline, write_report
 from harness.capacity.search import run_search, step_profiles
 from harness.capacity.steps import CapacityResult
+from harness.client.config import LATEST_VERSION, VERSIONS
+from harness.client.headers import HeaderError, parse_header, resolve
 from harness.cluster.registry import cleanup_orphans
 from harness.demo import command_demo
 from harness.durations import parse_duration
@@ -104,6 +106,19 @@ def _run_arguments(run: Any, soak: bool) -> None:
     run.add_argument("--defect", action="append", dest="defects", choices=DEFECTS)
     run.add_argument("--target", help="external MCP endpoint URLs, comma-separated")
     run.add_argument("--target-profile", help="YAML mapping scenario actions to the target's tools")
+    run.add_argument(
+        "--protocol",
+        choices=list(VERSIONS),
+        help=f"the MCP revision the load client speaks (default {LATEST_VERSION})",
+    )
+    run.add_argument(
+        "--header",
+        action="append",
+        dest="headers",
+        metavar="'NAME: VALUE'",
+        help="a header on every request and stream, e.g. 'Authorization: Bearer ${TOKEN}' "
+        "(${VAR} from the environment; only the name is recorded; repeatable)",
+    )
     _command_arguments(run)
     run.add_argument("--request-timeout", help="bound on each client request, e.g. 10s")
     run.add_argument(
@@ -257,6 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
         "ships every history record to it; runs until the master's run ends.",
     )
     worker.add_argument("--master", required=True, help="the master's HOST:PORT")
+    worker.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="this worker's copy of the run's --header (values never travel from the master)",
+    )
     cleanup = sub.add_parser("cleanup", help="stop processes that a crashed run left behind")
     cleanup.add_argument("--all", action="store_true", help="also runs whose harness still lives")
     return parser
@@ -421,7 +443,12 @@ def command_worker(args: argparse.Namespace) -> int:
         print(f"mcp-scale worker: --master must be HOST:PORT, got {args.master!r}", file=sys.stderr)
         return exit_codes.USAGE
     try:
-        return run_worker(host, int(port))
+        headers = resolve(parse_header(h) for h in args.header)
+    except HeaderError as exc:
+        print(f"mcp-scale worker: error: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
+    try:
+        return run_worker(host, int(port), headers)
     except KeyboardInterrupt:
         return exit_codes.COULD_NOT_RUN
 

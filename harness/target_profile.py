@@ -14,10 +14,11 @@ from typing import Any
 
 import yaml
 
+from harness.client.headers import HeaderError, check_name, parse_header
 from harness.cluster.launch import LaunchError, LaunchSpec, parse_launch
 
 ACTIONS = ("echo", "slow", "whoami", "notify", "broadcast", "sample", "touch", "log", "call")
-KEYS = ("name", "actions", "launch")
+KEYS = ("name", "actions", "launch", "headers")
 TARGETS_DIR = Path(__file__).resolve().parent / "targets"
 REFERENCE_PROFILE = TARGETS_DIR / "reference-server.yaml"
 
@@ -37,6 +38,9 @@ class TargetProfile:
     name: str
     actions: dict[str, ActionMap]
     launch: LaunchSpec | None = None  # how the command backend starts it (``launch:``)
+    # ``headers:`` name -> value, unexpanded (``${VAR}``: harness.client.headers); only the
+    # names leave this object (to_dict), the values go to the load generator's environment.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +103,7 @@ def load_target_profile(path: str | None, backend: str = "local") -> TargetProfi
         raise TargetProfileError(
             f"target profile {path}: unknown keys {', '.join(unknown)}; allowed: {', '.join(KEYS)}"
         )
+    headers = _headers(data.get("headers"), path)
     launch = None
     if data.get("launch") is not None:
         try:
@@ -117,4 +122,21 @@ def load_target_profile(path: str | None, backend: str = "local") -> TargetProfi
         if not isinstance(arguments, dict):
             raise TargetProfileError(f"target profile {path}: {action}.arguments must be a mapping")
         actions[action] = ActionMap(spec["tool"], arguments)
-    return TargetProfile(str(data.get("name", file.stem)), actions, launch)
+    return TargetProfile(str(data.get("name", file.stem)), actions, launch, headers)
+
+
+def _headers(data: Any, path: str) -> dict[str, str]:
+    """``headers:`` as a mapping NAME: VALUE (or a list of "NAME: VALUE" strings)."""
+    if data is None:
+        return {}
+    where = f"target profile {path}: headers"
+    try:
+        if isinstance(data, dict):
+            for name in data:
+                check_name(str(name), where)
+            return {str(name): str(value) for name, value in data.items()}
+        if isinstance(data, list):
+            return dict(parse_header(str(item), where) for item in data)
+    except HeaderError as exc:
+        raise TargetProfileError(str(exc)) from None
+    raise TargetProfileError(f"{where} must map header names to values")

@@ -18,6 +18,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from harness.client.headers import from_env as headers_from_env
 from harness.client.locust_user import McpUser
 from harness.history import Record
 from harness.run import distributed
@@ -45,7 +46,12 @@ class ScenarioUser(McpUser):
     urls: ClassVar[list[str] | None] = RUN.urls or None
     routing: ClassVar[str] = RUN.routing
     timeout: ClassVar[float] = RUN.request_timeout
-    client_options: ClassVar[dict[str, Any]] = {"node_names": RUN.node_names, "seed": RUN.seed}
+    protocol_version: ClassVar[str] = RUN.protocol
+    client_options: ClassVar[dict[str, Any]] = {
+        "node_names": RUN.node_names,
+        "seed": RUN.seed,
+        "headers": headers_from_env(),  # the run's static headers (harness.client.headers)
+    }
 
     def __init__(self, environment: Environment) -> None:
         if _remote_worker(environment):
@@ -81,7 +87,12 @@ def _configure(manifest: RunManifest) -> None:
     ScenarioUser.urls = manifest.urls or None
     ScenarioUser.routing = manifest.routing
     ScenarioUser.timeout = manifest.request_timeout
-    ScenarioUser.client_options = {"node_names": manifest.node_names, "seed": manifest.seed}
+    ScenarioUser.protocol_version = manifest.protocol
+    ScenarioUser.client_options = {
+        "node_names": manifest.node_names,
+        "seed": manifest.seed,
+        "headers": headers_from_env(),  # `mcp-scale worker --header`: its own copy
+    }
 
 
 def _distribute(environment: Environment, **_: Any) -> None:

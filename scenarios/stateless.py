@@ -8,18 +8,14 @@ from typing import Any, ClassVar
 
 from locust import between, task
 
-from scenarios.common import RUN, ScenarioUser
+from scenarios.common import ScenarioUser
 
 
 class StatelessUser(ScenarioUser):
     wait_time = between(0.1, 0.5)
     listen = False
     delete_on_stop = False
-    client_options: ClassVar[dict[str, Any]] = {
-        "node_names": RUN.node_names,
-        "seed": RUN.seed,
-        "stateless": True,
-    }
+    client_options: ClassVar[dict[str, Any]] = {**ScenarioUser.client_options, "stateless": True}
 
     @task(3)
     def echo(self) -> None:

@@ -5,7 +5,7 @@
 
 from harness.client.answers import ANSWER_PREFIX, nonce_of, reply_to, sampling_text
 from harness.client.client import McpClient
-from harness.client.config import LATEST_VERSION, ClientConfig
+from harness.client.config import LATEST_VERSION, STATELESS_VERSION, VERSIONS, ClientConfig
 from harness.client.errors import (
     TRANSPORT_EXCEPTIONS,
     ClientError,
@@ -16,23 +16,28 @@ from harness.client.errors import (
     StreamEnded,
     outcome,
 )
+from harness.client.listen import ListenStream
 from harness.client.recorder import Hook, Recorder
 from harness.client.routing import POLICIES, Router, make_router
 from harness.client.session import Session
 from harness.client.sse import SseEvent, SseParser
 from harness.client.stream import ListeningStream, StreamHost
 from harness.client.transport import Exchange, Transport
+from harness.client.wire import SessionWire, StatelessWire, Wire, make_wire
 
 __all__ = [
     "ANSWER_PREFIX",
     "LATEST_VERSION",
     "POLICIES",
+    "STATELESS_VERSION",
     "TRANSPORT_EXCEPTIONS",
+    "VERSIONS",
     "ClientConfig",
     "ClientError",
     "Exchange",
     "Hook",
     "HttpStatusError",
+    "ListenStream",
     "ListeningStream",
     "McpClient",
     "ProtocolError",
@@ -40,13 +45,17 @@ __all__ = [
     "Router",
     "Session",
     "SessionNotFound",
+    "SessionWire",
     "SseEvent",
     "SseParser",
     "Stage",
+    "StatelessWire",
     "StreamEnded",
     "StreamHost",
     "Transport",
+    "Wire",
     "make_router",
+    "make_wire",
     "nonce_of",
     "outcome",
     "reply_to",

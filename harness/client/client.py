@@ -22,17 +22,28 @@ from harness.client.config import ClientConfig
 from harness.client.errors import (
     HttpStatusError,
     SessionNotFound,
+    StreamEnded,
     describe,
     is_connect_failure,
     outcome,
 )
+from harness.client.headers import header_block
 from harness.client.jsonrpc import JsonDict
+from harness.client.listen import ListenStream
 from harness.client.recorder import Hook, Recorder
-from harness.client.responses import check_stream_response, error_body, header, read_answer
+from harness.client.responses import (
+    check_stream_response,
+    error_body,
+    header,
+    read_answer,
+    read_sse_answer,
+)
 from harness.client.routing import make_router
 from harness.client.session import JSON_ACCEPT, STATELESS_ACCEPT, Session
+from harness.client.sse import SseParser
 from harness.client.stream import ListeningStream
 from harness.client.transport import Exchange, Response, Transport
+from harness.client.wire import make_wire
 from harness.history import OpType, Record
 
 # What an operation's body returns: (type, value, extra record fields).
@@ -61,11 +72,15 @@ class McpClient:
         self.router = make_router(config.routing, config.urls, config.start, config.seed)
         self.recorder = Recorder(hook, config.node_names)
         self.session: Session | None = None
-        self.stream: ListeningStream | None = None
+        # The GET stream of a session (2025-11-25), or subscriptions/listen (2026-07-28).
+        self.stream: ListeningStream | ListenStream | None = None
         self._transport = transport or Transport()
         self._own_transport = transport is None
         self._ids = itertools.count(1)
-        self._accept = STATELESS_ACCEPT if config.stateless else JSON_ACCEPT
+        self._static = header_block(config.headers)
+        self._session_accept = STATELESS_ACCEPT if config.stateless else JSON_ACCEPT
+        self._accept = self._session_accept + self._static  # a POST outside any session
+        self.wire = make_wire(config, self._ids, self._accept, self)
         self._reinit_lock = gevent.lock.Semaphore()
         self._want_stream = False  # keep a listening stream open (restarted when it gave up)
 
@@ -75,8 +90,17 @@ class McpClient:
 
     # ---- operations -------------------------------------------------------------------
 
+    @property
+    def needs_initialize(self) -> bool:
+        """Whether a request needs ``initialize`` first (never in the stateless revision)."""
+        return self.session is None and self.wire.stateful
+
     def initialize(self, timeout: float | None = None) -> Record:
-        """initialize + notifications/initialized; on ok the client has a new session."""
+        """initialize + notifications/initialized; on ok the client has a new session.
+
+        The stateless revision has no handshake: this asks ``server/discover`` instead."""
+        if not self.wire.stateful:
+            return self.request("server/discover", {}, f="discover", timeout=timeout)
         value = {"protocolVersion": self.config.protocol_version}
         record = self._initialize("initialize", value, self.process, timeout)
         if record["type"] == "ok" and self._want_stream and self.stream is not None:
@@ -130,20 +154,38 @@ class McpClient:
         value: Any = _NOT_GIVEN,
         timeout: float | None = None,
         scheduled: float | None = None,
+        process: str | None = None,
     ) -> Record:
-        """Any JSON-RPC request; a JSON-RPC error answer is a ``fail``.
+        """Any JSON-RPC request; a JSON-RPC error answer is a ``fail``. The wire decides
+        what goes out, and how many rounds it takes (wire.py).
 
         ``scheduled``: the request's intended start (``time.monotonic()``) in an open model
         (requests at an arrival rate). Its latency then counts from that time, not from the
         send, so a request that waited for a free user is not measured as fast (no
         coordinated omission); the record's ``queued`` says how long it waited."""
-        rpc_id = next(self._ids)
-        body = jsonrpc.request(rpc_id, method, params)
         tool = method == "tools/call"
-        process = self.process
+        process = process or self.process
 
         def action(exchange: Exchange) -> Outcome:
-            return _interpret(self._post(body, rpc_id, exchange, process, self.session), tool)
+            session = self.session
+
+            def post(body: bytes, rpc_id: int, headers: str | None) -> JsonDict | None:
+                return self._post(body, rpc_id, exchange, process, session, headers)
+
+            def note(f: str, value: Any) -> None:
+                failed = isinstance(value, dict) and "error" in value
+                self.recorder.complete(
+                    "fail" if failed else "ok",
+                    process,
+                    f,
+                    value,
+                    started=time.monotonic(),
+                    session=None,
+                    url=exchange.node,
+                )
+
+            message, extras = self.wire.call(post, note, method, params)
+            return _interpret(message, tool, extras)
 
         value = params if value is _NOT_GIVEN else value
         return self._run(process, f or method, value, timeout, action, scheduled=scheduled)
@@ -180,10 +222,16 @@ class McpClient:
         value = {"session": self.session_id}
         return self._run(self.process, "delete", value, timeout, action, reinit=False)
 
-    def open_stream(self) -> ListeningStream:
-        """Starts the session's listening GET stream in its own greenlet (idempotent)."""
+    def open_stream(self) -> ListeningStream | ListenStream:
+        """Starts the listening stream in its own greenlet (idempotent): the session's GET
+        stream, or in the stateless revision a subscriptions/listen stream."""
         if self.stream is None:
-            self.stream = ListeningStream(self, self.config, self.recorder, self.stream_process)
+            if self.wire.stateful:
+                self.stream = ListeningStream(self, self.config, self.recorder, self.stream_process)
+            else:
+                self.stream = ListenStream(
+                    self, self.config, self.recorder, self.stream_process, self.config.listen_filter
+                )
         self._want_stream = True
         self.stream.start()
         return self.stream
@@ -196,7 +244,7 @@ class McpClient:
     def close(self, delete: bool = False) -> None:
         """Kills the stream greenlet first, then (optionally) deletes, then closes sockets."""
         self.close_stream()
-        if delete and self.session is not None:
+        if delete and self.session is not None and self.session.id is not None:
             self.delete()
         if self._own_transport:
             self._transport.close()
@@ -359,7 +407,8 @@ class McpClient:
                 result.get("serverInfo") or {},
                 result.get("capabilities") or {},
                 time.time(),
-                self._accept,
+                self._session_accept,
+                self._static,
             )
             initialized = jsonrpc.notification("notifications/initialized")
             self._post(initialized, None, exchange, process, session)
@@ -393,19 +442,73 @@ class McpClient:
         exchange: Exchange,
         process: str,
         session: Session | None,
+        headers: str | None = None,
     ) -> JsonDict | None:
-        """POSTs one message; returns the response to ``rpc_id`` (None for a notification)."""
+        """POSTs one message; returns the response to ``rpc_id`` (None for a notification).
+
+        ``headers`` replaces the session's header block (the stateless wire's own)."""
         url = exchange.node = self.router.pick()
-        headers = session.post_headers if session else self._accept
+        if headers is None:
+            headers = session.post_headers if session else self._accept
         response = self._transport.open("POST", url, headers, body, exchange)
 
         def on_message(message: Any, event_id: str | None) -> None:
             self._received(message, "post", url, event_id, process, session)
 
+        parser = SseParser()
         try:
-            return read_answer(response, rpc_id, bool(session and session.id), on_message)
+            return read_answer(response, rpc_id, bool(session and session.id), on_message, parser)
+        except StreamEnded:
+            if rpc_id is None or session is None or not session.id or not parser.last_event_id:
+                raise
         finally:
             response.release()
+        return self._resume(rpc_id, parser, exchange, process, session)
+
+    def _resume(
+        self, rpc_id: int, parser: SseParser, exchange: Exchange, process: str, session: Session
+    ) -> JsonDict:
+        """2025-11-25: an SSE answer that ended before its response (the server closed it to
+        be polled, or its node died) is resumed with GET + Last-Event-ID after the server's
+        ``retry``, on the node the router picks.
+
+        The request was sent: however a resumption fails, the outcome stays unknown. So the
+        GETs have their own exchange (the request's stays at BODY, never a connect failure
+        that would send the request again elsewhere), and any refusal is a StreamEnded."""
+        for attempt in range(1, self.config.resume_max + 1):
+            gevent.sleep((parser.retry_ms or 0) / 1000)
+            last = parser.last_event_id
+            url = self.router.pick()
+            headers = f"{session.get_headers}Last-Event-ID: {last}\r\n"
+            value = {"id": rpc_id, "last_event_id": last, "attempt": attempt}
+            self.recorder.complete(
+                "ok", process, "resume", value, started=time.monotonic(), session=session.id,
+                url=url,
+            )  # fmt: skip
+
+            def on_message(message: Any, event_id: str | None, url: str = url) -> None:
+                self._received(message, "post", url, event_id, process, session)
+
+            resumed = SseParser(last)
+            resumed.retry_ms = parser.retry_ms
+            try:
+                response = self._transport.open("GET", url, headers, b"", Exchange(), stream=True)
+            except Exception as exc:
+                raise StreamEnded(f"resuming the answer to {rpc_id}: {describe(exc)}") from exc
+            try:
+                check_stream_response(response, True)
+                message = read_sse_answer(response, rpc_id, on_message, resumed)
+                exchange.node = url
+                return message
+            except StreamEnded:
+                parser = resumed
+            except Exception as exc:
+                raise StreamEnded(f"resuming the answer to {rpc_id}: {describe(exc)}") from exc
+            finally:
+                response.release()
+        raise StreamEnded(
+            f"the answer to request {rpc_id} did not come in {self.config.resume_max} resumptions"
+        )
 
     # ---- messages from the server -----------------------------------------------------
 
@@ -427,7 +530,8 @@ class McpClient:
         """Records a received message; answers it when it is a server->client request."""
         session_id = session.id if session else None
         self.recorder.message(process, message, session_id, url, stream, event_id)
-        if jsonrpc.is_request(message):
+        if jsonrpc.is_request(message) and self.wire.stateful:
+            # The stateless revision forbids both the request and a POSTed answer to it.
             self._answer(message, process, session)
 
     def _answer(self, request: JsonDict, process: str, session: Session | None) -> Record:
@@ -470,19 +574,61 @@ class McpClient:
             return record, None, None
         return record, opened[0][0], opened[0][1]
 
+    # ---- the subscriptions/listen stream (ListenHost, 2026-07-28) ----------------------
 
-def _interpret(message: JsonDict | None, tool: bool) -> Outcome:
+    def open_listen(
+        self, process: str, notifications: dict[str, Any]
+    ) -> tuple[Record, Response | None, str | None, int | None]:
+        """ListenHost: POST subscriptions/listen (op "listen_open"); open on ok."""
+        rpc_id = next(self._ids)
+        body, headers = self.wire.encode(
+            rpc_id, "subscriptions/listen", {"notifications": notifications}
+        )
+        opened: list[tuple[Response, str]] = []
+
+        def action(exchange: Exchange) -> Outcome:
+            url = exchange.node = self.router.pick()
+            response = self._transport.open(
+                "POST", url, headers or self._accept, body, exchange, stream=True
+            )
+            try:
+                check_stream_response(response, False)
+            except BaseException:
+                response.release()
+                raise
+            opened.append((response, url))
+            return "ok", {"subscription": rpc_id}, {}
+
+        value = {"notifications": notifications}
+        record = self._run(process, "listen_open", value, None, action, reinit=False)
+        if not opened:
+            return record, None, None, None
+        return record, opened[0][0], opened[0][1], rpc_id
+
+    def relist(self, process: str, method: str) -> Record:
+        """ListenHost: a list read again after the listen stream broke (op "relist")."""
+        return self.request(method, {}, f="relist", value={"method": method}, process=process)
+
+    def deliver_listen(self, message: Any, url: str, process: str) -> None:
+        """ListenHost: a message of the listen stream (recorded; nothing to answer)."""
+        self.recorder.message(process, message, None, url, "listen", None)
+
+
+def _interpret(message: JsonDict | None, tool: bool, extras: dict[str, Any]) -> Outcome:
+    """The outcome of a request's final response; ``extras`` (from the wire) go along."""
     if message is None:
-        return "ok", None, {}
+        return "ok", None, extras
     if "error" in message:
-        return "fail", message["error"], {"error": jsonrpc.error_text(message["error"])}
+        return "fail", message["error"], {**extras, "error": jsonrpc.error_text(message["error"])}
     result = message.get("result")
+    if "error" in extras:
+        return "fail", result, extras
     if not tool:
-        return "ok", result, {}
+        return "ok", result, extras
     value = jsonrpc.tool_value(result)
     if isinstance(result, dict) and result.get("isError"):
-        return "fail", value, {"error": f"tool error: {str(value)[:200]}"}
-    return "ok", value, {}
+        return "fail", value, {**extras, "error": f"tool error: {str(value)[:200]}"}
+    return "ok", value, extras
 
 
 def _foreign(exc: BaseException, timer: gevent.Timeout) -> bool:

@@ -20,6 +20,7 @@ import errno
 import json
 import socket
 import ssl
+from typing import Any
 
 import gevent
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
@@ -32,10 +33,11 @@ class ClientError(Exception):
 
 
 class HttpStatusError(ClientError):
-    def __init__(self, status: int, body: str = "") -> None:
+    def __init__(self, status: int, body: str = "", error: dict[str, Any] | None = None) -> None:
         super().__init__(f"HTTP {status}" + (f": {body}" if body else ""))
         self.status = status
         self.body = body
+        self.error = error  # the JSON-RPC error object of the answer, when it had one
 
 
 class SessionNotFound(HttpStatusError):

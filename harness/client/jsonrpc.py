@@ -12,6 +12,11 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 loads = json.loads
 
 
+def encode(value: Any) -> str:
+    """Compact JSON text of ``value`` (what ``dumps`` encodes to UTF-8)."""
+    return _encode(value)
+
+
 def dumps(message: JsonDict) -> bytes:
     return _encode(message).encode("utf-8")
 

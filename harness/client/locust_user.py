@@ -185,7 +185,7 @@ class McpUser(User):
         Waits (up to ``timeout``) until the stream is open: a message sent before that is not
         on any stream, and a checker would count it lost. True if the client has a session.
         """
-        if self.client.session is None and self.client.initialize()["type"] != "ok":
+        if self.client.needs_initialize and self.client.initialize()["type"] != "ok":
             return False
         if self.listen:
             stream = self.client.stream or self.client.open_stream()

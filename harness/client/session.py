@@ -20,6 +20,7 @@ class Session:
     capabilities: dict[str, Any] = field(default_factory=dict)
     created: float = 0.0  # epoch seconds
     accept: str = JSON_ACCEPT  # the POST header block: JSON_ACCEPT, or STATELESS_ACCEPT
+    static: str = ""  # the run's static headers (headers.header_block), on every request
     # Preformatted header blocks (see Transport.open) for each kind of request.
     session_headers: str = field(init=False, repr=False)
     post_headers: str = field(init=False, repr=False)
@@ -27,6 +28,7 @@ class Session:
 
     def __post_init__(self) -> None:
         ident = f"Mcp-Session-Id: {self.id}\r\n" if self.id else ""
-        self.session_headers = f"{ident}MCP-Protocol-Version: {self.protocol_version}\r\n"
+        version = f"MCP-Protocol-Version: {self.protocol_version}\r\n"
+        self.session_headers = f"{ident}{version}{self.static}"
         self.post_headers = self.accept + self.session_headers
         self.get_headers = SSE_ACCEPT + self.session_headers

@@ -22,7 +22,19 @@ RUN_END = "run-end"  # value: {"faults", "locust_exit", "monitor"} as far as kno
 SAMPLE = "sample"  # a resource sample of one target (process "monitor")
 
 # Operations that are observed rather than invoked: one completion record, no invoke before it.
-EVENT_FS: frozenset[str] = frozenset(("message", "answer", "stream_break"))
+EVENT_FS: frozenset[str] = frozenset(
+    (
+        "message",
+        "answer",
+        "stream_break",
+        # 2026-07-28 (FORMAT.md): MRTR rounds, version negotiation, resumed POST answers.
+        "input_required",
+        "input_response",
+        "version",
+        "resume",
+        "tools_rejected",
+    )
+)
 
 # The suffix of the process of a user's listening stream: ``w0-u3/stream``.
 STREAM_SUFFIX = "/stream"

@@ -27,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness.client.config import LATEST_VERSION
 from harness.history import history_files, history_path
 
 MANIFEST_FORMAT = "mcp-scale-run/1"
@@ -123,6 +124,9 @@ class RunManifest:
     thresholds: list[str] = field(default_factory=list)
     profile: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    protocol: str = LATEST_VERSION  # the MCP revision the load client spoke (--protocol)
+    # The static headers' names (the target profile's and --header); never their values.
+    header_names: list[str] = field(default_factory=list)
     format: str = MANIFEST_FORMAT
 
     @property

@@ -17,6 +17,8 @@ from harness.chaos.schedule import (
     redis_restart_schedule,
     rolling_restart_schedule,
 )
+from harness.client.config import LATEST_VERSION, VERSIONS
+from harness.client.headers import HeaderError, parse_header, resolve
 from harness.cluster.launch import LaunchError, LaunchSpec, override
 from harness.durations import parse_duration
 from harness.gates import ThresholdError, parse_thresholds
@@ -99,9 +101,19 @@ class RunProfile:
     # by more than drift_p99 (a fraction) and by at least drift_min seconds.
     drift_p99: float = 0.5
     drift_min: float = 0.02
+    # The load client: the protocol revision it speaks, static headers on every request and
+    # stream ("Name: value", ${VAR} read from the environment at the start; credentials).
+    protocol: str = LATEST_VERSION
+    headers: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every setting, except header values: only their names are ever written down."""
+        values = dataclasses.asdict(self)
+        values["headers"] = self.header_names()
+        return values
+
+    def header_names(self) -> list[str]:
+        return [parse_header(h, "header")[0] for h in self.headers]
 
     def node_ids(self) -> list[str]:
         return [f"n{i}" for i in range(1, self.nodes + 1)]
@@ -279,6 +291,13 @@ def _coerce(key: str, value: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise fail("true or false")
         return value
+    if key == "headers":
+        # Not comma-split: a header's value may hold commas.
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [str(part) for part in value]
+        raise fail("a list of 'Name: value' strings")
     if key in ("faults", "defects", "target", "thresholds", "node_env"):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
@@ -339,6 +358,14 @@ def validate(profile: RunProfile) -> None:
         profile.routing = "sticky" if profile.store == "memory" else "round_robin"
     check(profile.routing in ROUTINGS, f"routing must be one of {', '.join(ROUTINGS)}")
     check(1 <= profile.nodes <= 16, "nodes must be between 1 and 16")
+    check(
+        profile.protocol in VERSIONS,
+        f"protocol {profile.protocol!r} is not one the load client speaks: {', '.join(VERSIONS)}",
+    )
+    try:
+        resolve(parse_header(h, "header") for h in profile.headers)
+    except HeaderError as exc:
+        raise ProfileError(str(exc)) from None
     check(
         profile.until_requests is None or profile.until_requests > 0,
         "until-requests must be a positive number of requests",
@@ -423,3 +450,13 @@ def validate(profile: RunProfile) -> None:
         redis_faults = [f.describe() for f in schedule if not FAULTS[f.name].on_node]
         without = "launch.redis is false (--no-redis)" if launch else "this run uses --store memory"
         check(not redis_faults, f"chaos: {', '.join(redis_faults)} need Redis; {without}")
+
+
+def run_headers(profile: RunProfile) -> dict[str, str]:
+    """The static headers of a run, expanded: the target profile's, the run's over them."""
+    target = load_target_profile(profile.target_profile, profile.backend)
+    given = [*target.headers.items(), *(parse_header(h, "header") for h in profile.headers)]
+    try:
+        return resolve(given)
+    except HeaderError as exc:
+        raise ProfileError(str(exc)) from None

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from harness.client.headers import HEADERS_ENV, to_env
 from harness.cluster.base import Cluster, ClusterStartError
 from harness.cluster.command import CommandCluster
 from harness.cluster.docker_backend import DockerCluster, default_project
@@ -30,7 +31,7 @@ from harness.history import HistoryWriter
 from harness.monitor import SampleTarget
 from harness.run.directory import HARNESS_WRITER, RUN_DIR_ENV, RunFiles, RunManifest, versions
 from harness.run.drive import drive
-from harness.run.profile import RunProfile, launch_of, master_address
+from harness.run.profile import ProfileError, RunProfile, launch_of, master_address, run_headers
 from harness.run.progress import Progress, ProgressPrinter, progress_line
 from harness.target_profile import load_target_profile
 from scenarios.registry import SCENARIOS
@@ -135,6 +136,8 @@ def manifest_of(profile: RunProfile, cluster: Cluster) -> RunManifest:
         thresholds=list(profile.thresholds),
         profile=profile.to_dict(),
         versions=versions(),
+        protocol=profile.protocol,
+        header_names=list(run_headers(profile)),
     )
 
 
@@ -278,16 +281,25 @@ def _start_locust(profile: RunProfile, files: RunFiles, host: str) -> subprocess
         args += ["--expect-workers", str(profile.expect_workers)]
         args += ["--expect-workers-max-wait", str(WORKERS_WAIT)]
     env = {**os.environ, RUN_DIR_ENV: str(files.root), "PYTHONUNBUFFERED": "1"}
+    try:
+        headers = run_headers(profile)
+    except ProfileError as exc:
+        raise RunFailed(str(exc)) from None
+    if headers:
+        env[HEADERS_ENV] = to_env(headers)  # values by environment only, never in run.json
     with open(files.locust_log, "ab") as log:
         return subprocess.Popen(args, stdout=log, stderr=log, env=env, start_new_session=True)
 
 
-def run_worker(host: str, port: int) -> int:
+def run_worker(host: str, port: int, headers: dict[str, str] | None = None) -> int:
     """A Locust worker of a distributed run (``mcp-scale worker``): the locustfile comes from
-    the master (``-f -``), the run's settings too; its exit code."""
+    the master (``-f -``), the run's settings too, except header values (its own
+    ``--header``, which never travel over the network); its exit code."""
     args = [sys.executable, "-m", "locust", "-f", "-", "--worker"]
     args += ["--master-host", host, "--master-port", str(port), "--loglevel", "WARNING"]
     env = {k: v for k, v in os.environ.items() if k != RUN_DIR_ENV}
+    if headers:
+        env[HEADERS_ENV] = to_env(headers)
     return subprocess.run(args, env={**env, "PYTHONUNBUFFERED": "1"}, check=False).returncode
 
 

