@@ -15,6 +15,16 @@ INPUT_CAPABILITY = {
 }
 
 
+def missing_capabilities(requests: JsonDict, capabilities: JsonDict) -> dict[str, JsonDict]:
+    """The client capabilities ``requests`` need and ``capabilities`` lack, as the
+    ``requiredCapabilities`` of a -32021 error names them ({"sampling": {}})."""
+    return {
+        INPUT_CAPABILITY[r["method"]]: {}
+        for r in requests.values()
+        if INPUT_CAPABILITY[r["method"]] not in capabilities
+    }
+
+
 class InputRequired(Exception):
     """Raised by a handler that needs client input: the transport answers with an
     ``input_required`` result carrying ``requests`` and ``state`` sealed as requestState."""
@@ -45,11 +55,7 @@ class InputRound:
         (and, with ``needs_state``, a verified requestState came too), InputRequired asks for
         them all again with ``state``. Answers that are not objects count as missing, keys not
         asked for are ignored (mrtr.mdx, "Error Handling")."""
-        missing: dict[str, JsonDict] = {
-            INPUT_CAPABILITY[r["method"]]: {}
-            for r in requests.values()
-            if INPUT_CAPABILITY[r["method"]] not in capabilities
-        }
+        missing = missing_capabilities(requests, capabilities)
         if missing:
             raise RpcError(
                 MISSING_CLIENT_CAPABILITY,

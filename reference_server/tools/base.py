@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reference_server.defects import Defect
-from reference_server.mrtr.rounds import InputRound
+from reference_server.mrtr.rounds import InputRound, missing_capabilities
 from reference_server.protocol import INVALID_PARAMS, JsonDict, RequestId, RpcError
 from reference_server.sessions.base import SessionRecord, SessionStore
 from reference_server.streams.base import StreamManager
@@ -56,6 +56,10 @@ class ToolContext:
     input_round: InputRound | None = None
 
 
+class ClientLacksCapability(Exception):
+    """A 2025 session's client cannot be asked what a tool needs (it did not declare it)."""
+
+
 async def gather_input(
     ctx: ToolContext,
     requests: JsonDict,
@@ -68,6 +72,10 @@ async def gather_input(
     the answers come in the retry's ``inputResponses`` (InputRound.answers).
     """
     if ctx.input_round is None:
+        lacking = missing_capabilities(requests, ctx.capabilities or {})
+        if ctx.capabilities is not None and lacking:
+            # 2025 has no -32021: the call ends as a tool error result, like sample's.
+            raise ClientLacksCapability(f"the client did not declare {', '.join(lacking)}")
         return {key: await ctx.ask_client(r["method"], r["params"]) for key, r in requests.items()}
     return ctx.input_round.answers(requests, ctx.capabilities or {}, state, needs_state)
 

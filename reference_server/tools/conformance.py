@@ -669,7 +669,10 @@ def register(catalog: Catalog) -> None:
         ),
     )
     for name, description, handler in mrtr:
-        catalog.add_tool(Tool(name, description, NO_ARGUMENTS, handler))
+        # streams: in a 2025 session they ask with server->client requests on the call's
+        # stream; in 2026-07-28 a round that sends nothing first is answered as plain JSON.
+        asks = handler is not missing_capability
+        catalog.add_tool(Tool(name, description, NO_ARGUMENTS, handler, streams=asks))
 
     catalog.add_resource(
         Resource(

@@ -112,6 +112,10 @@ SHOWN_ELSEWHERE = {
     # delivery: tests/integration/test_defects.py::test_local_listen shows the defect until
     # the listen-delivery checker comes with the 2026-07-28 load client (issue #11).
     Defect.LOCAL_LISTEN,
+    # The 2026-07-28 MRTR defects are shown on real nodes by tests/integration/test_defects.py;
+    # they join CAUGHT_BY when the harness's MRTR checker (issue #11) lands.
+    Defect.NODE_LOCAL_STATE_KEY,
+    Defect.REPLAYABLE_STATE,
 }
 
 

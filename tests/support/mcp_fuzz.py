@@ -170,6 +170,18 @@ TOOLS: dict[str, ToolArgs] = {
     "test_elicitation": {"message": _arg(STRING, short_text)},
     "test_elicitation_sep1034_defaults": NO_ARGS,
     "test_elicitation_sep1330_enums": NO_ARGS,
+    # The 2026-07-28 (MRTR) tools; in a 2025 session they ask with server->client requests.
+    "test_logging_tool": NO_ARGS,
+    "test_streaming_elicitation": NO_ARGS,
+    "test_input_required_result_elicitation": NO_ARGS,
+    "test_input_required_result_sampling": NO_ARGS,
+    "test_input_required_result_list_roots": NO_ARGS,
+    "test_input_required_result_request_state": NO_ARGS,
+    "test_input_required_result_multiple_inputs": NO_ARGS,
+    "test_input_required_result_multi_round": NO_ARGS,
+    "test_input_required_result_tampered_state": NO_ARGS,
+    "test_input_required_result_capabilities": NO_ARGS,
+    "test_missing_capability": NO_ARGS,
 }
 # Fields inside object arguments: (argument, field) -> kinds; all optional.
 NESTED_TOOL_ARGS = {"json_schema_2020_12_tool": {("address", "street"), ("address", "city")}}
@@ -184,6 +196,7 @@ PROMPTS = {
     "test_prompt_with_arguments": ("arg1", "arg2"),
     "test_prompt_with_embedded_resource": ("resourceUri",),
     "test_prompt_with_image": (),
+    "test_input_required_result_prompt": (),
 }
 
 
@@ -298,6 +311,9 @@ SERVER_REQUEST_TOOLS = {
     "test_elicitation": {"message": "m"},
     "test_elicitation_sep1034_defaults": {},
     "test_elicitation_sep1330_enums": {},
+    "test_input_required_result_elicitation": {},
+    "test_input_required_result_sampling": {},
+    "test_input_required_result_request_state": {},
 }
 
 
