@@ -768,17 +768,14 @@ def wire_cost(calls: int = 50_000) -> dict[str, float]:
     sockets and a shared machine."""
     import itertools
 
-    from harness.client.session import JSON_ACCEPT, Session
+    from harness.client.session import JSON_ACCEPT
     from harness.client.wire import SessionWire, StatelessWire, Wire
-
-    class Holder:
-        session = Session("0123456789abcdef", "2025-11-25", "u")
 
     answer = {"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "x"}]}}
     params = {"name": "echo", "arguments": {"text": ECHO_TEXT}}
     capabilities = {"sampling": {}, "roots": {"listChanged": True}}
     wires: dict[str, Wire] = {
-        "2025-11-25": SessionWire("2025-11-25", itertools.count(1), Holder()),
+        "2025-11-25": SessionWire("2025-11-25", itertools.count(1)),
         REVISION_2026: StatelessWire(
             REVISION_2026, itertools.count(1), JSON_ACCEPT, capabilities, {"name": "m"}
         ),

@@ -80,7 +80,7 @@ class McpClient:
         self._static = header_block(config.headers)
         self._session_accept = STATELESS_ACCEPT if config.stateless else JSON_ACCEPT
         self._accept = self._session_accept + self._static  # a POST outside any session
-        self.wire = make_wire(config, self._ids, self._accept, self)
+        self.wire = make_wire(config, self._ids, self._accept)
         self._reinit_lock = gevent.lock.Semaphore()
         self._want_stream = False  # keep a listening stream open (restarted when it gave up)
 

@@ -115,18 +115,13 @@ def _schema_echo(client: McpClient, context: dict[str, Any]) -> None:
             client.call_tool("json_schema_echo", {"schema": tool.get("inputSchema")})
 
 
-def _mrtr(client: McpClient, context: dict[str, Any]) -> None:
-    """Each MRTR tool; the unrelated one between rounds of nothing else (its own call)."""
-    _call_listed(client, context)
-
-
 SCENARIOS: dict[str, Scenario] = {
     "initialize": _list_only,
     "tools_call": _tools_call,
     "elicitation-sep1034-client-defaults": _listening_then_call,
     "sse-retry": _call_listed,
     "request-metadata": _call_listed,
-    "sep-2322-client-request-state": _mrtr,
+    "sep-2322-client-request-state": _call_listed,
     "http-standard-headers": _standard_headers,
     "http-custom-headers": _context_calls,
     "http-invalid-tool-headers": _call_listed,

@@ -18,7 +18,6 @@ and when to send again, through ``Post`` and ``Note``.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -33,7 +32,6 @@ from harness.client.param_headers import (
     param_header_block,
     tool_param_headers,
 )
-from harness.client.session import Session
 
 STATELESS_VERSIONS = (STATELESS_VERSION,)  # the revisions StatelessWire speaks, newest first
 UNSUPPORTED_VERSION = -32022
@@ -76,10 +74,9 @@ class SessionWire:
 
     stateful = True
 
-    def __init__(self, version: str, ids: Iterator[int], owner: SessionHolder) -> None:
+    def __init__(self, version: str, ids: Iterator[int]) -> None:
         self.version = version
         self._ids = ids
-        self._owner = owner
 
     def call(
         self, post: Post, note: Note, method: str, params: JsonDict | None
@@ -92,11 +89,6 @@ class SessionWire:
 
     def encode(self, rpc_id: int, method: str, params: JsonDict) -> tuple[bytes, str | None]:
         return jsonrpc.request(rpc_id, method, params), None
-
-
-class SessionHolder(Protocol):
-    @property
-    def session(self) -> Session | None: ...
 
 
 class StatelessWire:
@@ -144,7 +136,9 @@ class StatelessWire:
         base = params or {}  # never changed: each round's params are a new dict
         sent = base
         negotiated = False
-        for round_ in itertools.count(1):  # bounded by max_rounds below
+        round_ = 0
+        while True:  # bounded: max_rounds rounds, one version retry
+            round_ += 1
             rpc_id = next(self._ids)
             try:
                 message = post(self._body(rpc_id, method, sent), rpc_id, self.headers(method, sent))
@@ -165,7 +159,6 @@ class StatelessWire:
             if round_ > self.max_rounds:
                 return message, {"rounds": round_, "error": f"still input_required after {round_}"}
             sent = self._retry(base, result, rpc_id, round_, note)
-        raise AssertionError("unreachable")
 
     def headers(self, method: str, params: JsonDict) -> str:
         headers = self._method_headers.get(method)
@@ -284,11 +277,12 @@ def _method(request: Any) -> str:
     return str(request.get("method")) if isinstance(request, dict) else ""
 
 
-def make_wire(config: ClientConfig, ids: Iterator[int], accept: str, owner: SessionHolder) -> Wire:
-    """The wire of ``config.protocol_version`` (ClientConfig checked that it is one we speak)."""
+def make_wire(config: ClientConfig, ids: Iterator[int], accept: str) -> Wire:
+    """The wire of ``config.protocol_version`` (ClientConfig checked that it is one we speak);
+    ``accept`` is the header block of a request outside any session (static headers in)."""
     version = config.protocol_version
     if version in SESSION_VERSIONS:
-        return SessionWire(version, ids, owner)
+        return SessionWire(version, ids)
     client_info = {"name": config.client_name, "version": config.client_version}
     return StatelessWire(
         version, ids, accept, config.capabilities, client_info, config.mrtr_max_rounds

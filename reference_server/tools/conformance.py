@@ -25,6 +25,7 @@ from reference_server.protocol import (
 )
 from reference_server.tools.base import (
     Catalog,
+    ClientLacksCapability,
     Prompt,
     Resource,
     ResourceTemplate,
@@ -440,13 +441,13 @@ async def mrtr_capabilities(args: JsonDict, ctx: ToolContext) -> JsonDict:
 
 
 async def missing_capability(args: JsonDict, ctx: ToolContext) -> JsonDict:
-    """Needs sampling: without it declared the call fails with -32021 (server-stateless)."""
+    """Needs sampling: without it declared the call fails with -32021 (server-stateless); in a
+    2025 session, which has no such error, with a tool error result."""
     if ctx.capabilities is not None and "sampling" not in ctx.capabilities:
-        raise RpcError(
-            MISSING_CLIENT_CAPABILITY,
-            "test_missing_capability needs the client capability sampling",
-            {"requiredCapabilities": {"sampling": {}}},
-        )
+        text = "test_missing_capability needs the client capability sampling"
+        if ctx.input_round is None:
+            raise ClientLacksCapability(text)
+        raise RpcError(MISSING_CLIENT_CAPABILITY, text, {"requiredCapabilities": {"sampling": {}}})
     return text_result("the client declared sampling")
 
 
