@@ -27,12 +27,16 @@ class MrtrUser(ScenarioUser):
     listen = False  # no listen stream: only the rounds are under test
     delete_on_stop = False  # no session to delete
 
+    replays = 0
+
     @task(6)
     def sample(self) -> None:
         nonce = self.nonce()
         record = self.action("sample", prompt="say something", nonce=nonce)
         if _completed_in_rounds(record) and random.random() < REPLAY_FRACTION:
-            self.replay(nonce, random.choice(("replay", "tamper")))
+            # In turn, a used state first: a run with any replay tests single use.
+            self.replay(nonce, ("replay", "tamper")[self.replays % 2])
+            self.replays += 1
 
     @task(1)
     def echo(self) -> None:
