@@ -83,10 +83,13 @@ class ModernTransport:
             result = complete_result(method, discover_result(self._node.config.node_id))
             return json_response(result_response(request_id, result))
         if method == "subscriptions/listen":
+            # Not served yet (server/discover claims no listChanged or subscribe): answered
+            # as the revision answers any method a server does not implement.
             raise HttpError(
-                501,
+                404,
                 METHOD_NOT_FOUND,
-                "subscriptions/listen is not served by this build yet",
+                "subscriptions/listen is not served by this server yet: no change "
+                "notifications in 2026-07-28 (server/discover claims none)",
                 request_id,
             )
         try:

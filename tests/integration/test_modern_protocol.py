@@ -136,3 +136,12 @@ def test_lists_are_stable_and_cacheable(url: str) -> None:
         assert result["ttlMs"] >= 0 and result["cacheScope"] in ("public", "private")
     read = modern.post(url, "resources/read", {"uri": "test://static-text"}).result
     assert read["ttlMs"] == 0 and read["contents"][0]["text"]
+
+
+def test_listen_is_not_claimed_while_not_served(url: str) -> None:
+    """No change notifications in 2026-07-28 yet: discover claims none, listen is -32601."""
+    capabilities = modern.post(url, "server/discover").result["capabilities"]
+    assert "listChanged" not in capabilities["tools"]
+    assert "subscribe" not in capabilities["resources"]
+    listen = modern.post(url, "subscriptions/listen", {"notifications": {"toolsListChanged": True}})
+    assert listen.status == 404 and listen.error["code"] == -32601
