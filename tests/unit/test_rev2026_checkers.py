@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.checkers import CHECKERS, listen, mrtr, survival
+from harness.checkers import CHECKERS, isolation, listen, mrtr, survival
 from harness.checkers.context import CheckContext
 from harness.run.profile import ProfileError, RunProfile, validate
 from scenarios.registry import SCENARIOS
@@ -186,10 +186,14 @@ def test_mrtr_unknown_without_rounds_or_without_another_node() -> None:
     assert "cross-node not tested" in same.summary
 
 
-def test_survival_is_not_applicable_without_sessions() -> None:
-    result = survival.check(history(*sampled(3)), CTX)
-    assert result.valid == "unknown"
-    assert "no sessions" in result.summary
+def test_session_checkers_are_not_applicable_without_sessions() -> None:
+    uri = "mcp-scale://resource/1"
+    parts = [listen_open(0, "w0-u1", 1, "n1", {"resourceSubscriptions": [uri]})]
+    parts += [call(1, "w0-u9", "touch_resource", {"uri": uri}), updated(1.05, "w0-u1", uri, 1.01)]
+    for checker in (survival, isolation):
+        result = checker.check(history(*parts, *sampled(3)), CTX)
+        assert result.valid == "unknown"
+        assert "no sessions" in result.summary
 
 
 def test_each_scenario_lists_known_checkers_for_each_era() -> None:
