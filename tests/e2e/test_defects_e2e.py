@@ -52,6 +52,8 @@ SAMPLE = Config("sampling", 20, 450)
 # 2026-07-28: about 120 sample calls, each in two rounds on two nodes; 1 in 10 sends its used
 # state again (replay and tamper in turn).
 MRTR = Config("mrtr", 10, 300, protocol="2026-07-28")
+# 2026-07-28: 10 listen streams while about 130 broadcasts and touches are emitted.
+LISTEN = Config("listen", 10, 400, protocol="2026-07-28")
 
 # defect -> (the run that shows it, the checker that must catch it)
 CAUGHT_BY: dict[str, tuple[Config, str]] = {
@@ -63,7 +65,23 @@ CAUGHT_BY: dict[str, tuple[Config, str]] = {
     "forget-log-level": (NOTIFY, "metadata"),
     "node-local-state-key": (MRTR, "mrtr"),
     "replayable-state": (MRTR, "mrtr"),
+    "local-listen": (LISTEN, "listen"),
 }
+# Proofs waiting for the server: strict, so that they fail (XPASS) the day it is ready.
+SERVER_PENDING = {
+    "local-listen": "the reference server answers subscriptions/listen with 404 -32601 until "
+    "its 2026-07-28 path serves it (branch rev2026-server); the listen checker is shown on "
+    "synthetic histories meanwhile (tests/unit/test_rev2026_checkers.py)",
+}
+
+
+def _params(defects: dict[str, Any]) -> list[Any]:
+    return [
+        pytest.param(d, marks=pytest.mark.xfail(strict=True, reason=SERVER_PENDING[d]))
+        if d in SERVER_PENDING
+        else d
+        for d in sorted(defects)
+    ]
 
 
 def run(config: Config, out: Path, defects: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -95,7 +113,7 @@ def clean(config: Config, cache: dict[Config, dict[str, Any]], tmp: Path) -> dic
 
 
 @pytest.mark.timeout(400)
-@pytest.mark.parametrize("defect", sorted(CAUGHT_BY))
+@pytest.mark.parametrize("defect", _params(CAUGHT_BY))
 def test_each_defect_is_caught_by_its_checker_and_the_clean_server_passes(
     defect: str,
     clean_runs: dict[Config, dict[str, Any]],
@@ -115,11 +133,6 @@ def test_each_defect_is_caught_by_its_checker_and_the_clean_server_passes(
 SHOWN_ELSEWHERE = {
     # It needs a trend over time: tests/e2e/test_soak.py shows the leak checker catch it.
     Defect.LEAK,
-    # The reference server does not serve subscriptions/listen over HTTP yet (the 2026-07-28
-    # path answers it with an error), so the listen scenario has no stream to judge: the
-    # listen checker is proven on synthetic histories (tests/unit/test_rev2026_checkers.py)
-    # and tests/integration/test_defects.py::test_local_listen shows the defect on the bus.
-    Defect.LOCAL_LISTEN,
 }
 
 

@@ -1,6 +1,7 @@
 """The 2026-07-28 revision through a whole harness run with faults: 3 Redis-mode nodes, a node
 SIGKILLed and restarted, then Redis. Every MRTR round must complete wherever its retry lands
-or fail fast with a clear error (the server's own answer), and no request may hang.
+or fail fast with a clear error (the server's own answer), no request may hang, and no change
+may be lost on a listen stream but those a recorded break and re-list excuse.
 
 Bounded by requests after the last fault (``--until-requests``); ``--duration`` only the
 generous upper bound.
@@ -14,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_defects_e2e import Config, checker, run
+from tests.e2e.test_defects_e2e import SERVER_PENDING, Config, checker, run
 
 CHAOS = "kill-node:n1@6s; restart-node:n1@9s; kill-redis@13s; restart-redis@16s"
 MRTR_CHAOS = Config("mrtr", 10, 300, CHAOS, protocol="2026-07-28")
+MIXED_CHAOS = Config("mixed", 15, 600, CHAOS, protocol="2026-07-28")
 
 
 def failed_samples(run_dir: Path) -> list[dict[str, Any]]:
@@ -46,3 +48,14 @@ def test_mrtr_rounds_complete_or_fail_fast_through_node_and_redis_kills(tmp_path
     for record in failed_samples(out):
         assert record["type"] == "fail" and record.get("error"), record
         assert record["latency"] < 3.0, record
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.xfail(strict=True, reason=SERVER_PENDING["local-listen"])
+def test_listen_and_mrtr_through_node_and_redis_kills(tmp_path: Path) -> None:
+    summary = run(MIXED_CHAOS, tmp_path / "mixed-chaos")
+    listen = checker(summary, "listen")
+    assert listen["status"] == "pass", listen
+    assert listen["counts"]["lost"] == 0 and listen["counts"]["breaks"] > 0
+    assert checker(summary, "mrtr")["status"] == "pass", checker(summary, "mrtr")
+    assert summary["verdict"] == "pass", [c for c in summary["checkers"] if c["status"] != "pass"]
