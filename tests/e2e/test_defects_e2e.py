@@ -6,15 +6,13 @@ Runs that share a configuration share one clean run (module-scoped cache)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reference_server.defects import Defect
-from tests.support.cli import mcp_scale
+from tests.support.runs import SERVER_PENDING, Config, checker, run
 
 # Node kills (streams resume), a Redis kill (requests must fail fast), enough messages for a
 # 1-in-1,000 misroute to show (about 7,000 notifications).
@@ -22,26 +20,6 @@ NOTIFY_CHAOS = (
     "kill-node:n1@6s; restart-node:n1@9s; kill-node:n2@12s; restart-node:n2@15s; "
     "kill-redis@19s; restart-redis@22s"
 )
-
-
-@dataclass(frozen=True)
-class Config:
-    """A run bounded by the work done (``requests`` after the last fault), not by how fast a
-    loaded machine starts its users; ``duration`` is only the generous upper bound."""
-
-    scenario: str
-    users: int
-    requests: int
-    chaos: str = ""
-    duration: str = "90s"
-    protocol: str = ""  # the client's default revision when empty
-
-    def args(self) -> list[str]:
-        args = ["--scenario", self.scenario, "--nodes", "3", "--store", "redis"]
-        args += ["--protocol", self.protocol] if self.protocol else []
-        args += ["--users", str(self.users), "--spawn-rate", str(self.users)]
-        args += ["--duration", self.duration, "--until-requests", str(self.requests)]
-        return args + (["--chaos", self.chaos] if self.chaos else [])
 
 
 # Locust's requests (operations and messages received) after the last fault: what the fixed
@@ -67,12 +45,6 @@ CAUGHT_BY: dict[str, tuple[Config, str]] = {
     "replayable-state": (MRTR, "mrtr"),
     "local-listen": (LISTEN, "listen"),
 }
-# Proofs waiting for the server: strict, so that they fail (XPASS) the day it is ready.
-SERVER_PENDING = {
-    "local-listen": "the reference server answers subscriptions/listen with 404 -32601 until "
-    "its 2026-07-28 path serves it (branch rev2026-server); the listen checker is shown on "
-    "synthetic histories meanwhile (tests/unit/test_rev2026_checkers.py)",
-}
 
 
 def _params(defects: dict[str, Any]) -> list[Any]:
@@ -82,23 +54,6 @@ def _params(defects: dict[str, Any]) -> list[Any]:
         else d
         for d in sorted(defects)
     ]
-
-
-def run(config: Config, out: Path, defects: tuple[str, ...] = ()) -> dict[str, Any]:
-    args = ["run", *config.args(), "--out", str(out)]
-    for defect in defects:
-        args += ["--defect", defect]
-    result = mcp_scale(*args, state_dir=out.parent / "state", timeout=180)
-    assert result.returncode in (0, 1), result.stdout + result.stderr
-    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
-    (only,) = summary["runs"]
-    assert result.returncode == (1 if only["verdict"] == "fail" else 0)
-    return dict(only)
-
-
-def checker(summary: dict[str, Any], name: str) -> dict[str, Any]:
-    (found,) = [c for c in summary["checkers"] if c["name"] == name]
-    return dict(found)
 
 
 @pytest.fixture(scope="module")

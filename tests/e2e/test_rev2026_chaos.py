@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_defects_e2e import SERVER_PENDING, Config, checker, run
+from tests.support.runs import SERVER_PENDING, Config, checker, run
 
 CHAOS = "kill-node:n1@6s; restart-node:n1@9s; kill-redis@13s; restart-redis@16s"
 MRTR_CHAOS = Config("mrtr", 10, 300, CHAOS, protocol="2026-07-28")
