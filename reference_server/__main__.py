@@ -86,27 +86,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Serve
     )
 
 
-# Seconds uvicorn waits for open responses to finish on SIGTERM before it cancels them.
-GRACEFUL_SHUTDOWN = 2
-
-
-class NodeServer(uvicorn.Server):
-    """uvicorn's server, ending the node's listen streams with their completion first.
-
-    uvicorn waits for open responses before it runs the app's shutdown: a listen stream,
-    which never ends by itself, would be cut off at the graceful timeout without the
-    completion that tells its client the end was clean.
-    """
-
-    def __init__(self, config: uvicorn.Config, node: Node) -> None:
-        super().__init__(config)
-        self.node = node
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self.node.bus.shutdown()
-        await super().shutdown(sockets)
-
-
 def _state_key(parser: argparse.ArgumentParser, path: Path | None) -> bytes | None:
     """The cluster's requestState key from --state-key-file or the environment, or None."""
     if path is not None:
@@ -126,6 +105,27 @@ def _state_key(parser: argparse.ArgumentParser, path: Path | None) -> bytes | No
             f"{MIN_KEY_BYTES} (e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
         )
     return key
+
+
+# Seconds uvicorn waits for open responses to finish on SIGTERM before it cancels them.
+GRACEFUL_SHUTDOWN = 2
+
+
+class NodeServer(uvicorn.Server):
+    """uvicorn's server, ending the node's listen streams with their completion first.
+
+    uvicorn waits for open responses before it runs the app's shutdown: a listen stream,
+    which never ends by itself, would be cut off at the graceful timeout without the
+    completion that tells its client the end was clean.
+    """
+
+    def __init__(self, config: uvicorn.Config, node: Node) -> None:
+        super().__init__(config)
+        self.node = node
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.node.bus.shutdown()
+        await super().shutdown(sockets)
 
 
 def main(argv: list[str] | None = None) -> None:

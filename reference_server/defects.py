@@ -19,9 +19,9 @@ class Defect(StrEnum):
     LEAK = "leak"
     CROSS_SESSION = "cross-session"
     FORGET_LOG_LEVEL = "forget-log-level"
-    LOCAL_LISTEN = "local-listen"
     NODE_LOCAL_STATE_KEY = "node-local-state-key"
     REPLAYABLE_STATE = "replayable-state"
+    LOCAL_LISTEN = "local-listen"
 
 
 DESCRIPTIONS: dict[Defect, str] = {
@@ -32,10 +32,10 @@ DESCRIPTIONS: dict[Defect, str] = {
     Defect.LEAK: "a few KB are kept forever for every request",
     Defect.CROSS_SESSION: "about 1 in 1,000 notifications goes to another session",
     Defect.FORGET_LOG_LEVEL: "logging/setLevel is kept in the node's memory, not the SessionStore",
-    Defect.LOCAL_LISTEN: "listen notifications (2026-07-28) reach only the emitting node's streams",
     Defect.NODE_LOCAL_STATE_KEY: "each node seals requestState with its own random key, so a "
     "retry on another node is refused",
     Defect.REPLAYABLE_STATE: "a requestState is accepted any number of times (not single-use)",
+    Defect.LOCAL_LISTEN: "listen notifications (2026-07-28) reach only the emitting node's streams",
 }
 NAMES: tuple[str, ...] = tuple(defect.value for defect in Defect)
 

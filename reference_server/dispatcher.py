@@ -145,6 +145,7 @@ class Dispatcher:
             capabilities=call.capabilities,
             log_level=call.log_level,
             input_round=call.input_round,
+            bus=self._node.bus,
         )
         try:
             return await tool.handler(arguments, ctx)

@@ -10,6 +10,8 @@ from starlette.responses import Response
 from reference_server.protocol import JsonDict, error_response
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# Seconds of silence on a long SSE stream (2025 GET stream, 2026 listen) before a keep-alive.
+SSE_KEEPALIVE = 15.0
 
 
 class HttpError(Exception):

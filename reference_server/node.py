@@ -49,8 +49,8 @@ class Node:
     async def start(self) -> None:
         await self.store.start()
         await self.streams.start()
-        await self.bus.start()
         await self.state_store.start()
+        await self.bus.start()
         self._sweeper = asyncio.create_task(self._sweep_expired(), name="sweep-expired")
 
     async def close(self) -> None:
@@ -58,8 +58,8 @@ class Node:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        await self.bus.close()
         await self.state_store.close()
+        await self.bus.close()
         await self.streams.close()
         await self.store.close()
 
@@ -113,6 +113,15 @@ def build_node(config: ServerConfig) -> Node:
         )
     else:
         streams = InMemoryStreamManager(config.node_id, config.defects, stats, config.event_log)
+
+    state_store: RequestStateStore
+    if config.session_store == "redis":
+        assert redis is not None
+        state_store = RedisRequestStateStore(redis, guard)
+    else:
+        state_store = InMemoryRequestStateStore()
+    sealer = StateSealer(_state_key(config), config.request_state_ttl)
+
     # Changes travel like streamed messages: across the cluster when the streams do.
     bus: SubscriptionBus
     if config.stream_manager == "redis":
@@ -123,13 +132,6 @@ def build_node(config: ServerConfig) -> Node:
         )
     else:
         bus = InMemorySubscriptionBus()
-    state_store: RequestStateStore
-    if config.session_store == "redis":
-        assert redis is not None
-        state_store = RedisRequestStateStore(redis, guard)
-    else:
-        state_store = InMemoryRequestStateStore()
-    sealer = StateSealer(_state_key(config), config.request_state_ttl)
     return Node(config, store, streams, bus, build_catalog(), stats, sealer, state_store)
 
 

@@ -24,6 +24,7 @@ from reference_server.dispatcher import Call, Dispatcher, initialize_result, neg
 from reference_server.errors import StoreUnavailable
 from reference_server.http_wire import (
     SSE_HEADERS,
+    SSE_KEEPALIVE,
     HttpError,
     dumps,
     json_response,
@@ -55,7 +56,6 @@ from reference_server.sessions.base import SessionRecord
 
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"
-SSE_KEEPALIVE = 15.0
 # Clients of 2025-11-25 reconnect this soon (ms) after the server ends a stream.
 SSE_RETRY_MS = 1000
 # Far deeper than any MCP message, far shallower than what overflows a serializer's stack

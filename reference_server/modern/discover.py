@@ -25,19 +25,10 @@ LIST_TTL_MS = 60_000
 READ_TTL_MS = 0
 
 
-# What 2026-07-28 clients are told: change notifications travel only on subscriptions/listen,
-# which this build does not serve yet, so no listChanged and no subscribe are claimed (the
-# 2025 handshake still claims them: its GET stream delivers them).
-MODERN_CAPABILITIES: JsonDict = {
-    kind: {k: v for k, v in features.items() if k not in ("listChanged", "subscribe")}
-    for kind, features in CAPABILITIES.items()
-}
-
-
 def discover_result(node_id: str) -> JsonDict:
     return {
         "supportedVersions": list(ALL_VERSIONS),
-        "capabilities": MODERN_CAPABILITIES,
+        "capabilities": CAPABILITIES,
         "instructions": f"mcp-scale reference server, node {node_id}",
     }
 

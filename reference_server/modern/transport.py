@@ -18,7 +18,14 @@ from starlette.responses import Response, StreamingResponse
 from reference_server.defects import Defect
 from reference_server.dispatcher import Call, Dispatcher
 from reference_server.errors import StoreUnavailable
-from reference_server.http_wire import SSE_HEADERS, HttpError, dumps, json_response, sse_event
+from reference_server.http_wire import (
+    SSE_HEADERS,
+    SSE_KEEPALIVE,
+    HttpError,
+    dumps,
+    json_response,
+    sse_event,
+)
 from reference_server.modern.discover import complete_result, discover_result, with_server_info
 from reference_server.modern.meta import RequestMeta, validate_request
 from reference_server.mrtr import Binding, InputRequired, InputRound, InvalidState
@@ -36,6 +43,7 @@ from reference_server.protocol import (
     is_response,
     result_response,
 )
+from reference_server.subscriptions import listen
 
 # What 2026-07-28 removed (ping, logging/setLevel, resources/(un)subscribe, initialize) is not
 # here, so it is answered 404 / -32601 like any unknown method.
@@ -83,15 +91,7 @@ class ModernTransport:
             result = complete_result(method, discover_result(self._node.config.node_id))
             return json_response(result_response(request_id, result))
         if method == "subscriptions/listen":
-            # Not served yet (server/discover claims no listChanged or subscribe): answered
-            # as the revision answers any method a server does not implement.
-            raise HttpError(
-                404,
-                METHOD_NOT_FOUND,
-                "subscriptions/listen is not served by this server yet: no change "
-                "notifications in 2026-07-28 (server/discover claims none)",
-                request_id,
-            )
+            return await self._listen(message)
         try:
             input_round = await self._input_round(method, message.get("params") or {})
         except RpcError as exc:
@@ -101,6 +101,33 @@ class ModernTransport:
         call = Call(request_id, None, _no_stream, _no_requests, meta, input_round)
         answer, status = await self._run(message, call)
         return json_response(answer, status)
+
+    async def _listen(self, message: JsonDict) -> Response:
+        """A subscriptions/listen stream from the node's SubscriptionBus: what can fail does
+        so at the first message, answered as JSON; then the stream runs until the client
+        leaves, the node shuts down (the completion) or the bus may have lost a change (ended
+        without one, so that the client lists again)."""
+        request_id = message["id"]
+        stream = listen(request_id, message.get("params"), self._node.bus, keepalive=SSE_KEEPALIVE)
+        try:
+            first = await anext(stream)
+        except RpcError as exc:
+            await stream.aclose()
+            return json_response(error_response(request_id, exc.code, exc.message, exc.data))
+        except StoreUnavailable:
+            await stream.aclose()
+            raise
+        assert first is not None  # the acknowledgement always comes first
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                yield sse_event(dumps(first))
+                async for item in stream:
+                    yield ": keepalive\n\n" if item is None else sse_event(dumps(item))
+            finally:
+                await stream.aclose()
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
 
     async def _input_round(self, method: str, params: JsonDict) -> InputRound | None:
         """The verified round a retry brings, or None for methods without MRTR."""

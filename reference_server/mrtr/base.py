@@ -22,7 +22,3 @@ class RequestStateStore(Protocol):
         replay. What is remembered is forgotten at ``expires_at`` (the state is refused as
         expired from then on)."""
         ...
-
-    async def remembered(self) -> int:
-        """How many used states are remembered now (for leak checks)."""
-        ...

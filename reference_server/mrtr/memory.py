@@ -25,6 +25,3 @@ class InMemoryRequestStateStore:
             return False
         self._used[state_id] = expires_at
         return True
-
-    async def remembered(self) -> int:
-        return len(self._used)

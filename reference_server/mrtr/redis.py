@@ -29,9 +29,3 @@ class RedisRequestStateStore:
         key = PREFIX + state_id
         first = await self._guard.run(lambda: self._redis.set(key, "1", nx=True, px=ttl_ms))
         return bool(first)
-
-    async def remembered(self) -> int:
-        async def count() -> int:
-            return sum([1 async for _ in self._redis.scan_iter(match=PREFIX + "*", count=500)])
-
-        return await self._guard.run(count)

@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -48,8 +49,9 @@ class Binding:
     def of(cls, method: str, params: JsonDict) -> Binding:
         name = params.get("name", params.get("uri", ""))
         arguments = params.get("arguments") or {}
-        canonical = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
-        return cls(method, str(name), hashlib.sha256(canonical).hexdigest()[:32])
+        # The standard library's json, not orjson: an argument may be an integer past 64 bits.
+        canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"))
+        return cls(method, str(name), hashlib.sha256(canonical.encode()).hexdigest()[:32])
 
     def as_list(self) -> list[str]:
         return [self.method, self.name, self.arguments_digest]
@@ -86,7 +88,7 @@ class StateSealer:
     def open(self, token: str, binding: Binding) -> OpenedState:
         """The state's content, or InvalidState saying why it is refused."""
         body, dot, tag = token.partition(".")
-        if not dot or not hmac.compare_digest(_unb64(tag), self._tag(body)):
+        if not dot or not token.isascii() or not hmac.compare_digest(_unb64(tag), self._tag(body)):
             raise InvalidState("requestState failed verification (not issued by this server)")
         try:
             payload = orjson.loads(_unb64(body))

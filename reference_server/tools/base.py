@@ -43,9 +43,6 @@ class ToolContext:
     # Sends a server->client request (sampling, elicitation, roots) and awaits its result
     # (2025 revisions; the 2026-07-28 revision asks through gather_input instead).
     ask_client: Callable[[str, JsonDict], Awaitable[JsonDict]]
-    # Where changes go to the subscriptions/listen streams of every node (2026-07-28). None
-    # until the dispatcher passes the node's bus (``bus=node.bus``): then nothing is published.
-    bus: SubscriptionBus | None = None
     # The client's declared capabilities: the session's, or the request's _meta in 2026-07-28;
     # None when unknown (a 2025 call without a session).
     capabilities: JsonDict | None = None
@@ -54,6 +51,9 @@ class ToolContext:
     log_level: str | None = "debug"
     # Only in 2026-07-28: what the client brought to this round of a multi round-trip request.
     input_round: InputRound | None = None
+    # Where changes go to the subscriptions/listen streams of every node (2026-07-28). None
+    # until the dispatcher passes the node's bus (``bus=node.bus``): then nothing is published.
+    bus: SubscriptionBus | None = None
 
 
 class ClientLacksCapability(Exception):

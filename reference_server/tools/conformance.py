@@ -23,6 +23,7 @@ from reference_server.protocol import (
     log_level_allows,
     notification,
 )
+from reference_server.subscriptions.base import Change
 from reference_server.tools.base import (
     Catalog,
     ClientLacksCapability,
@@ -457,6 +458,20 @@ async def streaming_elicitation(args: JsonDict, ctx: ToolContext) -> JsonDict:
     return text_result(f"Hello, {_content(answers['user_name'], 'name')}!")
 
 
+async def trigger_tool_change(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    """server-stateless's hook: a tools list change, to every listen stream of the cluster."""
+    if ctx.bus is not None:
+        await ctx.bus.publish(Change.list_changed("tools"))
+    return text_result("tools list change announced")
+
+
+async def trigger_prompt_change(args: JsonDict, ctx: ToolContext) -> JsonDict:
+    """server-stateless's hook: a prompts list change, to every listen stream of the cluster."""
+    if ctx.bus is not None:
+        await ctx.bus.publish(Change.list_changed("prompts"))
+    return text_result("prompts list change announced")
+
+
 PROMPT_CONTEXT_REQUEST: JsonDict = {
     "user_context": _elicit_request("What context should the prompt use?", "context")
 }
@@ -669,6 +684,11 @@ def register(catalog: Catalog) -> None:
             missing_capability,
         ),
     )
+    for name, description, handler in (
+        ("test_trigger_tool_change", "Announces a tools list change", trigger_tool_change),
+        ("test_trigger_prompt_change", "Announces a prompts list change", trigger_prompt_change),
+    ):
+        catalog.add_tool(Tool(name, description, NO_ARGUMENTS, handler))
     for name, description, handler in mrtr:
         # streams: in a 2025 session they ask with server->client requests on the call's
         # stream; in 2026-07-28 a round that sends nothing first is answered as plain JSON.

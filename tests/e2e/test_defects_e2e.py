@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from reference_server.defects import Defect
-from tests.support.runs import SERVER_PENDING, Config, checker, run
+from tests.support.runs import Config, checker, run
 
 # Node kills (streams resume), a Redis kill (requests must fail fast), enough messages for a
 # 1-in-1,000 misroute to show (about 7,000 notifications).
@@ -47,15 +47,6 @@ CAUGHT_BY: dict[str, tuple[Config, str]] = {
 }
 
 
-def _params(defects: dict[str, Any]) -> list[Any]:
-    return [
-        pytest.param(d, marks=pytest.mark.xfail(strict=True, reason=SERVER_PENDING[d]))
-        if d in SERVER_PENDING
-        else d
-        for d in sorted(defects)
-    ]
-
-
 @pytest.fixture(scope="module")
 def clean_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[Config, dict[str, Any]]:
     return {}
@@ -68,7 +59,7 @@ def clean(config: Config, cache: dict[Config, dict[str, Any]], tmp: Path) -> dic
 
 
 @pytest.mark.timeout(400)
-@pytest.mark.parametrize("defect", _params(CAUGHT_BY))
+@pytest.mark.parametrize("defect", sorted(CAUGHT_BY))
 def test_each_defect_is_caught_by_its_checker_and_the_clean_server_passes(
     defect: str,
     clean_runs: dict[Config, dict[str, Any]],

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.runs import SERVER_PENDING, Config, checker, run
+from tests.support.runs import Config, checker, run
 
 CHAOS = "kill-node:n1@6s; restart-node:n1@9s; kill-redis@13s; restart-redis@16s"
 MRTR_CHAOS = Config("mrtr", 10, 300, CHAOS, protocol="2026-07-28")
@@ -51,7 +51,6 @@ def test_mrtr_rounds_complete_or_fail_fast_through_node_and_redis_kills(tmp_path
 
 
 @pytest.mark.timeout(400)
-@pytest.mark.xfail(strict=True, reason=SERVER_PENDING["local-listen"])
 def test_listen_and_mrtr_through_node_and_redis_kills(tmp_path: Path) -> None:
     summary = run(MIXED_CHAOS, tmp_path / "mixed-chaos")
     listen = checker(summary, "listen")

@@ -140,7 +140,6 @@ def test_conformance_suite_passes(
     returncode, output = run_suite(command, SUITE_TIMEOUT)
     assert "=== SUMMARY ===" in output, f"the suite did not run its scenarios:\n{output[-6000:]}"
     assert returncode == 0, (
-        f"conformance suite failed for {revision} (exit {returncode}; per-check results "
-        f"in {results}):\n"
-        f"{summary(output)}"
+        f"conformance suite failed for {revision} (exit {returncode}; per-check results in "
+        f"{results}):\n{summary(output)}"
     )

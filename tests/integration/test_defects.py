@@ -382,6 +382,44 @@ def test_forget_log_level(make_cluster: Factory, sessions: Any, defect: str | No
 
 
 @pytest.mark.timeout(60)
+@_defect_param("node-local-state-key")
+def test_node_local_state_key(make_cluster: Factory, defect: str | None) -> None:
+    """2026-07-28 MRTR: a requestState sealed by n1 opens on n2 (one key for the cluster)."""
+    cluster = _start(make_cluster, defect)
+    n1, n2 = cluster.urls
+    nonce = _nonce()
+    state = modern.sample(n1, nonce).result["requestState"]
+    on_n2 = modern.sample(n2, nonce, state=state, answer="from n2")
+    if defect:
+        assert on_n2.error["code"] == INVALID_PARAMS, on_n2.body
+        assert "failed verification" in on_n2.error["message"]
+        # Control: the node that sealed it still opens it.
+        on_n1 = modern.sample(n1, nonce, state=state, answer="from n1")
+        assert on_n1.result["structuredContent"]["answered_by"] == "n1"
+    else:
+        assert on_n2.result["structuredContent"]["answered_by"] == "n2", on_n2.body
+
+
+@pytest.mark.timeout(60)
+@_defect_param("replayable-state")
+def test_replayable_state(make_cluster: Factory, defect: str | None) -> None:
+    """2026-07-28 MRTR: each requestState is accepted once in the cluster; a replay of the
+    same retry on the other node is refused."""
+    cluster = _start(make_cluster, defect)
+    n1, n2 = cluster.urls
+    nonce = _nonce()
+    state = modern.sample(n1, nonce).result["requestState"]
+    first = modern.sample(n2, nonce, state=state, answer="first")
+    assert first.result["resultType"] == "complete", first.body  # control
+    replay = modern.sample(n1, nonce, state=state, answer="replayed")
+    if defect:
+        assert replay.result["structuredContent"]["text"] == "replayed", replay.body
+    else:
+        assert replay.error["code"] == INVALID_PARAMS, replay.body
+        assert "already used" in replay.error["message"]
+
+
+@pytest.mark.timeout(60)
 @_defect_param("local-listen")
 def test_local_listen(redis_server: RedisProcess, defect: str | None) -> None:
     """A change published on n1 reaches the listen stream on n2 unless the defect is on.
@@ -438,40 +476,3 @@ async def _next_nonce(stream: AsyncGenerator[JsonDict | None, None]) -> str:
 
     message = await asyncio.wait_for(first_message(), 5)
     return str(message["params"]["_meta"]["nonce"])
-
-
-@_defect_param("node-local-state-key")
-def test_node_local_state_key(make_cluster: Factory, defect: str | None) -> None:
-    """2026-07-28 MRTR: a requestState sealed by n1 opens on n2 (one key for the cluster)."""
-    cluster = _start(make_cluster, defect)
-    n1, n2 = cluster.urls
-    nonce = _nonce()
-    state = modern.sample(n1, nonce).result["requestState"]
-    on_n2 = modern.sample(n2, nonce, state=state, answer="from n2")
-    if defect:
-        assert on_n2.error["code"] == INVALID_PARAMS, on_n2.body
-        assert "failed verification" in on_n2.error["message"]
-        # Control: the node that sealed it still opens it.
-        on_n1 = modern.sample(n1, nonce, state=state, answer="from n1")
-        assert on_n1.result["structuredContent"]["answered_by"] == "n1"
-    else:
-        assert on_n2.result["structuredContent"]["answered_by"] == "n2", on_n2.body
-
-
-@pytest.mark.timeout(60)
-@_defect_param("replayable-state")
-def test_replayable_state(make_cluster: Factory, defect: str | None) -> None:
-    """2026-07-28 MRTR: each requestState is accepted once in the cluster; a replay of the
-    same retry on the other node is refused."""
-    cluster = _start(make_cluster, defect)
-    n1, n2 = cluster.urls
-    nonce = _nonce()
-    state = modern.sample(n1, nonce).result["requestState"]
-    first = modern.sample(n2, nonce, state=state, answer="first")
-    assert first.result["resultType"] == "complete", first.body  # control
-    replay = modern.sample(n1, nonce, state=state, answer="replayed")
-    if defect:
-        assert replay.result["structuredContent"]["text"] == "replayed", replay.body
-    else:
-        assert replay.error["code"] == INVALID_PARAMS, replay.body
-        assert "already used" in replay.error["message"]

@@ -1,12 +1,13 @@
-"""The 2026-07-28 revision on a real node, where the conformance suite does not pin it: both
+"""The 2026-07-28 revision on real nodes, where the conformance suite does not pin it: both
 eras on one /mcp at once, the mirrored headers, what 2026 forbids of GET, DELETE and sessions,
-the per-request log level and progress on the request's own stream."""
+the per-request log level and progress on the request's own stream, listen over HTTP."""
 
 from __future__ import annotations
 
 import base64
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from harness.cluster.local import LocalCluster
 from reference_server.protocol import HEADER_MISMATCH, UNSUPPORTED_PROTOCOL_VERSION
 from tests.support import mcp_modern as modern
-from tests.support.mcp_http import McpHttpSession
+from tests.support.mcp_http import McpHttpSession, iter_sse
 
 Factory = Callable[..., LocalCluster]
 
@@ -138,10 +139,39 @@ def test_lists_are_stable_and_cacheable(url: str) -> None:
     assert read["ttlMs"] == 0 and read["contents"][0]["text"]
 
 
-def test_listen_is_not_claimed_while_not_served(url: str) -> None:
-    """No change notifications in 2026-07-28 yet: discover claims none, listen is -32601."""
-    capabilities = modern.post(url, "server/discover").result["capabilities"]
-    assert "listChanged" not in capabilities["tools"]
-    assert "subscribe" not in capabilities["resources"]
-    listen = modern.post(url, "subscriptions/listen", {"notifications": {"toolsListChanged": True}})
-    assert listen.status == 404 and listen.error["code"] == -32601
+def test_listen_over_http_across_nodes(make_cluster: Factory) -> None:
+    """subscriptions/listen on n1: the acknowledgement first, then a tools change made through
+    n2, tagged with the subscription id; nothing it did not ask for. A bad filter is -32602."""
+    n1, n2 = make_cluster(nodes=2, store="redis").urls
+    params = {"_meta": modern.meta(), "notifications": {"toolsListChanged": True}}
+    body = {"jsonrpc": "2.0", "id": "sub-1", "method": "subscriptions/listen", "params": params}
+    headers = modern.headers_for("subscriptions/listen", params)
+    received: list[dict[str, Any]] = []
+    with (
+        httpx.Client(timeout=15, trust_env=False) as client,
+        client.stream("POST", n1, json=body, headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = iter_sse(response.iter_lines())
+        for event in events:
+            if event.message is not None:
+                received.append(event.message)
+                break
+        nonce = uuid.uuid4().hex[:8]
+        for kind in ("prompts", "tools"):  # the prompts change is not asked for
+            arguments = {"kind": kind, "nonce": nonce}
+            done = modern.post(n2, "tools/call", {"name": "broadcast", "arguments": arguments})
+            assert done.result["resultType"] == "complete"
+        for event in events:
+            if event.message is not None:
+                received.append(event.message)
+                break
+    ack, change = received
+    assert ack["method"] == "notifications/subscriptions/acknowledged"
+    assert ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"
+    assert change["method"] == "notifications/tools/list_changed"
+    assert change["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"
+    assert change["params"]["_meta"]["nonce"] == nonce
+    bad = modern.post(n1, "subscriptions/listen", {"notifications": {"toolsListChanged": "yes"}})
+    assert bad.status == 200 and bad.error["code"] == -32602

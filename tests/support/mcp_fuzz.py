@@ -182,6 +182,8 @@ TOOLS: dict[str, ToolArgs] = {
     "test_input_required_result_tampered_state": NO_ARGS,
     "test_input_required_result_capabilities": NO_ARGS,
     "test_missing_capability": NO_ARGS,
+    "test_trigger_tool_change": NO_ARGS,
+    "test_trigger_prompt_change": NO_ARGS,
 }
 # Fields inside object arguments: (argument, field) -> kinds; all optional.
 NESTED_TOOL_ARGS = {"json_schema_2020_12_tool": {("address", "street"), ("address", "city")}}

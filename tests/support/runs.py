@@ -45,11 +45,3 @@ def run(config: Config, out: Path, defects: tuple[str, ...] = ()) -> dict[str, A
 def checker(summary: dict[str, Any], name: str) -> dict[str, Any]:
     (found,) = [c for c in summary["checkers"] if c["name"] == name]
     return dict(found)
-
-
-# Proofs waiting for the server: strict, so that they fail (XPASS) the day it is ready.
-SERVER_PENDING = {
-    "local-listen": "the reference server answers subscriptions/listen with 404 -32601 until "
-    "its 2026-07-28 path serves it (branch rev2026-server); the listen checker is shown on "
-    "synthetic histories meanwhile (tests/unit/test_rev2026_checkers.py)",
-}
