@@ -131,6 +131,7 @@ TOOLS: dict[str, ToolArgs] = {
     "echo": {"text": _arg(STRING, short_text)},
     "whoami": NO_ARGS,
     "slow": {"ms": _arg(NUMBER, small_ms)},
+    "work": {"ms": _arg(NUMBER, small_ms), "slots": _arg(INTEGER, st.integers(1, 8))},
     "notify": {
         "count": _arg(INTEGER, small_counts),
         "interval_ms": _arg(NUMBER, small_ms, required=False),
