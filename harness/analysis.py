@@ -65,7 +65,11 @@ def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
 def checker_names(manifest: RunManifest | None, ctx: CheckContext) -> list[str]:
     """The checkers the run's scenario can decide, and leak and drift for a long soak."""
     scenario = SCENARIOS.get(ctx.scenario)
-    names = list(scenario.checkers) if scenario else [n for n in CHECKERS if n not in LONGEVITY]
+    names = (
+        list(scenario.checkers_in(ctx.protocol))
+        if scenario
+        else [n for n in CHECKERS if n not in LONGEVITY]
+    )
     soak = manifest is not None and manifest.shape in LONGEVITY_SHAPES
     if soak and ctx.duration >= LEAK_MIN_DURATION:
         names += LONGEVITY

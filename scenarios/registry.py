@@ -5,19 +5,49 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.client.config import STATELESS_VERSION
+
+# The stateless revision: no initialize, no session, no GET stream.
+STATELESS = STATELESS_VERSION
+
 HERE = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
 class Scenario:
+    """A workload. Every revision but the stateless one (no initialize, no session, no GET
+    stream) is of the handshake era. ``checkers``: those its history can decide in the
+    handshake era (empty: it needs the stateless revision); ``stateless_checkers``: the same
+    in 2026-07-28 (empty: it needs sessions)."""
+
     name: str
     summary: str
     guarantees: tuple[str, ...]  # the guarantees (docs/guarantees.md) its history can show
     checkers: tuple[str, ...]  # the checkers its history can decide (harness.checkers.CHECKERS)
+    stateless_checkers: tuple[str, ...] = ()
 
     @property
     def locustfile(self) -> Path:
         return HERE / f"{self.name}.py"
+
+    def checkers_in(self, protocol: str) -> tuple[str, ...]:
+        """The checkers a run of this scenario in ``protocol`` can decide."""
+        return self.stateless_checkers if protocol == STATELESS else self.checkers
+
+    def refusal(self, protocol: str) -> str | None:
+        """Why this scenario cannot run in ``protocol`` (None: it can)."""
+        if self.checkers_in(protocol):
+            return None
+        if protocol == STATELESS:
+            return (
+                f"scenario {self.name!r} needs sessions (the handshake era: initialize, a "
+                f"session's stream); {STATELESS} has none: run it with --protocol 2025-11-25, "
+                f"or choose a scenario of {STATELESS}: {', '.join(speaking(STATELESS))}"
+            )
+        return (
+            f"scenario {self.name!r} exercises the {STATELESS} revision (subscriptions/listen, "
+            f"multi round-trip requests): run it with --protocol {STATELESS}"
+        )
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -65,11 +95,34 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "mixed",
             "notifications, sampling, subscriptions, echo and churn in one population",
-            ("G1", "G2", "G3", "G4", "G5", "G7", "G8"),
+            ("G1", "G2", "G3", "G4", "G5", "G7", "G8", "G9", "G10"),
             ("survival", "delivery", "routing", "isolation", "broadcast", "metadata", "liveness"),
+            # 2026-07-28: listen streams, MRTR samples (with deliberate replays) and echo.
+            ("listen", "mrtr", "liveness"),
+        ),
+        Scenario(
+            "listen",
+            f"{STATELESS}: each user holds a subscriptions/listen stream while calls to "
+            "broadcast and touch_resource on any node emit change notifications",
+            ("G9",),
+            (),
+            ("listen", "liveness"),
+        ),
+        Scenario(
+            "mrtr",
+            f"{STATELESS}: tools/call sample answered through input_required rounds, each "
+            "retry routed over the nodes; a few used or tampered requestStates sent again",
+            ("G10",),
+            (),
+            ("mrtr", "liveness"),
         ),
     )
 }
+
+
+def speaking(protocol: str) -> list[str]:
+    """The scenarios that can run in ``protocol``."""
+    return [name for name, scenario in SCENARIOS.items() if scenario.checkers_in(protocol)]
 
 
 def ramp_seconds(

@@ -30,8 +30,10 @@ from harness.checkers import (
     drift,
     isolation,
     leak,
+    listen,
     liveness,
     metadata,
+    mrtr,
     routing,
     survival,
 )
@@ -42,7 +44,19 @@ from harness.history.fanout import Consumer, Fed
 
 Checker = Callable[[Iterable[Record], CheckContext], CheckResult]
 
-_MODULES = (survival, delivery, routing, isolation, broadcast, metadata, liveness, leak, drift)
+_MODULES = (
+    survival,
+    delivery,
+    routing,
+    isolation,
+    broadcast,
+    metadata,
+    listen,
+    mrtr,
+    liveness,
+    leak,
+    drift,
+)
 CHECKERS: dict[str, Checker] = {module.NAME: module.check for module in _MODULES}
 COUNTS: dict[str, tuple[str, ...]] = {module.NAME: module.COUNTS for module in _MODULES}
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.client.config import LATEST_VERSION
 from harness.run.directory import RunManifest
 from harness.target_profile import ACTIONS
-from scenarios.registry import ramp_seconds
+from scenarios.registry import STATELESS, ramp_seconds
 
 # The reference server's tool for each scenario action (harness/targets/reference-server.yaml).
 REFERENCE_TOOLS = {"touch": "touch_resource"}
@@ -23,6 +24,12 @@ class CheckContext:
     duration: float = 0.0
     tools: tuple[tuple[str, str], ...] = ()  # (action, the target's tool)
     ramp: float = 0.0  # seconds from the run's start until the load shape is at full load
+    protocol: str = LATEST_VERSION  # the revision the load client spoke (--protocol)
+
+    @property
+    def sessionless(self) -> bool:
+        """2026-07-28: no initialize and no sessions, so nothing to judge per session."""
+        return self.protocol == STATELESS
 
     def tool_f(self, action: str) -> str:
         """The history's ``f`` for an action's call: ``call:<the target's tool>``."""
@@ -51,6 +58,7 @@ class CheckContext:
             ramp=ramp_seconds(
                 manifest.shape, manifest.duration, max(1, manifest.users), manifest.spawn_rate
             ),
+            protocol=manifest.protocol,
         )
 
     @classmethod

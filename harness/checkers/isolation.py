@@ -25,6 +25,10 @@ UPDATED = "notifications/resources/updated"
 
 
 def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
+    if ctx.sessionless:
+        # No session to cross: a listen stream's resource update (session null, no subscribe
+        # op: its filter subscribes) would read as one sent to a non-subscriber.
+        return CheckResult(NAME, "unknown", f"not applicable: {ctx.protocol} has no sessions")
     broadcast_f = ctx.tool_f("broadcast")
     owner: dict[str, Any] = {}  # nonce -> session
     subscribed: set[tuple[Any, Any]] = set()  # (session, uri) ever asked for

@@ -74,6 +74,10 @@ class _Session:
 
 
 def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
+    if ctx.sessionless:
+        # Every record of a sessionless run has session None: "no session was created" would
+        # read as a client that failed to start. Liveness judges these users' recovery.
+        return CheckResult(NAME, "unknown", f"not applicable: {ctx.protocol} has no sessions")
     sessions: dict[str, _Session] = {}
     faults = Faults()
     recovery = Recovery(faults)

@@ -112,6 +112,9 @@ class StatelessWire:
         self._client_info = client_info
         self.max_rounds = max_rounds
         self.tool_headers: dict[str, list[ParamHeader]] = {}
+        # The params of the last MRTR retry sent (answers and requestState): what a scenario
+        # replays on purpose to show that a state is single-use.
+        self.last_retry: JsonDict | None = None
         self._use(version)
 
     def _use(self, version: str) -> None:
@@ -250,6 +253,7 @@ class StatelessWire:
             retry["inputResponses"] = responses
         if "requestState" in result:
             retry["requestState"] = result["requestState"]
+        self.last_retry = retry
         return retry
 
     def _renegotiate(self, exc: HttpStatusError, note: Note) -> bool:

@@ -71,7 +71,7 @@ def key_numbers(run: dict[str, Any], icons: bool = True) -> list[tuple[str, str]
     delay = messages.get("delay_ms", {})
     setup = ", ".join(
         f"{k} {profile[k]}"
-        for k in ("scenario", "backend", "store", "routing", "nodes", "users")
+        for k in ("scenario", "protocol", "backend", "store", "routing", "nodes", "users")
         if profile.get(k) is not None
     )
     history = f"{run['records']:,} records"

@@ -33,6 +33,7 @@ FORMAT = "mcp-scale-report/2"
 MAX_EXAMPLES = 5
 PROFILE_KEYS = (
     "scenario",
+    "protocol",
     "backend",
     "target_profile",
     "routing",

@@ -375,6 +375,8 @@ def validate(profile: RunProfile) -> None:
         profile.protocol in VERSIONS,
         f"protocol {profile.protocol!r} is not one the load client speaks: {', '.join(VERSIONS)}",
     )
+    refusal = SCENARIOS[profile.scenario].refusal(profile.protocol)
+    check(refusal is None, str(refusal))
     try:
         resolve(parse_header(h, "header") for h in profile.headers)
     except HeaderError as exc:

@@ -6,16 +6,14 @@ Runs that share a configuration share one clean run (module-scoped cache)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reference_server.defects import Defect
-from tests.support.cli import mcp_scale
 from tests.support.network import REDIS_LINK_CHAOS
+from tests.support.runs import Config, checker, run
 
 # Node kills (streams resume), a Redis kill (requests must fail fast), enough messages for a
 # 1-in-1,000 misroute to show (about 7,000 notifications).
@@ -25,30 +23,17 @@ NOTIFY_CHAOS = (
 )
 
 
-@dataclass(frozen=True)
-class Config:
-    """A run bounded by the work done (``requests`` after the last fault), not by how fast a
-    loaded machine starts its users; ``duration`` is only the generous upper bound."""
-
-    scenario: str
-    users: int
-    requests: int
-    chaos: str = ""
-    duration: str = "90s"
-
-    def args(self) -> list[str]:
-        args = ["--scenario", self.scenario, "--nodes", "3", "--store", "redis"]
-        args += ["--users", str(self.users), "--spawn-rate", str(self.users)]
-        args += ["--duration", self.duration, "--until-requests", str(self.requests)]
-        return args + (["--chaos", self.chaos] if self.chaos else [])
-
-
 # Locust's requests (operations and messages received) after the last fault: what the fixed
 # durations of 28, 14 and 12 s gave on an idle machine.
 NOTIFY = Config("notifications", 60, 2000, NOTIFY_CHAOS)
 SUBSCRIBE = Config("subscriptions", 30, 1400)
 SAMPLE = Config("sampling", 20, 450)
 REDIS_LINKS = Config("notifications", 20, 600, REDIS_LINK_CHAOS)
+# 2026-07-28: about 120 sample calls, each in two rounds on two nodes; 1 in 10 sends its used
+# state again (replay and tamper in turn).
+MRTR = Config("mrtr", 10, 300, protocol="2026-07-28")
+# 2026-07-28: 10 listen streams while about 130 broadcasts and touches are emitted.
+LISTEN = Config("listen", 10, 400, protocol="2026-07-28")
 
 # defect -> (the run that shows it, the checker that must catch it)
 CAUGHT_BY: dict[str, tuple[Config, str]] = {
@@ -59,24 +44,10 @@ CAUGHT_BY: dict[str, tuple[Config, str]] = {
     "cross-session": (NOTIFY, "isolation"),
     "forget-log-level": (NOTIFY, "metadata"),
     "zombie-streams": (REDIS_LINKS, "delivery"),
+    "node-local-state-key": (MRTR, "mrtr"),
+    "replayable-state": (MRTR, "mrtr"),
+    "local-listen": (LISTEN, "listen"),
 }
-
-
-def run(config: Config, out: Path, defects: tuple[str, ...] = ()) -> dict[str, Any]:
-    args = ["run", *config.args(), "--out", str(out)]
-    for defect in defects:
-        args += ["--defect", defect]
-    result = mcp_scale(*args, state_dir=out.parent / "state", timeout=180)
-    assert result.returncode in (0, 1), result.stdout + result.stderr
-    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
-    (only,) = summary["runs"]
-    assert result.returncode == (1 if only["verdict"] == "fail" else 0)
-    return dict(only)
-
-
-def checker(summary: dict[str, Any], name: str) -> dict[str, Any]:
-    (found,) = [c for c in summary["checkers"] if c["name"] == name]
-    return dict(found)
 
 
 @pytest.fixture(scope="module")
@@ -111,14 +82,6 @@ def test_each_defect_is_caught_by_its_checker_and_the_clean_server_passes(
 SHOWN_ELSEWHERE = {
     # It needs a trend over time: tests/e2e/test_soak.py shows the leak checker catch it.
     Defect.LEAK,
-    # No harness run drives subscriptions/listen (2026-07-28) yet, so no checker judges listen
-    # delivery: tests/integration/test_defects.py::test_local_listen shows the defect until
-    # the listen-delivery checker comes with the 2026-07-28 load client (issue #11).
-    Defect.LOCAL_LISTEN,
-    # The 2026-07-28 MRTR defects: tests/integration/test_defects.py (test_node_local_state_key,
-    # test_replayable_state) shows them until the MRTR-round checker joins CAUGHT_BY.
-    Defect.NODE_LOCAL_STATE_KEY,
-    Defect.REPLAYABLE_STATE,
 }
 
 

@@ -42,6 +42,8 @@ def test_every_checker_is_registered_with_its_counts() -> None:
         "isolation",
         "broadcast",
         "metadata",
+        "listen",
+        "mrtr",
         "liveness",
         "leak",
         "drift",
