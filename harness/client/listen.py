@@ -125,6 +125,7 @@ class ListenStream:
             started=time.monotonic(),
             session=None,
             error=f"gave up after {failures} failed attempts",
+            stream="listen",
         )
 
     def _consume(self, response: Response, url: str, subscription: int | None) -> bool:
