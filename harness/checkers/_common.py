@@ -7,8 +7,11 @@ dicts keyed by session, process or nonce, so that a million records take well un
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from harness.chaos.episodes import EpisodeBuilder, FaultOp
 from harness.checkers.tables import RecoveryRow
@@ -65,13 +68,16 @@ def add_example(
         examples.append(example)
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0..100) by nearest rank of unsorted ``values``; nan when empty."""
+def percentile(values: list[float] | array[float], q: float) -> float:
+    """The q-th percentile (0..100) by nearest rank of unsorted ``values``; nan when empty.
+    An array of millions (a soak's message latencies) is sorted by numpy, not as a list of
+    float objects."""
     if not values:
         return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
+    rank = min(max(1, math.ceil(q / 100 * len(values))), len(values))
+    if isinstance(values, array):
+        return float(np.sort(np.frombuffer(values, dtype=np.float64))[rank - 1])
+    return sorted(values)[rank - 1]
 
 
 def ms(seconds: float) -> float:

@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from harness.history._json import DecodeError, loads
-from harness.history.reader import HistoryError, _is_record, _not_a_record, history_files
+from harness.history.reader import (
+    HistoryError,
+    _not_a_record,
+    first_not_a_record,
+    history_files,
+)
 from harness.history.record import Record
 
 CHUNK_RECORDS = 8192
@@ -121,7 +126,7 @@ def _file_chunks(path: Path, chunk: int) -> Iterator[tuple[int, list[Record]]]:
             numbers: Sequence[int] = range(number, number + len(lines))
         except DecodeError:
             records, numbers = _parse_carefully(path, lines, number, last)
-        bad = next((i for i, record in enumerate(records) if not _is_record(record)), None)
+        bad = first_not_a_record(records)
         if bad is not None:
             raise _not_a_record(path, numbers[bad], lines[numbers[bad] - number])
         for start in range(0, len(records), chunk):
