@@ -23,6 +23,15 @@ CLIENT_CLOSED = "closed by client"
 INF = math.inf
 
 
+class Interned(dict[Any, Any]):
+    """One shared object per distinct value: a soak's records each bring their own copy of
+    the same few thousand session ids and process names, which a checker that keeps them
+    per message or per call would otherwise hold millions of times."""
+
+    def __call__(self, value: Any) -> Any:
+        return self.setdefault(value, value)
+
+
 def user_of(process: str) -> str:
     """The user a process belongs to: ``w0-u3/stream`` -> ``w0-u3``."""
     return process[: -len(STREAM_SUFFIX)] if process.endswith(STREAM_SUFFIX) else process

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.checkers._common import Listening, Span, add_example, ms, percentile
+from harness.checkers._common import Interned, Listening, Span, add_example, ms, percentile
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import DeliveryTable, NotifyRow
@@ -174,6 +174,7 @@ def check(
     pending: dict[str, _Notify] = {}
     messages = _Messages()
     serials = itertools.count()
+    interned = Interned()  # session ids, one object each for a soak's many notifies
     unattributed = [0]
     listening = Listening()
     gone: dict[str, float] = {}  # sessions known lost: when
@@ -189,7 +190,8 @@ def check(
                 nonce = _nonce(value)
                 if nonce is not None and isinstance(value, dict):
                     count = value.get("count")
-                    invoked = _Notify(next(serials), time, record.get("session"), count)
+                    session = interned(record.get("session"))
+                    invoked = _Notify(next(serials), time, session, count)
                     pending[record["process"]] = notifies[nonce] = invoked
             else:
                 done = pending.pop(record["process"], None)
