@@ -31,6 +31,7 @@ from harness.checkers._common import INF, Interned, Listening, add_example, nonc
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "broadcast"
 COUNTS = (
@@ -62,6 +63,14 @@ class _State:
     subscribers: dict[Any, dict[Any, float]] = field(default_factory=dict)
     unsubscribed: dict[tuple[Any, Any], float] = field(default_factory=dict)
     interned: Interned = field(default_factory=Interned)  # session ids, shared
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Messages, streams, sessions, and the calls it judges only
+    (harness.history.fanout.Selective)."""
+    calls = (ctx.tool_f("broadcast"), ctx.tool_f("touch"), "subscribe", "unsubscribe")
+    wanted = frozenset(("message", "stream_open", "stream_break", "initialize", "reinit", *calls))
+    return lambda f, kind: f in wanted
 
 
 def check(

@@ -40,6 +40,7 @@ from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import DeliveryTable, NotifyRow
 from harness.history import NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "delivery"
 ACTION = "notify"
@@ -158,6 +159,11 @@ class _Messages:
             return mine
 
         return received
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Every record (harness.history.fanout.Selective)."""
+    return None
 
 
 def check(

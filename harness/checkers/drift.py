@@ -28,6 +28,7 @@ from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import DriftRow, DriftSettings, DriftTable, Percentiles
 from harness.history import EVENT_FS, NOT_CLIENTS, Record, is_run_start
+from harness.history.fanout import Reads
 
 NAME = "drift"
 COUNTS = ("operations", "judged", "drifting", "p99_growth_max", "p99_delta_max_ms")
@@ -39,6 +40,15 @@ LONG_RUN = 3 * HOUR  # from here on: first hour against last hour; below, thirds
 MAX_WARMUP = 60.0
 WARMUP_FRACTION = 0.1
 TREND_BUCKETS = 10  # slices of the judged span whose p99s must show a rising trend
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Client operations, not events (harness.history.fanout.Selective)."""
+    return _operation
+
+
+def _operation(f: str, kind: str) -> bool:
+    return f not in EVENT_FS
 
 
 def check(

@@ -18,10 +18,16 @@ from harness.checkers._common import Interned, add_example, nonce_in, user_of
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "isolation"
 COUNTS = ("checked", "crossed", "by_prefix", "unsubscribed", "updates_checked")
 UPDATED = "notifications/resources/updated"
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Messages and invokes only (harness.history.fanout.Selective)."""
+    return lambda f, kind: f == "message" or kind == "invoke"
 
 
 def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:

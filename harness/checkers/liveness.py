@@ -28,6 +28,7 @@ from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import LivenessTable, RecoveryRow, StallRow
 from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "liveness"
 COUNTS = (
@@ -46,6 +47,16 @@ FAIL_FAST = 3.0  # the reference server bounds Redis calls to 1 s (and retries o
 HOLDING_FAULTS = frozenset(("pause-node", "stop-node", "isolate-node"))
 # Redis out of reach: for every node (kill-redis) or for the node cut from it.
 OUTAGE_FAULTS = frozenset(("kill-redis", "partition-redis"))
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Not the messages received (most of a history), which it skips
+    (harness.history.fanout.Selective)."""
+    return _not_a_message
+
+
+def _not_a_message(f: str, kind: str) -> bool:
+    return f != "message" or kind == "invoke"
 
 
 def check(

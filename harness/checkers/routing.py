@@ -25,6 +25,7 @@ from harness.checkers._common import INF, Interned, add_example, nonce_in, text_
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import Record
+from harness.history.fanout import Reads
 
 NAME = "routing"
 ACTION = "sample"
@@ -45,6 +46,11 @@ COUNTS = (
 )
 SAMPLING = "sampling/createMessage"
 ANSWER_PREFIX = "answer:"
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Every record (harness.history.fanout.Selective)."""
+    return None
 
 
 def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
