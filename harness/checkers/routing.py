@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -84,7 +83,7 @@ def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
                 pending[record["process"]] = record
             else:
                 _sample(pending.pop(record["process"], None), record, counts, examples)
-    _answers(requests, answers, stopped, counts, examples)
+    _tally_answers(requests, answers, stopped, counts, examples)
     return _verdict(counts, examples)
 
 
@@ -155,12 +154,24 @@ def _sample(
     if not isinstance(nonce, str) or ANSWER_PREFIX not in text:
         # The call's arguments or the target's result carry no nonce: nothing to match.
         counts["samples_unverified"] += 1
-    elif not re.search(re.escape(ANSWER_PREFIX + nonce) + r"(?![\w-])", text):
+    elif not _stands_in(text, ANSWER_PREFIX + nonce):
         counts["crossed"] += 1
         add_example(examples, done, nonce=nonce, got=text, why="crossed answer")
 
 
-def _answers(
+def _stands_in(text: str, answer: str) -> bool:
+    r"""Whether ``answer`` stands in ``text`` as a whole (``re.search(answer + r"(?![\w-])")``,
+    without compiling a pattern for each of a soak's nonces)."""
+    at = text.find(answer)
+    while at >= 0:
+        after = at + len(answer)
+        if after == len(text) or not (text[after].isalnum() or text[after] in "_-"):
+            return True
+        at = text.find(answer, at + 1)
+    return False
+
+
+def _tally_answers(
     requests: dict[tuple[Any, Any], _Request],
     answers: dict[tuple[Any, Any], _Answer],
     stopped: dict[str, float],
