@@ -31,7 +31,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from harness.analysis import streamed_pass
+from harness.analysis import FRAMES, METRICS, streamed_pass
 from harness.checkers import (
     CheckContext,
     check_history,
@@ -421,9 +421,9 @@ def analyze(run_dir: Path, listed: bool) -> None:
         frames, frames_s = timed("frames_of", lambda: frames_of(history))
         total = read_s + check_s + metrics_s + frames_s
     else:
-        consumers = {**checker_consumers(ctx), "metrics": run_metrics, "frames": frames_of}
-        fed, total = timed("one streamed pass", lambda: streamed_pass(run_dir, consumers))
-        run, frames = fed.pop("metrics").result(), fed.pop("frames").result()
+        consumers = {**checker_consumers(ctx), METRICS: run_metrics, FRAMES: frames_of}
+        fed, total = timed("streamed pass", lambda: streamed_pass(run_dir, consumers))
+        run, frames = fed.pop(METRICS).result(), fed.pop(FRAMES).result()
         results = checker_results(fed)
         with_checker_counts(run, results)
     for result in results:

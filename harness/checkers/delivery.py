@@ -128,7 +128,7 @@ class _Messages:
     first copy)."""
 
     def __init__(self) -> None:
-        self.serial = array("q")
+        self.serial = array("i")
         self.seq: list[int] = []
         self.delay = array("d")
         self.own = array("b")
@@ -145,7 +145,7 @@ class _Messages:
     def by_notify(self) -> Callable[[int], dict[int, list[int]]]:
         """For a notify's serial: its seqs in order of first arrival (on any session), each
         with the positions of the copies that arrived on the notify's session."""
-        serials = np.frombuffer(self.serial, dtype=np.int64)
+        serials = np.frombuffer(self.serial, dtype=np.intc)
         order = np.argsort(serials, kind="stable")
         ordered = serials[order]
 

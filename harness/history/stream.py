@@ -32,7 +32,7 @@ from harness.history.record import Record
 
 CHUNK_RECORDS = 8192
 WINDOW = 2.0  # seconds a record may come after a later-stamped one in its file
-BLOCK = 1 << 22  # bytes read at a time
+BLOCK = 1 << 18  # bytes read at a time: each file holds a block's records while they are merged
 _by_time = itemgetter("time")
 T = TypeVar("T")
 

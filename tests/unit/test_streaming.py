@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bench.analysis_speed import generate
+from harness import analysis
 from harness.analysis import analyze_run, checker_names, checker_options
 from harness.checkers import CheckContext, CheckResult, check_history
 from harness.gates import compute_metrics
@@ -194,3 +195,18 @@ def test_streamed_and_listed_analysis_agree(run_dir: Path, tmp_path: Path) -> No
     assert streamed.metrics == metrics
     assert streamed.history is None and streamed.frames is not None
     assert _summary(tmp_path / "streamed", streamed) == _summary(tmp_path / "listed", listed)
+
+
+def test_a_history_read_once_per_group_of_consumers_is_analysed_alike(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    once = analyze_run(run_dir, label="run")
+    monkeypatch.setattr(analysis, "PASS_BYTES", 1 << 16)  # a pass for each consumer
+    groups = analysis.consumer_groups(dict.fromkeys(["delivery", analysis.FRAMES, "drift"]), 2)
+    assert [list(group) for group in groups] == [["delivery"], [analysis.FRAMES, "drift"]]
+
+    several = analyze_run(run_dir, label="run")
+
+    assert _plain(several.results) == _plain(once.results)
+    assert several.metrics == once.metrics
+    assert _summary(tmp_path / "several", several) == _summary(tmp_path / "once", once)
