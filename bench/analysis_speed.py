@@ -1,5 +1,6 @@
 """How long the analysis of a big history takes, and its peak memory: every checker, the
-run's metrics and the report's frames, in the one streamed pass that analyze_run makes.
+run's metrics and the report's frames, in the streamed pass that analyze_run makes (one
+pass per group of consumers for a history over harness.analysis.PASS_BYTES).
 
 Generates a synthetic history of ``--records`` records (default 1,000,000) with the shape of a
 real run (users with sessions and listening streams; notify calls and their numbered messages,

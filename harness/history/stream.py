@@ -101,12 +101,16 @@ def _sorted_chunks(path: Path, window: float, chunk: int) -> Iterator[list[Recor
     held: list[Record] = []
     emitted = float("-inf")
     for first_line, records in _file_chunks(path, chunk):
-        earliest = min(map(_by_time, records))
+        ordered = sorted(records, key=_by_time)
+        earliest = ordered[0]["time"]
         if earliest < emitted:
             line = first_line + next(i for i, r in enumerate(records) if r["time"] < emitted)
             raise HistoryDisorder(path, line, emitted - earliest)
-        held += records
-        held.sort(key=_by_time)
+        # Sorting only what is new: held back records are sorted, and mostly all earlier.
+        disordered = bool(held) and earliest < held[-1]["time"]
+        held += ordered
+        if disordered:
+            held.sort(key=_by_time)
         cut = bisect_left(held, held[-1]["time"] - window, key=_by_time)
         if cut:
             emitted = held[cut - 1]["time"]
