@@ -424,6 +424,8 @@ def analyze(run_dir: Path, listed: bool) -> None:
     else:
         consumers = {**checker_consumers(ctx), METRICS: run_metrics, FRAMES: frames_of}
         fed, total = timed("streamed pass", lambda: streamed_pass(run_dir, consumers))
+        for name in (METRICS, FRAMES):
+            print(f"  {name:<24}{fed[name].seconds:8.2f} s")
         run, frames = fed.pop(METRICS).result(), fed.pop(FRAMES).result()
         results = checker_results(fed)
         with_checker_counts(run, results)
