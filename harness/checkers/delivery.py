@@ -142,17 +142,17 @@ class _Messages:
         self.delay.append(delay)
         self.own.append(own)
 
-    def by_notify(self) -> Callable[[int], dict[int, list[int]]]:
-        """For a notify's serial: its seqs in order of first arrival (on any session), each
-        with the positions of the copies that arrived on the notify's session."""
-        serials = np.frombuffer(self.serial, dtype=np.intc)
-        order = np.argsort(serials, kind="stable")
-        ordered = serials[order]
+    def by_notify(self, serials: int) -> Callable[[int], dict[int, list[int]]]:
+        """For a notify's serial (below ``serials``): its seqs in order of first arrival (on
+        any session), each with the positions of the copies that arrived on its session."""
+        notify_of = np.frombuffer(self.serial, dtype=np.intc).astype(np.int64)
+        order = np.argsort(notify_of, kind="stable")
+        # where each serial's messages start in ``order``, found for all at once
+        bounds = np.searchsorted(notify_of[order], np.arange(serials + 1, dtype=np.int64)).tolist()
 
         def received(serial: int) -> dict[int, list[int]]:
-            start, stop = np.searchsorted(ordered, [serial, serial + 1])
             mine: dict[int, list[int]] = {}
-            for at in order[start:stop].tolist():
+            for at in order[bounds[serial] : bounds[serial + 1]].tolist():
                 entries = mine.setdefault(self.seq[at], [])
                 if self.own[at]:
                     entries.append(at)
@@ -211,7 +211,8 @@ def check(
             listening.feed_break(record)
         elif record["process"] not in NOT_CLIENTS:
             _gone(record, gone)
-    counts = _tally(notifies, messages, listening, gone, end, ctx, late_after)
+    # next(serials): how many notify invokes there were
+    counts = _tally(notifies, messages, next(serials), listening, gone, end, ctx, late_after)
     counts.counts["unattributed"] = float(unattributed[0])
     table = DeliveryTable(counts.rows)
     return _verdict(counts.counts, counts.examples, table, min_messages, late_after)
@@ -281,6 +282,7 @@ class _Tally:
 def _tally(
     notifies: dict[str, _Notify],
     messages: _Messages,
+    serials: int,
     listening: Listening,
     gone: dict[str, float],
     end: float,
@@ -289,7 +291,7 @@ def _tally(
 ) -> _Tally:
     tally = _Tally()
     memory = ctx.store == "memory"
-    received = messages.by_notify()
+    received = messages.by_notify(serials)
     for nonce, notify in notifies.items():
         if notify.done is not None:
             mine = received(notify.serial)
