@@ -1,5 +1,6 @@
 """How long the analysis of a big history takes, and its peak memory: every checker, the
-run's metrics and the report's frames, in the one streamed pass that analyze_run makes.
+run's metrics and the report's frames, in the streamed pass that analyze_run makes (one
+pass per group of consumers for a history over harness.analysis.PASS_BYTES).
 
 Generates a synthetic history of ``--records`` records (default 1,000,000) with the shape of a
 real run (users with sessions and listening streams; notify calls and their numbered messages,
@@ -31,7 +32,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from harness.analysis import streamed_pass
+from harness.analysis import FRAMES, METRICS, streamed_pass
 from harness.checkers import (
     CheckContext,
     check_history,
@@ -421,9 +422,11 @@ def analyze(run_dir: Path, listed: bool) -> None:
         frames, frames_s = timed("frames_of", lambda: frames_of(history))
         total = read_s + check_s + metrics_s + frames_s
     else:
-        consumers = {**checker_consumers(ctx), "metrics": run_metrics, "frames": frames_of}
-        fed, total = timed("one streamed pass", lambda: streamed_pass(run_dir, consumers))
-        run, frames = fed.pop("metrics").result(), fed.pop("frames").result()
+        consumers = {**checker_consumers(ctx), METRICS: run_metrics, FRAMES: frames_of}
+        fed, total = timed("streamed pass", lambda: streamed_pass(run_dir, consumers))
+        for name in (METRICS, FRAMES):
+            print(f"  {name:<24}{fed[name].seconds:8.2f} s")
+        run, frames = fed.pop(METRICS).result(), fed.pop(FRAMES).result()
         results = checker_results(fed)
         with_checker_counts(run, results)
     for result in results:

@@ -7,6 +7,7 @@ on a run that just finished, one that crashed, and one copied from another machi
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 from harness.checkers import CHECKERS, CheckContext, checker_consumers, checker_results, leak
 from harness.gates import evaluate, parse_thresholds, run_metrics, with_checker_counts
-from harness.history import for_each_pass, iter_history
+from harness.history import for_each_pass, history_files, iter_history
 from harness.history.fanout import Consumer, Fed, fan_out
 from harness.report import RunData, load_run
 from harness.report.frames import frames_of
@@ -27,7 +28,14 @@ from scenarios.registry import SCENARIOS
 LEAK_MIN_DURATION = 40.0
 LONGEVITY_SHAPES = ("soak",)
 LONGEVITY = ("leak", "drift")  # checkers added by shape and duration, not by scenario
-_METRICS, _FRAMES = "metrics (run)", "frames (report)"  # beside the checkers in the pass
+METRICS, FRAMES = "metrics (run)", "frames (report)"  # beside the checkers in the pass
+# History bytes per pass. A record is about 270 bytes of JSON, and all the consumers at once
+# hold about 125 bytes a record (1.2 GB at 10 million: bench/analysis_speed.py), so a pass
+# over 768 MiB of history holds about 350 MB.
+PASS_BYTES = 768 << 20
+# What each consumer holds per record, relative (tracemalloc over analysis_speed's history;
+# 1 for the others, most of which hold little).
+MEMORY_WEIGHTS = {"delivery": 8.0, FRAMES: 6.0, "routing": 3.0, "isolation": 3.0, "broadcast": 3.0}
 
 
 def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
@@ -41,12 +49,12 @@ def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
     ctx = CheckContext.from_manifest(manifest)
     consumers = {
         **checker_consumers(ctx, checker_names(manifest, ctx), checker_options(manifest)),
-        _METRICS: run_metrics,
-        _FRAMES: frames_of,
+        METRICS: run_metrics,
+        FRAMES: frames_of,
     }
 
     fed = streamed_pass(run_dir, consumers)
-    run, frames = fed.pop(_METRICS).result(), fed.pop(_FRAMES).result()
+    run, frames = fed.pop(METRICS).result(), fed.pop(FRAMES).result()
     results = checker_results(fed)
     metrics = with_checker_counts(run, results)
     thresholds = manifest.thresholds if manifest else []
@@ -77,14 +85,38 @@ def checker_names(manifest: RunManifest | None, ctx: CheckContext) -> list[str]:
 
 
 def streamed_pass(run_dir: Path, consumers: Mapping[str, Consumer]) -> dict[str, Fed]:
-    """Every consumer fed from one streamed pass over the run's history (read again with a
-    wider reorder window if a file is further out of order than the default)."""
+    """Every consumer fed from a streamed pass over the run's history (read again with a
+    wider reorder window if a file is further out of order than the default).
 
-    def one_pass(window: float) -> dict[str, Fed]:
-        with _no_gc():
-            return fan_out(iter_history(run_dir, window), consumers)
+    What the consumers keep grows with the history (per notify, per message...): a history
+    of more than PASS_BYTES is read once for each of several groups of consumers, so that
+    only one group's state is held at a time; the report's frames, whose result is the
+    largest, come last."""
+    size = sum(path.stat().st_size for path in history_files(run_dir))
+    fed: dict[str, Fed] = {}
+    for group in consumer_groups(consumers, math.ceil(size / PASS_BYTES)):
 
-    return for_each_pass(one_pass)
+        def one_pass(window: float, group: Mapping[str, Consumer] = group) -> dict[str, Fed]:
+            with _no_gc():
+                return fan_out(iter_history(run_dir, window), group)
+
+        fed.update(for_each_pass(one_pass))
+    return {name: fed[name] for name in consumers}
+
+
+def consumer_groups(consumers: Mapping[str, Consumer], passes: int) -> list[dict[str, Consumer]]:
+    """The consumers in at most ``passes`` groups of about equal MEMORY_WEIGHTS, the one with
+    the report's frames last."""
+    groups: list[dict[str, Consumer]] = [{} for _ in range(max(1, passes))]
+    loads = [0.0] * len(groups)
+    heaviest = sorted(consumers, key=lambda name: -MEMORY_WEIGHTS.get(name, 1.0))
+    for name in heaviest:
+        lightest = loads.index(min(loads))
+        groups[lightest][name] = consumers[name]
+        loads[lightest] += MEMORY_WEIGHTS.get(name, 1.0)
+    groups = [group for group in groups if group]
+    groups.sort(key=lambda group: FRAMES in group)
+    return groups
 
 
 @contextmanager

@@ -11,7 +11,8 @@ A history too big to hold is checked in one streamed pass instead (harness.analy
 ``checker_consumers`` fed by ``harness.history.fanout.fan_out``, then ``checker_results``.
 
 ``CHECKERS`` maps each name to its function, ``COUNTS`` each name to the counts it reports
-(the gates validate ``<checker>.<count>`` metric names against them).
+(the gates validate ``<checker>.<count>`` metric names against them), ``READS`` each name to
+the records it reads (``reads(ctx)``: a streamed pass hands it only those).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from harness.checkers import (
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult, Validity, merge_validity
 from harness.history import Record
-from harness.history.fanout import Consumer, Fed
+from harness.history.fanout import Consumer, Fed, Reads, Selective
 
 Checker = Callable[[Iterable[Record], CheckContext], CheckResult]
 
@@ -59,6 +60,10 @@ _MODULES = (
 )
 CHECKERS: dict[str, Checker] = {module.NAME: module.check for module in _MODULES}
 COUNTS: dict[str, tuple[str, ...]] = {module.NAME: module.COUNTS for module in _MODULES}
+# Which records each reads in a streamed pass (None: all of them)
+READS: dict[str, Callable[[CheckContext], Reads | None]] = {
+    module.NAME: module.reads for module in _MODULES
+}
 
 
 def check_history(
@@ -91,10 +96,12 @@ def checker_consumers(
     (harness.history.fanout); each returns its CheckResult. Collect them with
     :func:`checker_results`."""
     ctx = ctx or CheckContext()
-    return {
-        name: partial(_guarded, name, checker, ctx)
-        for name, checker in _wanted(names, options).items()
-    }
+    consumers: dict[str, Consumer] = {}
+    for name, checker in _wanted(names, options).items():
+        consumer = partial(_guarded, name, checker, ctx)
+        reads = READS[name](ctx)
+        consumers[name] = consumer if reads is None else Selective(consumer, reads)
+    return consumers
 
 
 def checker_results(fed: Mapping[str, Fed]) -> list[CheckResult]:

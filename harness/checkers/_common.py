@@ -7,8 +7,11 @@ dicts keyed by session, process or nonce, so that a million records take well un
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from harness.chaos.episodes import EpisodeBuilder, FaultOp
 from harness.checkers.tables import RecoveryRow
@@ -18,6 +21,15 @@ MAX_EXAMPLES = 5
 # A stream the client itself ended: what it would still have received is censored, not lost.
 CLIENT_CLOSED = "closed by client"
 INF = math.inf
+
+
+class Interned(dict[Any, Any]):
+    """One shared object per distinct value: a soak's records each bring their own copy of
+    the same few thousand session ids and process names, which a checker that keeps them
+    per message or per call would otherwise hold millions of times."""
+
+    def __call__(self, value: Any) -> Any:
+        return self.setdefault(value, value)
 
 
 def user_of(process: str) -> str:
@@ -65,13 +77,16 @@ def add_example(
         examples.append(example)
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0..100) by nearest rank of unsorted ``values``; nan when empty."""
+def percentile(values: list[float] | array[float], q: float) -> float:
+    """The q-th percentile (0..100) by nearest rank of unsorted ``values``; nan when empty.
+    An array of millions (a soak's message latencies) is sorted by numpy, not as a list of
+    float objects."""
     if not values:
         return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
+    rank = min(max(1, math.ceil(q / 100 * len(values))), len(values))
+    if isinstance(values, array):
+        return float(np.sort(np.frombuffer(values, dtype=np.float64))[rank - 1])
+    return sorted(values)[rank - 1]
 
 
 def ms(seconds: float) -> float:

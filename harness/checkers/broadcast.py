@@ -27,10 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkers._common import INF, Listening, add_example, nonce_in
+from harness.checkers._common import INF, Interned, Listening, add_example, nonce_in
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "broadcast"
 COUNTS = (
@@ -61,6 +62,15 @@ class _State:
     # uri -> session -> when its subscribe returned; (session, uri) -> its unsubscribe
     subscribers: dict[Any, dict[Any, float]] = field(default_factory=dict)
     unsubscribed: dict[tuple[Any, Any], float] = field(default_factory=dict)
+    interned: Interned = field(default_factory=Interned)  # session ids, shared
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Messages, streams, sessions, and the calls it judges only
+    (harness.history.fanout.Selective)."""
+    calls = (ctx.tool_f("broadcast"), ctx.tool_f("touch"), "subscribe", "unsubscribe")
+    wanted = frozenset(("message", "stream_open", "stream_break", "initialize", "reinit", *calls))
+    return lambda f, kind: f in wanted
 
 
 def check(
@@ -111,24 +121,25 @@ def _message(record: Record, state: _State) -> None:
         nonce = nonce_in(message)
         if nonce is not None:
             per_session = state.got.setdefault(nonce, {})
-            session = record.get("session")
+            session = state.interned(record.get("session"))
             per_session[session] = per_session.get(session, 0) + 1
     elif method == UPDATED:
         params = message.get("params") or {}
         meta = params.get("_meta") if isinstance(params, dict) else None
         sent = meta.get("sent_at") if isinstance(meta, dict) else None
         if isinstance(sent, int | float):
-            key = (record.get("session"), params.get("uri"))
+            key = (state.interned(record.get("session")), params.get("uri"))
             state.updates.setdefault(key, []).append(float(sent))
 
 
 def _completed(
     f: str, invoke: Record, done: Record, state: _State, broadcast_f: str, touch_f: str
 ) -> None:
-    if f == broadcast_f:
-        state.calls.append((invoke, done))
-    elif f == touch_f:
-        state.touches.append((invoke, done))
+    if f in (broadcast_f, touch_f):
+        # Of the invoke, only its time and value are read: not the whole record, for each
+        # of a soak's touches. The completion stays whole: it may be an example.
+        called: Record = {"time": invoke["time"], "value": invoke.get("value")}  # type: ignore[typeddict-item]
+        (state.calls if f == broadcast_f else state.touches).append((called, done))
     else:
         value = invoke.get("value")
         uri = value.get("uri") if isinstance(value, dict) else None

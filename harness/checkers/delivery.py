@@ -27,15 +27,20 @@ isolation checker's business. A notify that ``fail``ed but whose messages arrive
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkers._common import Listening, Span, add_example, ms, percentile
+import numpy as np
+
+from harness.checkers._common import Interned, Listening, Span, add_example, ms, percentile
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import DeliveryTable, NotifyRow
 from harness.history import NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "delivery"
 ACTION = "notify"
@@ -63,14 +68,102 @@ NOTIFY_METHOD = "notifications/message"
 
 @dataclass(slots=True)
 class _Notify:
-    invoke: Record
-    done: Record | None = None  # None while in flight (or never completed)
-    # seq -> [(receive time, sent_at, session, record)]; the record is kept only where it may
-    # be an example (a duplicate, a late first copy), so a soak's messages are not all held
-    received: dict[int, list[_Entry]] = field(default_factory=dict)
+    """One notify invoke, and its completion: the few fields the tally reads, not the
+    records (a soak has hundreds of thousands of notifies)."""
+
+    serial: int  # its place among every notify invoke: the key of its _Messages entries
+    time: float  # of the invoke
+    session: Any
+    count: Any  # the invoke's value.count
+    done: str | None = None  # the completion's type; None while in flight (or never done)
+    done_time: float = 0.0
+    emitted: Any = None  # the completion's value.emitted
+    # The completion record, kept only while it may become an example: a fail, or an ok
+    # whose messages have not all arrived on its session yet (it may end up lost).
+    record: Record | None = None
+    seen: int = 0  # bit ``seq``: a copy of message ``seq`` (1..62) arrived on its session
+    copies: dict[int, int] | None = None  # seq -> copies, for repeats and seqs beyond 62
+
+    def arrived(self, seq: int) -> int:
+        """Counts a copy of ``seq`` on the notify's session; how many came before it."""
+        if 0 < seq < _MASK_SEQS:
+            bit = 1 << seq
+            if not self.seen & bit:
+                self.seen |= bit
+                self._drop_record_if_complete()
+                return 0
+            first = 1
+        else:
+            first = 0
+        copies = self.copies if self.copies is not None else {}
+        self.copies = copies
+        before = copies.get(seq, first)
+        copies[seq] = before + 1
+        return before
+
+    def completed(self, record: Record) -> None:
+        self.done, self.done_time = record["type"], record["time"]
+        value = record.get("value")
+        self.emitted = value.get("emitted") if isinstance(value, dict) else None
+        self.record = record
+        self._drop_record_if_complete()
+
+    def _drop_record_if_complete(self) -> None:
+        if self.record is None or self.done != "ok":
+            return
+        emitted = _emitted(self.count, self.emitted)
+        if 0 <= emitted < _MASK_SEQS:
+            wanted = (1 << (emitted + 1)) - 2  # bits 1..emitted
+            if self.seen & wanted == wanted:
+                self.record = None  # every message arrived: it cannot be lost
 
 
-_Entry = tuple[float, float, Any, Record | None]
+_MASK_SEQS = 63  # seqs 1..62 are tracked as bits of _Notify.seen
+
+
+class _Messages:
+    """Every message of a notify in arrival order, in flat columns (tens of bytes a message,
+    not a record): its notify's serial, seq, delay since sent_at, and whether it arrived on
+    the notify's session. A record is kept only where it may be an example (a repeat, a late
+    first copy)."""
+
+    def __init__(self) -> None:
+        self.serial = array("i")
+        self.seq: list[int] = []
+        self.delay = array("d")
+        self.own = array("b")
+        self.kept: dict[int, Record] = {}
+
+    def add(self, serial: int, seq: int, delay: float, own: bool, kept: Record | None) -> None:
+        if kept is not None:
+            self.kept[len(self.seq)] = kept
+        self.serial.append(serial)
+        self.seq.append(seq)
+        self.delay.append(delay)
+        self.own.append(own)
+
+    def by_notify(self, serials: int) -> Callable[[int], dict[int, list[int]]]:
+        """For a notify's serial (below ``serials``): its seqs in order of first arrival (on
+        any session), each with the positions of the copies that arrived on its session."""
+        notify_of = np.frombuffer(self.serial, dtype=np.intc).astype(np.int64)
+        order = np.argsort(notify_of, kind="stable")
+        # where each serial's messages start in ``order``, found for all at once
+        bounds = np.searchsorted(notify_of[order], np.arange(serials + 1, dtype=np.int64)).tolist()
+
+        def received(serial: int) -> dict[int, list[int]]:
+            mine: dict[int, list[int]] = {}
+            for at in order[bounds[serial] : bounds[serial + 1]].tolist():
+                entries = mine.setdefault(self.seq[at], [])
+                if self.own[at]:
+                    entries.append(at)
+            return mine
+
+        return received
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Every record (harness.history.fanout.Selective)."""
+    return None
 
 
 def check(
@@ -85,6 +178,9 @@ def check(
     tool_f = ctx.tool_f(ACTION)
     notifies: dict[str, _Notify] = {}
     pending: dict[str, _Notify] = {}
+    messages = _Messages()
+    serials = itertools.count()
+    interned = Interned()  # session ids, one object each for a soak's many notifies
     unattributed = [0]
     listening = Listening()
     gone: dict[str, float] = {}  # sessions known lost: when
@@ -93,16 +189,20 @@ def check(
         f, time = record["f"], record["time"]
         end = time if time > end else end
         if f == "message":
-            _message(record, notifies, unattributed, late_after)
+            _message(record, notifies, messages, unattributed, late_after)
         elif f == tool_f:
             if record["type"] == "invoke":
-                nonce = _nonce(record)
-                if nonce is not None:
-                    pending[record["process"]] = notifies[nonce] = _Notify(record)
+                value = record.get("value")
+                nonce = _nonce(value)
+                if nonce is not None and isinstance(value, dict):
+                    count = value.get("count")
+                    session = interned(record.get("session"))
+                    invoked = _Notify(next(serials), time, session, count)
+                    pending[record["process"]] = notifies[nonce] = invoked
             else:
-                notify = pending.pop(record["process"], None)
-                if notify is not None:
-                    notify.done = record
+                done = pending.pop(record["process"], None)
+                if done is not None:
+                    done.completed(record)
             _gone(record, gone)
         elif f == "stream_open":
             listening.feed_open(record)
@@ -111,20 +211,24 @@ def check(
             listening.feed_break(record)
         elif record["process"] not in NOT_CLIENTS:
             _gone(record, gone)
-    counts = _tally(notifies, listening, gone, end, ctx, late_after)
+    # next(serials): how many notify invokes there were
+    counts = _tally(notifies, messages, next(serials), listening, gone, end, ctx, late_after)
     counts.counts["unattributed"] = float(unattributed[0])
     table = DeliveryTable(counts.rows)
     return _verdict(counts.counts, counts.examples, table, min_messages, late_after)
 
 
-def _nonce(invoke: Record | None) -> str | None:
-    value = invoke.get("value") if invoke is not None else None
+def _nonce(value: Any) -> str | None:
     nonce = value.get("nonce") if isinstance(value, dict) else None
     return nonce if isinstance(nonce, str) else None
 
 
 def _message(
-    record: Record, notifies: dict[str, _Notify], unattributed: list[int], late_after: float
+    record: Record,
+    notifies: dict[str, _Notify],
+    messages: _Messages,
+    unattributed: list[int],
+    late_after: float,
 ) -> None:
     message = record.get("value")
     if not isinstance(message, dict) or message.get("method") != NOTIFY_METHOD:
@@ -141,16 +245,14 @@ def _message(
         return
     sent = data.get("sent_at")
     sent_at = float(sent) if isinstance(sent, int | float) else record["time"]
-    session = record.get("session")
-    received = notify.received.setdefault(seq, [])
-    # _one_notify's examples: the second copy on the notify's session, or a late first one
-    if session == notify.invoke.get("session"):
-        copies = sum(1 for entry in received if entry[2] == session)
-        late = record["time"] - sent_at > late_after
-        kept = record if copies == 1 or (copies == 0 and late) else None
-    else:
-        kept = None
-    received.append((record["time"], sent_at, session, kept))
+    delay = record["time"] - sent_at
+    own = record.get("session") == notify.session
+    kept = None
+    if own:
+        # _one_notify's examples: the second copy on the notify's session, or a late first one
+        copies = notify.arrived(seq)
+        kept = record if copies == 1 or (copies == 0 and delay > late_after) else None
+    messages.add(notify.serial, seq, delay, own, kept)
 
 
 def _gone(record: Record, gone: dict[str, float]) -> None:
@@ -169,7 +271,7 @@ def _gone(record: Record, gone: dict[str, float]) -> None:
 class _Tally:
     counts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0.0))
     examples: list[dict[str, Any]] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
+    latencies: array[float] = field(default_factory=lambda: array("d"))
     lost_nonces: set[str] = field(default_factory=set)
     rows: list[NotifyRow] = field(default_factory=list)
 
@@ -179,6 +281,8 @@ class _Tally:
 
 def _tally(
     notifies: dict[str, _Notify],
+    messages: _Messages,
+    serials: int,
     listening: Listening,
     gone: dict[str, float],
     end: float,
@@ -187,9 +291,13 @@ def _tally(
 ) -> _Tally:
     tally = _Tally()
     memory = ctx.store == "memory"
+    received = messages.by_notify(serials)
     for nonce, notify in notifies.items():
         if notify.done is not None:
-            _one_notify(nonce, notify, notify.done, listening, gone, end, memory, late_after, tally)
+            mine = received(notify.serial)
+            _one_notify(
+                nonce, notify, mine, messages, listening, gone, end, memory, late_after, tally
+            )
     counts = tally.counts
     counts["latency_p50_ms"] = ms(percentile(tally.latencies, 50))
     counts["latency_p99_ms"] = ms(percentile(tally.latencies, 99))
@@ -200,7 +308,8 @@ def _tally(
 def _one_notify(
     nonce: str,
     notify: _Notify,
-    done: Record,
+    mine: dict[int, list[int]],
+    messages: _Messages,
     listening: Listening,
     gone: dict[str, float],
     end: float,
@@ -208,31 +317,30 @@ def _one_notify(
     late_after: float,
     tally: _Tally,
 ) -> None:
-    invoke = notify.invoke
-    session = invoke.get("session")
-    mine = {
-        seq: [e for e in entries if e[2] == session] for seq, entries in notify.received.items()
-    }
+    session = notify.session
     tally.bump("notifies")
     for seq, entries in mine.items():
         if len(entries) > 1:
             tally.bump("duplicated", len(entries) - 1)
-            add_example(tally.examples, _kept(entries[1]), nonce=nonce, seq=seq, why="duplicate")
-    if done["type"] != "ok":
-        if done["type"] == "fail" and any(mine.values()):
+            add_example(
+                tally.examples, messages.kept[entries[1]], nonce=nonce, seq=seq, why="duplicate"
+            )
+    if notify.done != "ok":
+        if notify.done == "fail" and any(mine.values()):
             tally.bump("delivered_after_fail")
-            add_example(tally.examples, done, nonce=nonce, why="failed, yet delivered")
+            assert notify.record is not None  # a fail's record is always kept
+            add_example(tally.examples, notify.record, nonce=nonce, why="failed, yet delivered")
         return
-    emitted = _emitted(invoke, done)
+    emitted = _emitted(notify.count, notify.emitted)
     tally.bump("emitted", emitted)
     span = listening.span(session)
-    listened = span is not None and span.start <= invoke["time"]
-    due = done["time"] + late_after
+    listened = span is not None and span.start <= notify.time
+    due = notify.done_time + late_after
     delivered_before, lost_before = tally.counts["delivered"], tally.counts["lost"]
     for seq in range(1, emitted + 1):
         received = mine.get(seq)
         if received:
-            _delivered(received[0], late_after, tally)
+            _delivered(received[0], messages, late_after, tally)
             tally.bump("due")
         elif span is None or not listened:
             tally.bump("unlistened")
@@ -240,32 +348,28 @@ def _one_notify(
             tally.bump("censored")
         else:
             tally.bump("due")
-            _lost(nonce, seq, session, done, gone, memory, tally)
+            _lost(nonce, seq, session, notify, gone, memory, tally)
     delivered = int(tally.counts["delivered"] - delivered_before)
     lost = int(tally.counts["lost"] - lost_before)
-    tally.rows.append(NotifyRow(done["time"], session, emitted, delivered, lost))
+    tally.rows.append(NotifyRow(notify.done_time, session, emitted, delivered, lost))
 
 
-def _emitted(invoke: Record, done: Record) -> int:
-    for value, key in ((done.get("value"), "emitted"), (invoke.get("value"), "count")):
-        number = value.get(key) if isinstance(value, dict) else None
+def _emitted(count: Any, emitted: Any) -> int:
+    """The completion's value.emitted, else the invoke's value.count."""
+    for number in (emitted, count):
         if isinstance(number, int):
             return number
     return 0
 
 
-def _kept(entry: _Entry) -> Record | dict[str, Any]:
-    """The record _message kept for an example (it keeps every one an example needs)."""
-    return entry[3] if entry[3] is not None else {"time": entry[0], "session": entry[2]}
-
-
-def _delivered(entry: _Entry, late_after: float, tally: _Tally) -> None:
+def _delivered(at: int, messages: _Messages, late_after: float, tally: _Tally) -> None:
     tally.bump("delivered")
-    delay = entry[0] - entry[1]
+    delay = messages.delay[at]
     tally.latencies.append(delay)
     if delay > late_after:
         tally.bump("late")
-        add_example(tally.examples, _kept(entry), delay=round(delay, 3), why="late")
+        # _message kept every late first copy
+        add_example(tally.examples, messages.kept[at], delay=round(delay, 3), why="late")
 
 
 def _censored(span: Span, due: float, end: float, gone: bool) -> bool:
@@ -280,7 +384,7 @@ def _lost(
     nonce: str,
     seq: int,
     session: Any,
-    done: Record,
+    notify: _Notify,
     gone: dict[str, float],
     memory: bool,
     tally: _Tally,
@@ -292,7 +396,8 @@ def _lost(
     if nonce not in tally.lost_nonces and (not expected or len(tally.examples) < 2):
         tally.lost_nonces.add(nonce)
         why = "lost with its session (memory mode: expected)" if expected else "lost"
-        add_example(tally.examples, done, nonce=nonce, first_missing_seq=seq, why=why)
+        assert notify.record is not None  # kept while a message may be missing
+        add_example(tally.examples, notify.record, nonce=nonce, first_missing_seq=seq, why=why)
 
 
 def _verdict(

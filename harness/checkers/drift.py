@@ -16,16 +16,19 @@ Settings come from the keyword arguments (harness.analysis passes the run's ``dr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, replace
 
 import numpy as np
 from scipy.stats import theilslopes
 
+from harness.checkers._common import Interned
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import DriftRow, DriftSettings, DriftTable, Percentiles
 from harness.history import EVENT_FS, NOT_CLIENTS, Record, is_run_start
+from harness.history.fanout import Reads
 
 NAME = "drift"
 COUNTS = ("operations", "judged", "drifting", "p99_growth_max", "p99_delta_max_ms")
@@ -37,6 +40,15 @@ LONG_RUN = 3 * HOUR  # from here on: first hour against last hour; below, thirds
 MAX_WARMUP = 60.0
 WARMUP_FRACTION = 0.1
 TREND_BUCKETS = 10  # slices of the judged span whose p99s must show a rising trend
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Client operations, not events (harness.history.fanout.Selective)."""
+    return _operation
+
+
+def _operation(f: str, kind: str) -> bool:
+    return f not in EVENT_FS
 
 
 def check(
@@ -53,8 +65,8 @@ def check(
     if not done:
         table = DriftTable([], None, settings)
         return CheckResult(NAME, "unknown", "no successful operation", counts, table=table)
-    zero = zero if zero is not None else min(t for t, _, _ in done)
-    end = max(t for t, _, _ in done)
+    zero = zero if zero is not None else min(done.times)
+    end = max(done.times)
     if ctx.duration > 0:
         # Past the planned end the users are stopping (and deleting their sessions).
         end = min(end, zero + ctx.duration)
@@ -109,7 +121,7 @@ def _beyond(rise: float, row: DriftRow, p99_growth: float, min_growth: float) ->
 
 
 def p99_rise(
-    done: list[tuple[float, str, float]], f: str, start: float, end: float
+    done: Iterable[tuple[float, str, float]], f: str, start: float, end: float
 ) -> float | None:
     """How much ``f``'s p99 rose over ``start``..``end`` by its trend, at the least: the 95 %
     lower bound of the Theil-Sen slope of the p99s of TREND_BUCKETS equal slices, times the
@@ -148,11 +160,31 @@ def _percentiles(latencies: list[float]) -> Percentiles:
     return Percentiles(len(latencies), float(p50), float(p90), float(p99))
 
 
-def _scan(history: Iterable[Record]) -> tuple[float | None, list[tuple[float, str, float]]]:
+class _Done:
+    """(time, f, latency) of successful operations, as columns: a soak has millions."""
+
+    def __init__(self) -> None:
+        self.times, self.latencies = array("d"), array("d")
+        self.fs: list[str] = []  # one shared str per distinct f (interned)
+        self._f = Interned()
+
+    def append(self, row: tuple[float, str, float]) -> None:
+        self.times.append(row[0])
+        self.fs.append(self._f(row[1]))
+        self.latencies.append(row[2])
+
+    def __len__(self) -> int:
+        return len(self.fs)
+
+    def __iter__(self) -> Iterator[tuple[float, str, float]]:
+        return zip(self.times, self.fs, self.latencies, strict=True)
+
+
+def _scan(history: Iterable[Record]) -> tuple[float | None, _Done]:
     """In one pass: the run-start record's time (None without one), and (time, f, latency)
     of every successful client operation."""
     start: float | None = None
-    found = []
+    found = _Done()
     for record in history:
         if record["type"] != "ok" or record["process"] in NOT_CLIENTS:
             if start is None and is_run_start(record):
@@ -167,7 +199,7 @@ def _scan(history: Iterable[Record]) -> tuple[float | None, list[tuple[float, st
 
 
 def _by_window(
-    done: list[tuple[float, str, float]],
+    done: Iterable[tuple[float, str, float]],
     windows: tuple[tuple[float, float], tuple[float, float]],
 ) -> list[tuple[str, list[float], list[float]]]:
     (a0, a1), (b0, b1) = windows

@@ -14,14 +14,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from harness.checkers._common import add_example, nonce_in, user_of
+from harness.checkers._common import Interned, add_example, nonce_in, user_of
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "isolation"
 COUNTS = ("checked", "crossed", "by_prefix", "unsubscribed", "updates_checked")
 UPDATED = "notifications/resources/updated"
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Messages and invokes only (harness.history.fanout.Selective)."""
+    return lambda f, kind: f == "message" or kind == "invoke"
 
 
 def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
@@ -34,6 +40,7 @@ def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
     subscribed: set[tuple[Any, Any]] = set()  # (session, uri) ever asked for
     counts = dict.fromkeys(COUNTS, 0.0)
     examples: list[dict[str, Any]] = []
+    interned = Interned()  # session ids, one object each for a soak's many nonces
     for record in history:
         f = record["f"]
         if f == "message":
@@ -47,7 +54,7 @@ def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
             elif f != broadcast_f:
                 nonce = value.get("nonce")
                 if isinstance(nonce, str):
-                    owner[nonce] = record.get("session")
+                    owner[nonce] = interned(record.get("session"))
     return _verdict(counts, examples)
 
 

@@ -33,6 +33,7 @@ from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import Fit, LeakSettings, LeakTable, Trend
 from harness.history import SAMPLE, Record, is_run_start
+from harness.history.fanout import Reads
 
 NAME = "leak"
 COUNTS = (
@@ -61,6 +62,12 @@ MAX_POINTS = 1000
 MAX_WARMUP = 60.0
 
 Series = dict[tuple[str, Any, str], list[tuple[float, float]]]
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Resource samples (and the harness's run-start, handed anyway) only
+    (harness.history.fanout.Selective)."""
+    return lambda f, kind: f == SAMPLE
 
 
 def check(

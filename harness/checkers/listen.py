@@ -35,6 +35,7 @@ from harness.checkers._common import CLIENT_CLOSED, INF, add_example, ms, percen
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "listen"
 COUNTS = (
@@ -106,6 +107,11 @@ class _State:
     updates: dict[tuple[str, Any], list[float]] = field(default_factory=dict)  # sent_at times
     delays: list[float] = field(default_factory=list)
     last_time: float = -INF
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Every record (not narrowed yet for harness.history.fanout.Selective)."""
+    return None
 
 
 def check(

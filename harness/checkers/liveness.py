@@ -31,6 +31,7 @@ from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import LivenessTable, RecoveryRow, StallRow
 from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "liveness"
 COUNTS = (
@@ -54,6 +55,16 @@ HOLDING_FAULTS = frozenset(
 OUTAGE_FAULTS = frozenset(
     ("kill-redis", "partition-redis", "blackhole-redis", "reset-redis", "delay-redis")
 )
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Not the messages received (most of a history), which it skips
+    (harness.history.fanout.Selective)."""
+    return _not_a_message
+
+
+def _not_a_message(f: str, kind: str) -> bool:
+    return f != "message" or kind == "invoke"
 
 
 def check(

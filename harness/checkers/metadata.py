@@ -17,10 +17,17 @@ from harness.checkers._common import add_example
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "metadata"
 COUNTS = ("levels_set", "checked", "wrong_level", "unjudged")
 LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """set_level and log calls only (harness.history.fanout.Selective)."""
+    wanted = ("set_level", ctx.tool_f("log"))
+    return lambda f, kind: f in wanted
 
 
 def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:

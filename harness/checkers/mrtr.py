@@ -34,6 +34,7 @@ from harness.checkers._common import Faults, add_example, text_of
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import NEMESIS, NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "mrtr"
 ACTION = "sample"
@@ -64,6 +65,11 @@ _RPC_ERROR = re.compile(r"-32\d{3}")
 class _Call:
     invoke: Record
     nodes: list[Any] = field(default_factory=list)  # the node of each input_required round
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Every record (not narrowed yet for harness.history.fanout.Selective)."""
+    return None
 
 
 def check(

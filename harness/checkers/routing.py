@@ -16,14 +16,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from harness.checkers._common import INF, add_example, nonce_in, text_of, user_of
+from harness.checkers._common import INF, Interned, add_example, nonce_in, text_of, user_of
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import Record
+from harness.history.fanout import Reads
 
 NAME = "routing"
 ACTION = "sample"
@@ -46,15 +47,20 @@ SAMPLING = "sampling/createMessage"
 ANSWER_PREFIX = "answer:"
 
 
+def reads(ctx: CheckContext) -> Reads | None:
+    """Every record (harness.history.fanout.Selective)."""
+    return None
+
+
 def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
     if ACTION in ctx.untested_actions:
         return CheckResult(NAME, "unknown", "not tested (no tool for sample)")
     tool_f = ctx.tool_f(ACTION)
     counts = dict.fromkeys(COUNTS, 0.0)
     examples: list[dict[str, Any]] = []
-    requests: dict[tuple[Any, Any], Record] = {}  # (session, id) -> the request's message
-    nonces: dict[tuple[Any, Any], str | None] = {}
-    answers: dict[tuple[Any, Any], Record] = {}
+    requests: dict[tuple[Any, Any], _Request] = {}  # by (session, id)
+    answers: dict[tuple[Any, Any], _Answer] = {}
+    interned = Interned()
     pending: dict[str, Record] = {}
     stopped: dict[str, float] = {}  # user -> when the run's end stopped it mid-operation
     for record in history:
@@ -62,18 +68,43 @@ def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
         if record.get("interrupted"):
             stopped.setdefault(user_of(record["process"]), record["time"])
         if f == "message":
-            _request(record, requests, nonces, counts, examples)
+            _request(record, requests, answers, interned, counts, examples)
         elif f == "answer":
             value = record.get("value")
             if isinstance(value, dict) and value.get("method") == SAMPLING:
-                answers.setdefault((record.get("session"), _key(value.get("id"))), record)
+                key = (interned(record.get("session")), _key(value.get("id")))
+                if key not in answers:
+                    answers[key] = _answer(record)
+                    request = requests.get(key)
+                    if request is not None:
+                        request.record = None  # answered: never an example
         elif f == tool_f:
             if record["type"] == "invoke":
                 pending[record["process"]] = record
             else:
                 _sample(pending.pop(record["process"], None), record, counts, examples)
-    _answers(requests, answers, stopped, counts, examples)
+    _tally_answers(requests, answers, stopped, counts, examples)
     return _verdict(counts, examples)
+
+
+@dataclass(slots=True)
+class _Request:
+    """A sampling request received: what the checks read of it, and its record while it
+    may still be an example (until its answer arrives)."""
+
+    process: str
+    time: float
+    nonce: str | None
+    record: Record | None
+
+
+# An answer: its type; the record itself where it is an example (refused with a status).
+_Answer = str | Record
+
+
+def _answer(record: Record) -> _Answer:
+    kind = record["type"]
+    return record if kind not in ("ok", "info") and "status" in record else kind
 
 
 def _key(request_id: Any) -> Any:
@@ -82,26 +113,28 @@ def _key(request_id: Any) -> Any:
 
 def _request(
     record: Record,
-    requests: dict[tuple[Any, Any], Record],
-    nonces: dict[tuple[Any, Any], str | None],
+    requests: dict[tuple[Any, Any], _Request],
+    answers: dict[tuple[Any, Any], _Answer],
+    interned: Interned,
     counts: dict[str, float],
     examples: list[dict[str, Any]],
 ) -> None:
     message = record.get("value")
     if not isinstance(message, dict) or message.get("method") != SAMPLING or "id" not in message:
         return
-    key = (record.get("session"), _key(message["id"]))
+    key = (interned(record.get("session")), _key(message["id"]))
     nonce = nonce_in(message)
-    if key in requests:
-        if nonces[key] == nonce:
+    first = requests.get(key)
+    if first is not None:
+        if first.nonce == nonce:
             counts["replayed"] += 1
             return
         counts["requests"] += 1
         counts["reused_ids"] += 1
-        add_example(examples, record, first=nonces[key], why="request id reused on session")
+        add_example(examples, record, first=first.nonce, why="request id reused on session")
         return
-    requests[key] = record
-    nonces[key] = nonce
+    kept = None if key in answers else record
+    requests[key] = _Request(interned(record["process"]), record["time"], nonce, kept)
     counts["requests"] += 1
 
 
@@ -121,31 +154,44 @@ def _sample(
     if not isinstance(nonce, str) or ANSWER_PREFIX not in text:
         # The call's arguments or the target's result carry no nonce: nothing to match.
         counts["samples_unverified"] += 1
-    elif not re.search(re.escape(ANSWER_PREFIX + nonce) + r"(?![\w-])", text):
+    elif not _stands_in(text, ANSWER_PREFIX + nonce):
         counts["crossed"] += 1
         add_example(examples, done, nonce=nonce, got=text, why="crossed answer")
 
 
-def _answers(
-    requests: dict[tuple[Any, Any], Record],
-    answers: dict[tuple[Any, Any], Record],
+def _stands_in(text: str, answer: str) -> bool:
+    r"""Whether ``answer`` stands in ``text`` as a whole (``re.search(answer + r"(?![\w-])")``,
+    without compiling a pattern for each of a soak's nonces)."""
+    at = text.find(answer)
+    while at >= 0:
+        after = at + len(answer)
+        if after == len(text) or not (text[after].isalnum() or text[after] in "_-"):
+            return True
+        at = text.find(answer, at + 1)
+    return False
+
+
+def _tally_answers(
+    requests: dict[tuple[Any, Any], _Request],
+    answers: dict[tuple[Any, Any], _Answer],
     stopped: dict[str, float],
     counts: dict[str, float],
     examples: list[dict[str, Any]],
 ) -> None:
     for key, request in requests.items():
         answer = answers.get(key)
-        if answer is None and stopped.get(user_of(request["process"]), -INF) >= request["time"]:
+        if answer is None and stopped.get(user_of(request.process), -INF) >= request.time:
             # The run's end stopped the client before it could answer: censored, not lost.
             counts["stopped"] += 1
         elif answer is None:
             counts["unanswered"] += 1
-            add_example(examples, request, why="never answered by the client")
-        elif answer["type"] == "ok":
+            assert request.record is not None  # kept while unanswered
+            add_example(examples, request.record, why="never answered by the client")
+        elif answer == "ok":
             counts["answered"] += 1
-        elif answer["type"] == "info":
+        elif answer == "info":
             counts["unsure"] += 1
-        elif "status" in answer:
+        elif isinstance(answer, dict):  # refused with a status: kept by _answer
             counts["rejected"] += 1
             add_example(examples, answer, why="the server refused the answer")
         else:

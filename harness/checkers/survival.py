@@ -35,6 +35,7 @@ from harness.checkers.recovery import OutageMeter, RecoveryReport
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import SessionRow, SurvivalTable
 from harness.history import EVENT_FS, NEMESIS, NOT_CLIENTS, Record
+from harness.history.fanout import Reads
 
 NAME = "survival"
 COUNTS = (
@@ -71,6 +72,16 @@ class _Session:
     streak: int = 0  # failed operations since its last ok one
     streak_start: Record | None = None
     faults_seen: int = 0  # faults started before its first failure of the streak
+
+
+def reads(ctx: CheckContext) -> Reads | None:
+    """Not the messages received (most of a history), which it skips
+    (harness.history.fanout.Selective)."""
+    return _not_a_message
+
+
+def _not_a_message(f: str, kind: str) -> bool:
+    return f != "message" or kind == "invoke"
 
 
 def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:

@@ -41,7 +41,7 @@ class SurvivalTable:
     recovery: list[RecoveryRow] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a soak has hundreds of thousands
 class NotifyRow:
     """One notify call that completed ``ok``: what it emitted and what became of it."""
 

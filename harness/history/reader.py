@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from harness.history._json import DecodeError, loads
 from harness.history.record import OP_TYPES, Record
@@ -41,7 +42,7 @@ def read_history_file(path: str | os.PathLike[str]) -> list[Record]:
             records = list(map(loads, lines))  # the fast path: every line parses
         except DecodeError:
             return _parse_carefully(lines, path)
-    bad = next((i for i, record in enumerate(records) if not _is_record(record)), None)
+    bad = first_not_a_record(records)
     if bad is not None:
         raise _not_a_record(path, bad + 1, lines[bad])
     return records
@@ -76,6 +77,35 @@ def _parse_carefully(lines: list[str], path: str | os.PathLike[str]) -> list[Rec
             raise _not_a_record(path, number + 1, line)
         records.append(record)
     return records
+
+
+def first_not_a_record(records: list[Any]) -> int | None:
+    """The position of the first parsed line that is not a record, if any. Checked a field
+    at a time over the whole list by C loops (map, set) first: a record at a time took
+    as long as parsing the lines."""
+    try:
+        fine = (
+            set(map(type, records)) <= _DICT
+            and set(map(type, map(_time, records))) <= _NUMBERS
+            and set(map(_type, records)) <= OP_TYPES
+            and set(map(type, map(_process, records))) <= _STR
+            and set(map(type, map(_f, records))) <= _STR
+        )
+    except (KeyError, TypeError):  # a missing field, a list, an unhashable type...
+        fine = False
+    if fine:
+        return None
+    return next((i for i, record in enumerate(records) if not _is_record(record)), None)
+
+
+_DICT, _STR = frozenset((dict,)), frozenset((str,))
+_NUMBERS = frozenset((int, float, bool))  # what isinstance(_, int | float) accepts of JSON
+_time, _type, _process, _f = (
+    itemgetter("time"),
+    itemgetter("type"),
+    itemgetter("process"),
+    itemgetter("f"),
+)
 
 
 def _is_record(record: object) -> bool:

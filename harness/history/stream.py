@@ -22,12 +22,17 @@ from pathlib import Path
 from typing import TypeVar
 
 from harness.history._json import DecodeError, loads
-from harness.history.reader import HistoryError, _is_record, _not_a_record, history_files
+from harness.history.reader import (
+    HistoryError,
+    _not_a_record,
+    first_not_a_record,
+    history_files,
+)
 from harness.history.record import Record
 
 CHUNK_RECORDS = 8192
 WINDOW = 2.0  # seconds a record may come after a later-stamped one in its file
-BLOCK = 1 << 22  # bytes read at a time
+BLOCK = 1 << 18  # bytes read at a time: each file holds a block's records while they are merged
 _by_time = itemgetter("time")
 T = TypeVar("T")
 
@@ -96,12 +101,16 @@ def _sorted_chunks(path: Path, window: float, chunk: int) -> Iterator[list[Recor
     held: list[Record] = []
     emitted = float("-inf")
     for first_line, records in _file_chunks(path, chunk):
-        earliest = min(map(_by_time, records))
+        ordered = sorted(records, key=_by_time)
+        earliest = ordered[0]["time"]
         if earliest < emitted:
             line = first_line + next(i for i, r in enumerate(records) if r["time"] < emitted)
             raise HistoryDisorder(path, line, emitted - earliest)
-        held += records
-        held.sort(key=_by_time)
+        # Sorting only what is new: held back records are sorted, and mostly all earlier.
+        disordered = bool(held) and earliest < held[-1]["time"]
+        held += ordered
+        if disordered:
+            held.sort(key=_by_time)
         cut = bisect_left(held, held[-1]["time"] - window, key=_by_time)
         if cut:
             emitted = held[cut - 1]["time"]
@@ -121,7 +130,7 @@ def _file_chunks(path: Path, chunk: int) -> Iterator[tuple[int, list[Record]]]:
             numbers: Sequence[int] = range(number, number + len(lines))
         except DecodeError:
             records, numbers = _parse_carefully(path, lines, number, last)
-        bad = next((i for i, record in enumerate(records) if not _is_record(record)), None)
+        bad = first_not_a_record(records)
         if bad is not None:
             raise _not_a_record(path, numbers[bad], lines[numbers[bad] - number])
         for start in range(0, len(records), chunk):

@@ -301,6 +301,8 @@ def test_routing_a_wrapped_answer_is_matched_and_one_without_a_nonce_is_not_clai
     assert routing.check(history(wrapped), REDIS).counts["crossed"] == 0
     longer = _sampling("w0-u1-a", "n1-1", "LLM says: answer:w0-u1-ab")
     assert routing.check(history(longer), REDIS).counts["crossed"] == 1
+    second = _sampling("w0-u1-a", "n1-1", "answer:w0-u1-ab, then answer:w0-u1-a")
+    assert routing.check(history(second), REDIS).counts["crossed"] == 0
     opaque = [
         {**rec, "value": {"text": "the model said something"}}
         if rec["f"] == "call:sample" and rec["type"] == "ok"

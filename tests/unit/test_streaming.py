@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bench.analysis_speed import generate
+from harness import analysis
 from harness.analysis import analyze_run, checker_names, checker_options
 from harness.checkers import CheckContext, CheckResult, check_history
 from harness.gates import compute_metrics
@@ -24,7 +25,7 @@ from harness.history import (
     iter_history,
     read_history,
 )
-from harness.history.fanout import fan_out
+from harness.history.fanout import Selective, fan_out
 from harness.report import RunData, load_run
 from harness.report.render import render_report
 from tests.support.histories import fault, init, listen, note, notify, op
@@ -151,6 +152,35 @@ def test_fan_out_feeds_every_consumer_once_and_keeps_each_ones_failure() -> None
     assert isinstance(fed["twice"].error, RuntimeError)
 
 
+def test_a_selective_consumer_gets_its_records_the_non_clients_and_each_chunks_last() -> None:
+    def rec(t: float, process: str, f: str, kind: str = "ok") -> dict[str, Any]:
+        return {"time": t, "type": kind, "process": process, "f": f}
+
+    chunks = [
+        [rec(0, "w0-u1", "call:echo"), rec(1, "nemesis", "kill-node"), rec(2, "w0-u1", "message")],
+        [rec(3, "w0-u1/stream", "message", "invoke"), rec(4, "w0-u1", "message")],
+        [rec(5, "w0-u1", "message"), rec(6, "monitor", "sample")],
+        [rec(7, "w0-u1", "call:echo"), rec(8, "w0-u1", "call:echo")],
+    ]
+
+    def times(history: Iterable[Any]) -> list[float]:
+        return [record["time"] for record in history]
+
+    fed = fan_out(
+        iter(chunks),
+        {
+            "all": times,
+            "no_messages": Selective(times, lambda f, kind: f != "message" or kind == "invoke"),
+            "nothing": Selective(times, lambda f, kind: False),
+        },
+    )
+    assert fed["all"].result() == [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    # the messages are left out, but for the last record of a chunk (2 and 4)
+    assert fed["no_messages"].result() == [0, 1, 2, 3, 4, 6, 7, 8]
+    assert fed["nothing"].result() == [1, 2, 4, 6, 8]
+    assert Selective(times, lambda f, kind: False)(chunks[0]) == [0, 1, 2]  # called: all
+
+
 def test_streamed_and_listed_analysis_agree(run_dir: Path, tmp_path: Path) -> None:
     history = read_history(run_dir)
     ctx = CheckContext.from_manifest(None)
@@ -165,3 +195,18 @@ def test_streamed_and_listed_analysis_agree(run_dir: Path, tmp_path: Path) -> No
     assert streamed.metrics == metrics
     assert streamed.history is None and streamed.frames is not None
     assert _summary(tmp_path / "streamed", streamed) == _summary(tmp_path / "listed", listed)
+
+
+def test_a_history_read_once_per_group_of_consumers_is_analysed_alike(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    once = analyze_run(run_dir, label="run")
+    monkeypatch.setattr(analysis, "PASS_BYTES", 1 << 16)  # a pass for each consumer
+    groups = analysis.consumer_groups(dict.fromkeys(["delivery", analysis.FRAMES, "drift"]), 2)
+    assert [list(group) for group in groups] == [["delivery"], [analysis.FRAMES, "drift"]]
+
+    several = analyze_run(run_dir, label="run")
+
+    assert _plain(several.results) == _plain(once.results)
+    assert several.metrics == once.metrics
+    assert _summary(tmp_path / "several", several) == _summary(tmp_path / "once", once)
