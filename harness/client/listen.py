@@ -18,7 +18,6 @@ import time
 from typing import Any, Protocol
 
 import gevent
-import gevent.event
 from gevent import GreenletExit
 
 from harness.client import jsonrpc
@@ -26,6 +25,7 @@ from harness.client.config import ClientConfig
 from harness.client.errors import describe
 from harness.client.recorder import Recorder
 from harness.client.sse import SseParser
+from harness.client.stream import StreamGreenlet
 from harness.client.transport import Response
 from harness.history import Record
 
@@ -57,7 +57,7 @@ class ListenHost(Protocol):
         ...
 
 
-class ListenStream:
+class ListenStream(StreamGreenlet):
     """Listens with ``notifications`` as the filter; ``connected`` is set while open."""
 
     def __init__(
@@ -68,32 +68,13 @@ class ListenStream:
         process: str,
         notifications: dict[str, Any],
     ) -> None:
+        super().__init__()
         self._host = host
         self._config = config
         self._recorder = recorder
         self.process = process
         self.notifications = notifications
-        self.connected = gevent.event.Event()
         self.opened = 0
-        self._greenlet: gevent.Greenlet[[], None] | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._greenlet is not None and not self._greenlet.dead
-
-    def start(self) -> None:
-        if not self.running:
-            self._greenlet = gevent.spawn(self._run)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        greenlet, self._greenlet = self._greenlet, None
-        if greenlet is not None and greenlet is not gevent.getcurrent():
-            greenlet.kill(block=True, timeout=timeout)
-        self.connected.clear()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
     def _run(self) -> None:
         failures = 0

@@ -64,22 +64,16 @@ class StreamHost(Protocol):
         ...
 
 
-class ListeningStream:
-    """Listens for ``host``'s session; ``connected`` is set while a stream is open."""
+class StreamGreenlet:
+    """The greenlet that holds a stream and reopens it (``_run``): started at most once at a
+    time, killed by ``stop``. ``connected`` is set while a stream is open."""
 
-    def __init__(
-        self, host: StreamHost, config: ClientConfig, recorder: Recorder, process: str
-    ) -> None:
-        self._host = host
-        self._config = config
-        self._recorder = recorder
-        self.process = process
-        self.last_event_id: str | None = None
-        self.retry_ms: int | None = None
+    def __init__(self) -> None:
         self.connected = gevent.event.Event()
-        self.opened = 0  # streams opened so far
-        self._session_id: str | None = None
         self._greenlet: gevent.Greenlet[[], None] | None = None
+
+    def _run(self) -> None:
+        raise NotImplementedError
 
     @property
     def running(self) -> bool:
@@ -99,6 +93,23 @@ class ListeningStream:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class ListeningStream(StreamGreenlet):
+    """Listens for ``host``'s session; ``connected`` is set while a stream is open."""
+
+    def __init__(
+        self, host: StreamHost, config: ClientConfig, recorder: Recorder, process: str
+    ) -> None:
+        super().__init__()
+        self._host = host
+        self._config = config
+        self._recorder = recorder
+        self.process = process
+        self.last_event_id: str | None = None
+        self.retry_ms: int | None = None
+        self.opened = 0  # streams opened so far
+        self._session_id: str | None = None
 
     def _run(self) -> None:
         host, config = self._host, self._config
