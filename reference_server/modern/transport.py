@@ -173,7 +173,7 @@ class ModernTransport:
             status = 400 if exc.code in _BAD_REQUEST_CODES else 200
             return error_response(request_id, exc.code, exc.message, exc.data), status
         except StoreUnavailable as exc:
-            message_text = f"session store unavailable: {exc}"
+            message_text = f"store unavailable: {exc}"
             return error_response(request_id, STORE_UNAVAILABLE, message_text), 503
 
     async def _stream(
