@@ -261,9 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="two runs' reports side by side, regressions flagged")
     compare.add_argument("run_a", help="the baseline run (or its summary.json)")
     compare.add_argument("run_b", help="the run to judge against it")
-    demo = sub.add_parser("demo", help="the headline run: Redis vs memory store under faults")
+    demo = sub.add_parser(
+        "demo", help="the headline run: Redis vs memory store, and both revisions, under faults"
+    )
     demo.add_argument("--out", help="where to write (default reports/demo-<time>)")
-    demo.add_argument("--duration", default="45s", help="of each of the two runs")
+    demo.add_argument("--duration", default="45s", help="of each of the three runs")
     demo.add_argument("--users", type=int, default=40)
     worker = sub.add_parser(
         "worker",

@@ -1,15 +1,19 @@
 """``mcp-scale demo``: the headline run. The same scenario mix against 3 nodes with the Redis
 store and then with the memory store, a node kill in each and a Redis kill and restart in the
-Redis run, reported together so that the survival chart shows both curves."""
+Redis run, and then the Redis run again in the stateless 2026-07-28 revision (listen streams
+and multi-round-trip requests instead of sessions) under the same faults, reported together
+so that the survival chart shows every curve and each era's checkers sit side by side."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import exit_codes
 from harness.analysis import analyze_run
+from harness.client.config import LATEST_VERSION
 from harness.durations import parse_duration
 from harness.report import render_report
 from harness.report.console import print_verdict
@@ -31,40 +35,61 @@ def demo_chaos(store: str, duration: float) -> str:
     return faults
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One run of the demo: its label (and folder), its store and the revision it speaks."""
+
+    label: str
+    store: str
+    protocol: str = LATEST_VERSION
+
+
+VARIANTS = (
+    Variant("redis", "redis"),
+    Variant("memory", "memory"),
+    Variant("redis-2026-07-28", "redis", "2026-07-28"),
+)
+
+
 def command_demo(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_run_dir("demo")
     try:
         duration = parse_duration(args.duration)
         profiles = {
-            store: load_profile(
+            variant: load_profile(
                 None,
                 {
                     "scenario": "mixed",
                     "nodes": 3,
-                    "store": store,
+                    "store": variant.store,
+                    "protocol": variant.protocol,
                     "users": args.users,
                     "spawn_rate": args.users,
                     "duration": duration,
-                    "chaos": demo_chaos(store, duration),
-                    "out": str(out / store),
+                    "chaos": demo_chaos(variant.store, duration),
+                    "out": str(out / variant.label),
                 },
             )
-            for store in ("redis", "memory")
+            for variant in VARIANTS
         }
     except (ProfileError, ValueError) as exc:
         print(f"mcp-scale demo: error: {exc}", file=sys.stderr)
         return exit_codes.USAGE
     runs = []
-    for store, profile in profiles.items():
-        print(f"== {store} store: mixed scenario, 3 nodes, faults: {profile.chaos}")
+    for variant, profile in profiles.items():
+        print(
+            f"== {variant.store} store, {variant.protocol}: mixed scenario, 3 nodes, "
+            f"faults: {profile.chaos}"
+        )
         try:
-            execute(profile, out / store)
+            execute(profile, out / variant.label)
         except (RunFailed, KeyboardInterrupt) as exc:
             print(
-                f"mcp-scale demo: the {store} run could not be carried out: {exc}", file=sys.stderr
+                f"mcp-scale demo: the {variant.label} run could not be carried out: {exc}",
+                file=sys.stderr,
             )
             return exit_codes.COULD_NOT_RUN
-        runs.append(analyze_run(out / store, label=store))
+        runs.append(analyze_run(out / variant.label, label=variant.label))
     render_report(out, runs)
     print_verdict(runs, out)
     # The memory store's losses are expected (and reported so); the Redis run must hold.
