@@ -25,6 +25,9 @@ class CheckContext:
     tools: tuple[tuple[str, str], ...] = ()  # (action, the target's tool)
     ramp: float = 0.0  # seconds from the run's start until the load shape is at full load
     protocol: str = LATEST_VERSION  # the revision the load client spoke (--protocol)
+    # The reference server (no target profile) promises single-use requestStates; of another
+    # server the spec asks it only for one-time operations (mrtr.mdx), so a reuse is a finding.
+    single_use_states: bool = True
 
     @property
     def sessionless(self) -> bool:
@@ -59,6 +62,7 @@ class CheckContext:
                 manifest.shape, manifest.duration, max(1, manifest.users), manifest.spawn_rate
             ),
             protocol=manifest.protocol,
+            single_use_states=manifest.target_profile is None,
         )
 
     @classmethod

@@ -18,9 +18,12 @@ events between its invoke and its completion, FORMAT.md):
 
 Single use: only what the run tried is judged. The mrtr scenario sends a few used states
 again on purpose (op ``mrtr_replay``: ``replay`` unchanged, ``tamper`` with a character
-changed); each must be refused with a JSON-RPC error (``replays_rejected``); one the server
-accepted is ``replays_accepted`` (fails). A run without such ops says it did not judge
-replays.
+changed); each must be refused with a JSON-RPC error (``replays_rejected``). A tampered state
+accepted is ``replays_accepted`` (fails: the spec's MUST on integrity). An unchanged state
+accepted again fails too where single use is promised (the reference server:
+``CheckContext.single_use_states``); of another server the spec asks single use only for
+one-time operations, so there it is ``replays_reused``, reported as a finding. A run without
+such ops says it did not judge replays.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ COUNTS = (
     "replays",
     "replays_rejected",
     "replays_accepted",
+    "replays_reused",
     "replays_unsure",
 )
 ANSWER_PREFIX = "answer:"
@@ -107,7 +111,7 @@ def check(
             else:
                 invoke = replays.pop(process, None)
                 if invoke is not None:
-                    _replayed(invoke, record, counts, examples)
+                    _replayed(invoke, record, ctx.single_use_states, counts, examples)
     return _verdict(counts, examples)
 
 
@@ -168,14 +172,20 @@ def _answer(
 
 
 def _replayed(
-    invoke: Record, done: Record, counts: dict[str, float], examples: list[dict[str, Any]]
+    invoke: Record,
+    done: Record,
+    single_use: bool,
+    counts: dict[str, float],
+    examples: list[dict[str, Any]],
 ) -> None:
     if done.get("interrupted"):
         return
     counts["replays"] += 1
     value = invoke.get("value")
     kind = value.get("kind") if isinstance(value, dict) else None
-    if done["type"] == "ok":
+    if done["type"] == "ok" and kind == "replay" and not single_use:
+        counts["replays_reused"] += 1
+    elif done["type"] == "ok":
         counts["replays_accepted"] += 1
         add_example(examples, done, f"a {kind} requestState was accepted", kind=kind)
     elif done["type"] == "fail" and _server_answered(done):
@@ -222,6 +232,11 @@ def _verdict(counts: dict[str, float], examples: list[dict[str, Any]]) -> CheckR
         summary += f", {int(counts['unverified'])} answers could not be matched (no nonce)"
     if replays:
         summary += f"; {int(counts['replays_rejected'])} of {replays} replayed states refused"
+    if counts["replays_reused"]:
+        summary += (
+            f" ({int(counts['replays_reused'])} used states accepted again: allowed by the spec"
+            " unless the operation is one-time)"
+        )
     else:
         summary += "; replays not judged (the run sent no used state again)"
     other = int(counts["refused_in_fault"] + counts["failed_transport"] + counts["unsure"])

@@ -3,6 +3,8 @@ checkers and run validation do with the sessionless revision."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from harness.checkers import CHECKERS, isolation, listen, mrtr, survival
@@ -176,6 +178,20 @@ def test_mrtr_replays_refused_pass_and_an_accepted_one_fails() -> None:
     bad = mrtr.check(history(*parts, replay(12, "w0-u1", "s0", done="ok")), CTX)
     assert bad.valid is False
     assert bad.counts["replays_accepted"] == 1
+
+
+def test_mrtr_a_reused_state_is_a_finding_of_another_server_a_tampered_one_fails() -> None:
+    """The spec asks single use only of one-time operations (mrtr.mdx); integrity always."""
+    foreign = dataclasses.replace(CTX, single_use_states=False)
+    reused = [*sampled(3), replay(10, "w0-u1", "s0", done="ok")]
+    finding = mrtr.check(history(*reused), foreign)
+    assert finding.valid is True, finding.summary
+    assert finding.counts["replays_reused"] == 1
+    assert "accepted again" in finding.summary
+    assert mrtr.check(history(*reused), CTX).valid is False  # the reference server promises it
+    tampered = mrtr.check(history(*reused, replay(11, "w0-u2", "s1", "tamper", "ok")), foreign)
+    assert tampered.valid is False
+    assert tampered.counts["replays_accepted"] == 1
 
 
 def test_mrtr_unknown_without_rounds_or_without_another_node() -> None:
