@@ -85,7 +85,8 @@ class ListenStream(StreamGreenlet):
             )
             if response is None or url is None:
                 if record.get("status") in (404, 405):
-                    return  # the server offers no subscriptions
+                    self.offered = False  # the server offers no subscriptions
+                    return
                 failures += 1
                 gevent.sleep(self._backoff(failures))
                 continue

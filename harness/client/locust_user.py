@@ -188,10 +188,12 @@ class McpUser(User):
         if self.client.needs_initialize and self.client.initialize()["type"] != "ok":
             return False
         if self.listen:
-            stream = self.client.stream or self.client.open_stream()
+            # Idempotent; it also starts again a stream that gave up, which would otherwise
+            # leave every later action waiting its whole timeout below.
+            stream = self.client.open_stream()
             # Also after a reinit or a broken stream: a new session's stream must be open
-            # before anything is sent to it.
-            if not stream.connected.is_set():
+            # before anything is sent to it (unless the server offers none).
+            if stream.offered and not stream.connected.is_set():
                 stream.connected.wait(self.timeout)
         return True
 

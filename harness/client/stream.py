@@ -66,10 +66,12 @@ class StreamHost(Protocol):
 
 class StreamGreenlet:
     """The greenlet that holds a stream and reopens it (``_run``): started at most once at a
-    time, killed by ``stop``. ``connected`` is set while a stream is open."""
+    time, killed by ``stop``. ``connected`` is set while a stream is open; ``offered`` turns
+    false when the server says it has no such stream (then ``start`` does nothing)."""
 
     def __init__(self) -> None:
         self.connected = gevent.event.Event()
+        self.offered = True
         self._greenlet: gevent.Greenlet[[], None] | None = None
 
     def _run(self) -> None:
@@ -80,7 +82,8 @@ class StreamGreenlet:
         return self._greenlet is not None and not self._greenlet.dead
 
     def start(self) -> None:
-        if not self.running:
+        """Starts the stream, or starts it again after it gave up."""
+        if self.offered and not self.running:
             self._greenlet = gevent.spawn(self._run)
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -124,7 +127,8 @@ class ListeningStream(StreamGreenlet):
             if response is None or url is None:
                 status = record.get("status")
                 if status == 405:
-                    return  # the server offers no listening stream
+                    self.offered = False  # the server offers no listening stream
+                    return
                 failures += 1
                 if status == 404 and session.id and config.reinit_on_404:
                     host.reinitialize(session.id, self.process)
