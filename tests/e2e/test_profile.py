@@ -38,7 +38,8 @@ def test_memory_store_routes_sticky_by_default() -> None:
         ("store: memory\nchaos: kill-redis@3s\n", "need Redis"),
         ("chaos: kill-node:n7@3s\n", "no node 'n7'"),
         ("defects: [nonsense]\n", "unknown defect 'nonsense'"),
-        ("chaos: isolate-node:n1@3s+2s\n", "supported by --backend docker only"),
+        ("backend: docker\nchaos: delay-node:n1@3s+2s\n", "the docker backend cuts links"),
+        ("chaos: delay-node:n1=fast@3s+2s\n", "'fast' is not a duration"),
         ("users: 3\n  bad: [\n", "not valid YAML"),
     ],
 )
