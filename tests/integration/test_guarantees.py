@@ -557,10 +557,28 @@ def test_g6_redis_outage_fails_fast_and_sessions_continue_after_restart(
         stream.close()
     after = nonce("g6-after")
     for index, (session, stream, _) in enumerate(peers):
-        resumed = listen(session, urls[(index + 1) % 3], closing, stream.last_event_id)
+        resumed = listen_after_outage(session, urls[(index + 1) % 3], closing, stream)
         emit(session, urls[(index + 2) % 3], after, count=5)
         assert_exactly([resumed], after, 5, session, urls[index])
         assert sorted(seqs([stream, resumed], before)) == [1, 2, 3]
+
+
+def listen_after_outage(
+    session: McpHttpSession, url: str, closing: list[Closable], broken: ListeningStream
+) -> ListeningStream:
+    """Resumes ``broken`` on ``url``. A node back on Redis refuses new streams (503) until it
+    has subscribed to pub/sub again, which can come a moment after its requests work."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        stream = ListeningStream(session, url, broken.last_event_id)
+        closing.append(stream)
+        stream.start()
+        assert stream.opened.wait(WAIT), f"GET {url} did not answer"
+        if stream.status != 503 or time.monotonic() > deadline:
+            assert stream.status == 200, f"GET {url}: HTTP {stream.status}"
+            return stream
+        stream.close()
+        time.sleep(0.1)
 
 
 def echo_ok(session: McpHttpSession, url: str) -> bool:
