@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import gc
 import math
+import multiprocessing
+import os
+import pickle
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +37,12 @@ METRICS, FRAMES = "metrics (run)", "frames (report)"  # beside the checkers in t
 # hold about 125 bytes a record (1.2 GB at 10 million: bench/analysis_speed.py), so a pass
 # over 768 MiB of history holds about 350 MB.
 PASS_BYTES = 768 << 20
+# Passes run at once, each in a process of its own (forked, so the consumers need not be
+# pickled, only their results), for a history of at least PARALLEL_BYTES: one per core, as
+# the passes are CPU-bound, and two at most, as each holds its group's state. A smaller
+# history is read in this process, where starting processes would cost more than it saves.
+WORKERS = max(1, min(2, len(os.sched_getaffinity(0))))
+PARALLEL_BYTES = 64 << 20
 # What each consumer holds per record, relative (tracemalloc over analysis_speed's history;
 # 1 for the others, most of which hold little).
 MEMORY_WEIGHTS = {"delivery": 8.0, FRAMES: 6.0, "routing": 3.0, "isolation": 3.0, "broadcast": 3.0}
@@ -91,17 +101,71 @@ def streamed_pass(run_dir: Path, consumers: Mapping[str, Consumer]) -> dict[str,
     What the consumers keep grows with the history (per notify, per message...): a history
     of more than PASS_BYTES is read once for each of several groups of consumers, so that
     only one group's state is held at a time; the report's frames, whose result is the
-    largest, come last."""
+    largest, come last. A history of PARALLEL_BYTES or more is read by WORKERS passes at
+    once, each holding at most PASS_BYTES / WORKERS worth of state."""
     size = sum(path.stat().st_size for path in history_files(run_dir))
-    fed: dict[str, Fed] = {}
-    for group in consumer_groups(consumers, math.ceil(size / PASS_BYTES)):
-
-        def one_pass(window: float, group: Mapping[str, Consumer] = group) -> dict[str, Fed]:
-            with _no_gc():
-                return fan_out(iter_history(run_dir, window), group)
-
-        fed.update(for_each_pass(one_pass))
+    workers = WORKERS if size >= PARALLEL_BYTES and not _gevent_patched() else 1
+    passes = max(math.ceil(size * workers / PASS_BYTES), workers)
+    groups = consumer_groups(consumers, passes)
+    if workers == 1 or len(groups) == 1:
+        fed: dict[str, Fed] = {}
+        for group in groups:
+            fed.update(_group_pass(run_dir, group))
+    else:
+        fed = _parallel_passes(run_dir, groups, workers)
     return {name: fed[name] for name in consumers}
+
+
+def _group_pass(run_dir: Path, group: Mapping[str, Consumer]) -> dict[str, Fed]:
+    def one_pass(window: float) -> dict[str, Fed]:
+        with _no_gc():
+            return fan_out(iter_history(run_dir, window), group)
+
+    return for_each_pass(one_pass)
+
+
+_FORKED: tuple[Path, list[dict[str, Consumer]]] | None = None  # what a forked pass reads
+
+
+def _parallel_passes(
+    run_dir: Path, groups: list[dict[str, Consumer]], workers: int
+) -> dict[str, Fed]:
+    """The groups' passes in ``workers`` forked processes, a new process for each group (a
+    process that has held one group's state would hold its memory into the next)."""
+    global _FORKED
+    _FORKED = (run_dir, groups)
+    fed: dict[str, Fed] = {}
+    try:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers, maxtasksperchild=1) as pool:
+            for part in pool.imap_unordered(_forked_pass, range(len(groups))):
+                fed.update(part)
+    finally:
+        _FORKED = None
+    return fed
+
+
+def _forked_pass(number: int) -> dict[str, Fed]:
+    """One group's pass, in a forked process; what a consumer raised comes back as itself if
+    it pickles, else as a RuntimeError that names it (the traceback stays here, but the
+    checkers turn theirs into results with the traceback as text)."""
+    if _FORKED is None:
+        raise RuntimeError("a forked pass runs only under _parallel_passes")
+    run_dir, groups = _FORKED
+    fed = _group_pass(run_dir, groups[number])
+    for one in fed.values():
+        if one.error is not None:
+            try:
+                pickle.dumps(one.error)
+            except Exception:
+                one.error = RuntimeError(f"{type(one.error).__name__}: {one.error}")
+    return fed
+
+
+def _gevent_patched() -> bool:
+    """Forking under gevent's monkey-patching (a Locust process) is not safe: read in process."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey is not None and monkey.is_anything_patched())
 
 
 def consumer_groups(consumers: Mapping[str, Consumer], passes: int) -> list[dict[str, Consumer]]:

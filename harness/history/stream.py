@@ -132,36 +132,40 @@ def _file_chunks(path: Path, chunk: int) -> Iterator[tuple[int, list[Record]]]:
             records, numbers = _parse_carefully(path, lines, number, last)
         bad = first_not_a_record(records)
         if bad is not None:
-            raise _not_a_record(path, numbers[bad], lines[numbers[bad] - number])
+            line = lines[numbers[bad] - number].decode("utf-8", errors="replace")
+            raise _not_a_record(path, numbers[bad], line)
         for start in range(0, len(records), chunk):
             yield numbers[start], records[start : start + chunk]
         number += len(lines)
 
 
 def _parse_carefully(
-    path: Path, lines: list[str], number: int, last: bool
+    path: Path, lines: list[bytes], number: int, last: bool
 ) -> tuple[list[Record], list[int]]:
     """The records of a block with a line that is not JSON (an error unless it is the
-    file's last line, cut by a crash; blank lines are skipped), and their line numbers."""
+    file's last line, cut by a crash; blank lines are skipped), and their line numbers. A
+    line that is not UTF-8 is read with the bad bytes replaced, as read_history reads it."""
     records, numbers = [], []
     for offset, line in enumerate(lines):
         if not line:
             continue
+        text = line.decode("utf-8", errors="replace")
         try:
-            records.append(loads(line))
+            records.append(loads(text))
         except DecodeError:
             if last and offset == len(lines) - 1:
                 continue
             raise HistoryError(
-                f"{path}:{number + offset}: not JSON, so not a history record: {line[:80]!r}"
+                f"{path}:{number + offset}: not JSON, so not a history record: {text[:80]!r}"
             ) from None
         numbers.append(number + offset)
     return records, numbers
 
 
-def _lines(path: Path) -> Iterator[tuple[list[str], bool]]:
+def _lines(path: Path) -> Iterator[tuple[list[bytes], bool]]:
     """The file's lines a block at a time, True with the last block. Each block keeps its
-    last complete line for the next: only the file's last line may be cut short."""
+    last complete line for the next: only the file's last line may be cut short. Lines stay
+    bytes: orjson parses bytes a third faster than the same line decoded to str."""
     rest = b""
     with open(path, "rb") as file:
         while block := file.read(BLOCK):
@@ -170,8 +174,8 @@ def _lines(path: Path) -> Iterator[tuple[list[str], bool]]:
             cut = block.rfind(b"\n", 0, end) + 1 if end > 0 else 0
             rest = block[cut:]
             if cut:
-                yield block[: cut - 1].decode("utf-8", errors="replace").split("\n"), False
-    lines = rest.decode("utf-8", errors="replace").split("\n") if rest else []
+                yield block[: cut - 1].split(b"\n"), False
+    lines = rest.split(b"\n") if rest else []
     if lines and not lines[-1]:
         lines.pop()
     yield lines, True

@@ -35,16 +35,39 @@ def group_resources(pgid: int) -> dict[str, Any] | None:
     """The same, summed over a process group (Locust's master and its worker processes)."""
     total: dict[str, Any] = {"pid": pgid, "rss": 0, "cpu": 0.0, "fds": 0, "threads": 0}
     found = False
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) != pgid:
-            continue
-        one = process_resources(int(entry.name))
+    for pid in group_pids(pgid):
+        one = process_resources(pid)
         if one is not None:
             found = True
             for key in ("rss", "cpu", "fds", "threads"):
                 total[key] += one[key]
     return total if found else None
+
+
+def group_pss(pgid: int) -> int:
+    """The proportional set size (bytes) summed over a process group: memory a forked
+    child still shares with its parent counts once, where summed RSS counts it in both."""
+    total = 0
+    for pid in group_pids(pgid):
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) * 1024
+                break
+    return total
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The processes of a process group."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            pids.append(int(entry.name))
+    return pids

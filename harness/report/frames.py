@@ -48,7 +48,10 @@ class RunFrames:
     complete: bool  # the history has its run-end record (a crashed run's has not)
     records: int
     ops: pd.DataFrame  # completions of client operations: t, type, f, latency, process, ...
-    received: pd.DataFrame  # messages received: t, nonce, seq, session (nonce: notify)
+    # messages received: t, nonce, seq. A notify's message has its nonce as a number, the
+    # same for the same nonce (the strings of a soak's million notifies would be hundreds
+    # of MB, and the report only asks which messages repeat); others have NaN in both.
+    received: pd.DataFrame
     faults: list[FaultOp]  # times in seconds since zero
     # resource samples (harness.monitor): SAMPLE_COLUMNS, one row per target and interval
     samples: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SAMPLE_COLUMNS))
@@ -115,9 +118,8 @@ class _Columns:
         self.values: list[Any] = []
         self.op_t, self.op_latency = array("d"), array("d")
         self.op_type, self.op_f, self.op_process = array("i"), array("i"), array("i")
-        self.msg_t = array("d")
-        self.msg_nonce, self.msg_session = array("i"), array("i")
-        self.msg_seq: list[Any] = []
+        self.msg_t, self.msg_nonce, self.msg_seq = array("d"), array("d"), array("d")
+        self.nonces: dict[Any, int] = {}
         self.sample_t = array("d")
         self.sample_rows: list[tuple[Any, ...]] = []
 
@@ -140,9 +142,16 @@ class _Columns:
     def message(self, record: Record) -> None:
         nonce, seq = _notify_data(record.get("value"))
         self.msg_t.append(record["time"])
-        self.msg_nonce.append(self.code(nonce))
-        self.msg_seq.append(seq)
-        self.msg_session.append(self.code(record.get("session", _MISSING)))
+        if not isinstance(nonce, str):
+            self.msg_nonce.append(math.nan)
+            self.msg_seq.append(math.nan)
+            return
+        nonces = self.nonces
+        code = nonces.get(nonce)
+        if code is None:
+            code = nonces[nonce] = len(nonces)
+        self.msg_nonce.append(code)
+        self.msg_seq.append(seq if isinstance(seq, int | float) else math.nan)
 
     def sample(self, record: Record) -> None:
         value = record.get("value")
@@ -152,7 +161,7 @@ class _Columns:
 
     def decode(self, codes: array[int]) -> np.ndarray[Any, np.dtype[np.object_]]:
         table = np.empty(len(self.values), dtype=object)
-        table[:] = [math.nan if v is _MISSING else v for v in self.values]
+        table[:] = self.values
         return table[np.frombuffer(codes, dtype=np.intc)] if len(codes) else table[:0]
 
     def ops(self, zero: float) -> pd.DataFrame:
@@ -167,13 +176,13 @@ class _Columns:
         )
 
     def received(self, zero: float) -> pd.DataFrame:
-        frame = pd.DataFrame(
-            {"nonce": self.decode(self.msg_nonce), "seq": pd.Series(self.msg_seq, dtype=object)}
+        return pd.DataFrame(
+            {
+                "nonce": np.frombuffer(self.msg_nonce, dtype=float),
+                "seq": np.frombuffer(self.msg_seq, dtype=float),
+                "t": np.frombuffer(self.msg_t, dtype=float) - zero,
+            }
         )
-        frame["seq"] = frame["seq"].infer_objects()
-        frame["t"] = np.frombuffer(self.msg_t, dtype=float) - zero
-        frame["session"] = self.decode(self.msg_session)
-        return frame
 
     def samples(self, zero: float) -> pd.DataFrame:
         """The monitor's resource samples, flattened (missing figures are NaN)."""
@@ -183,9 +192,6 @@ class _Columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
         frame["target"] = frame["target"].astype(str)
         return frame
-
-
-_MISSING = object()  # a record without the field: NaN in its column
 
 
 def _monitor_stats(value: Any) -> dict[str, Any]:

@@ -76,7 +76,12 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _plain(results: list[CheckResult]) -> list[tuple[Any, ...]]:
-    return [(r.name, r.valid, r.summary, r.counts, r.examples, repr(r.table)) for r in results]
+    """What a result says; NaN as text, as a NaN equals only itself (a pickled one is new)."""
+    plain = []
+    for r in results:
+        counts = {name: repr(value) for name, value in r.counts.items()}
+        plain.append((r.name, r.valid, r.summary, counts, r.examples, repr(r.table)))
+    return plain
 
 
 def _summary(out: Path, run: RunData) -> dict[str, Any]:
@@ -122,6 +127,14 @@ def test_a_torn_last_line_is_dropped_and_a_bad_line_named_as_read_history_does(
     (tmp_path / "history-w1.jsonl").write_text(good + "not json\n" + good)
     with pytest.raises(HistoryError, match=r"history-w1\.jsonl:2: not JSON"):
         list(iter_history(tmp_path))
+
+
+def test_a_line_that_is_not_utf8_is_read_as_read_history_reads_it(tmp_path: Path) -> None:
+    bad = b'{"time": 1.5, "type": "ok", "process": "w0-u1", "f": "echo", "value": "a\xffb"}\n'
+    good = b'{"time": 1.0, "type": "ok", "process": "w0-u1", "f": "ping"}\n'
+    (tmp_path / "history-w0.jsonl").write_bytes(good + bad + good.replace(b"1.0", b"2.0"))
+    read = [r for part in iter_history(tmp_path) for r in part]
+    assert read == read_history(tmp_path) and read[1]["value"] == "a\ufffdb"
 
 
 def test_fan_out_feeds_every_consumer_once_and_keeps_each_ones_failure() -> None:
@@ -210,3 +223,38 @@ def test_a_history_read_once_per_group_of_consumers_is_analysed_alike(
     assert _plain(several.results) == _plain(once.results)
     assert several.metrics == once.metrics
     assert _summary(tmp_path / "several", several) == _summary(tmp_path / "once", once)
+
+
+def test_passes_run_at_once_in_forked_processes_analyse_alike(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    once = analyze_run(run_dir, label="run")
+    monkeypatch.setattr(analysis, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(analysis, "WORKERS", 2)
+
+    forked = analyze_run(run_dir, label="run")
+
+    assert _plain(forked.results) == _plain(once.results)
+    assert forked.metrics == once.metrics
+    assert _summary(tmp_path / "forked", forked) == _summary(tmp_path / "once", once)
+
+
+def test_what_a_forked_pass_raised_comes_back_named(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Local(Exception):  # a class of a function's own does not pickle
+        pass
+
+    def crashes(history: Iterable[Record]) -> None:
+        raise Local("no such field")
+
+    def counts(history: Iterable[Record]) -> int:
+        return sum(1 for _ in history)
+
+    monkeypatch.setattr(analysis, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(analysis, "WORKERS", 2)
+    fed = analysis.streamed_pass(run_dir, {"crashes": crashes, "counts": counts})
+
+    assert fed["counts"].result() == len(read_history(run_dir))
+    with pytest.raises(RuntimeError, match="Local: no such field"):
+        fed["crashes"].result()
