@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,7 +105,7 @@ def streamed_pass(run_dir: Path, consumers: Mapping[str, Consumer]) -> dict[str,
     largest, come last. A history of PARALLEL_BYTES or more is read by WORKERS passes at
     once, each holding at most PASS_BYTES / WORKERS worth of state."""
     size = sum(path.stat().st_size for path in history_files(run_dir))
-    workers = WORKERS if size >= PARALLEL_BYTES and not _gevent_patched() else 1
+    workers = WORKERS if size >= PARALLEL_BYTES and _fork_safe() else 1
     passes = max(math.ceil(size * workers / PASS_BYTES), workers)
     groups = consumer_groups(consumers, passes)
     if workers == 1 or len(groups) == 1:
@@ -162,10 +163,13 @@ def _forked_pass(number: int) -> dict[str, Fed]:
     return fed
 
 
-def _gevent_patched() -> bool:
-    """Forking under gevent's monkey-patching (a Locust process) is not safe: read in process."""
+def _fork_safe() -> bool:
+    """A forked child gets only the thread that forked: a lock another thread held then (a
+    capacity search's cluster threads, logging) would stay held in it for ever. So fork only
+    from a process of one thread, not monkey-patched by gevent (a Locust process)."""
     monkey = sys.modules.get("gevent.monkey")
-    return bool(monkey is not None and monkey.is_anything_patched())
+    patched = monkey is not None and monkey.is_anything_patched()
+    return threading.active_count() == 1 and not patched
 
 
 def consumer_groups(consumers: Mapping[str, Consumer], passes: int) -> list[dict[str, Consumer]]:
