@@ -15,8 +15,10 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from harness.checkers import CHECKERS, CheckContext, checker_consumers, checker_results, leak
 from harness.gates import evaluate, parse_thresholds, run_metrics, with_checker_counts
@@ -131,36 +133,80 @@ _FORKED: tuple[Path, list[dict[str, Consumer]]] | None = None  # what a forked p
 def _parallel_passes(
     run_dir: Path, groups: list[dict[str, Consumer]], workers: int
 ) -> dict[str, Fed]:
-    """The groups' passes in ``workers`` forked processes, a new process for each group (a
-    process that has held one group's state would hold its memory into the next)."""
+    """The groups' passes, ``workers`` at a time, each in a new forked process (one that had
+    held a group's state would keep its memory into the next). A pass that dies without a
+    result (killed, out of memory) is an error, not a wait for ever: its pipe ends."""
     global _FORKED
     _FORKED = (run_dir, groups)
+    context = multiprocessing.get_context("fork")
+    waiting = list(range(len(groups)))
+    running: dict[Connection, tuple[int, BaseProcess]] = {}
     fed: dict[str, Fed] = {}
     try:
-        context = multiprocessing.get_context("fork")
-        with context.Pool(workers, maxtasksperchild=1) as pool:
-            for part in pool.imap_unordered(_forked_pass, range(len(groups))):
-                fed.update(part)
+        while waiting or running:
+            while waiting and len(running) < workers:
+                number = waiting.pop(0)
+                receive, send = context.Pipe(duplex=False)
+                child = context.Process(target=_forked_pass, args=(number, send), daemon=True)
+                child.start()
+                send.close()
+                running[receive] = (number, child)
+            for ready in wait(list(running)):
+                number, process = running.pop(cast(Connection, ready))
+                fed.update(_received(cast(Connection, ready), process, groups[number]))
     finally:
         _FORKED = None
+        for pipe, (_, process) in running.items():
+            process.kill()
+            process.join()
+            pipe.close()
     return fed
 
 
-def _forked_pass(number: int) -> dict[str, Fed]:
-    """One group's pass, in a forked process; what a consumer raised comes back as itself if
-    it pickles, else as a RuntimeError that names it (the traceback stays here, but the
-    checkers turn theirs into results with the traceback as text)."""
+def _received(
+    pipe: Connection, process: BaseProcess, group: Mapping[str, Consumer]
+) -> dict[str, Fed]:
+    """What a forked pass sent: its consumers' results, or what it raised (raised here)."""
+    try:
+        outcome, value = pipe.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(
+            f"the analysis's pass of {', '.join(group)} ended without a result "
+            f"(exit code {process.exitcode})"
+        ) from None
+    finally:
+        pipe.close()
+    process.join()
+    if outcome == "raised":
+        raise value
+    return cast(dict[str, Fed], value)
+
+
+def _forked_pass(number: int, pipe: Connection) -> None:
+    """One group's pass, in a forked process. What a consumer raised goes back as itself if
+    it pickles, else as a RuntimeError naming it (the checkers turn theirs into results
+    with the traceback as text beforehand); so does what the pass itself raised."""
     if _FORKED is None:
         raise RuntimeError("a forked pass runs only under _parallel_passes")
     run_dir, groups = _FORKED
-    fed = _group_pass(run_dir, groups[number])
+    try:
+        fed = _group_pass(run_dir, groups[number])
+    except Exception as exc:
+        pipe.send(("raised", _picklable(exc)))
+        return
     for one in fed.values():
         if one.error is not None:
-            try:
-                pickle.dumps(one.error)
-            except Exception:
-                one.error = RuntimeError(f"{type(one.error).__name__}: {one.error}")
-    return fed
+            one.error = _picklable(one.error)
+    pipe.send(("fed", fed))
+
+
+def _picklable(exc: Exception) -> Exception:
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def _fork_safe() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -258,3 +259,25 @@ def test_what_a_forked_pass_raised_comes_back_named(
     assert fed["counts"].result() == len(read_history(run_dir))
     with pytest.raises(RuntimeError, match="Local: no such field"):
         fed["crashes"].result()
+
+
+def test_a_forked_pass_that_dies_or_reads_a_bad_line_is_an_error_not_a_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def dies(history: Iterable[Record]) -> None:
+        for _ in history:
+            os._exit(9)  # as the kernel's OOM killer would end it: no result, no goodbye
+
+    def counts(history: Iterable[Record]) -> int:
+        return sum(1 for _ in history)
+
+    good = '{"time": 1.0, "type": "ok", "process": "w0-u1", "f": "ping"}\n'
+    (tmp_path / "history-w0.jsonl").write_text(good * 3)
+    monkeypatch.setattr(analysis, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(analysis, "WORKERS", 2)
+    with pytest.raises(RuntimeError, match=r"pass of dies ended without a result \(exit code 9\)"):
+        analysis.streamed_pass(tmp_path, {"dies": dies, "counts": counts})
+
+    (tmp_path / "history-w0.jsonl").write_text(good + "not json\n" + good)
+    with pytest.raises(HistoryError, match=r"history-w0\.jsonl:2: not JSON"):
+        analysis.streamed_pass(tmp_path, {"counts": counts, "again": counts})
