@@ -18,7 +18,9 @@ def test_a_process_started_but_not_yet_recorded_is_found_by_the_runs_marker(
         child = subprocess.Popen(["sleep", "60"])
     stranger = subprocess.Popen(["sleep", "60"])  # started outside the run: not ours
     try:
-        # Bounded retry: one CI run saw a first scan of /proc find nothing (cause not found).
+        # Bounded retry: Popen returns once exec has closed the child's error pipe, which the
+        # kernel does before it lays out the new program's environment; a scan in between
+        # reads an empty /proc/PID/environ (one CI run's first scan found nothing).
         stopped: list[str] = []
         deadline = time.monotonic() + 5.0
         while not stopped and time.monotonic() < deadline:
