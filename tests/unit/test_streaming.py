@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -230,8 +231,7 @@ def test_passes_run_at_once_in_forked_processes_analyse_alike(
     run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     once = analyze_run(run_dir, label="run")
-    monkeypatch.setattr(analysis, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(analysis, "WORKERS", 2)
+    _fork_passes(monkeypatch)
 
     forked = analyze_run(run_dir, label="run")
 
@@ -252,8 +252,7 @@ def test_what_a_forked_pass_raised_comes_back_named(
     def counts(history: Iterable[Record]) -> int:
         return sum(1 for _ in history)
 
-    monkeypatch.setattr(analysis, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(analysis, "WORKERS", 2)
+    _fork_passes(monkeypatch)
     fed = analysis.streamed_pass(run_dir, {"crashes": crashes, "counts": counts})
 
     assert fed["counts"].result() == len(read_history(run_dir))
@@ -273,11 +272,29 @@ def test_a_forked_pass_that_dies_or_reads_a_bad_line_is_an_error_not_a_wait(
 
     good = '{"time": 1.0, "type": "ok", "process": "w0-u1", "f": "ping"}\n'
     (tmp_path / "history-w0.jsonl").write_text(good * 3)
-    monkeypatch.setattr(analysis, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(analysis, "WORKERS", 2)
+    _fork_passes(monkeypatch)
     with pytest.raises(RuntimeError, match=r"pass of dies ended without a result \(exit code 9\)"):
         analysis.streamed_pass(tmp_path, {"dies": dies, "counts": counts})
 
     (tmp_path / "history-w0.jsonl").write_text(good + "not json\n" + good)
     with pytest.raises(HistoryError, match=r"history-w0\.jsonl:2: not JSON"):
         analysis.streamed_pass(tmp_path, {"counts": counts, "again": counts})
+
+
+def _fork_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passes forked however small the history, even from this process, which an earlier
+    test may have left with a thread (the passes here take no lock one could hold)."""
+    monkeypatch.setattr(analysis, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(analysis, "WORKERS", 2)
+    monkeypatch.setattr(analysis, "_fork_safe", lambda: True)
+
+
+def test_the_analysis_does_not_fork_beside_another_thread() -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, args=(10,))
+    other.start()
+    try:
+        assert not analysis._fork_safe()
+    finally:
+        release.set()
+        other.join(timeout=10)
