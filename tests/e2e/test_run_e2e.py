@@ -83,24 +83,11 @@ def test_sampling_requests_are_all_answered_through_a_node_kill(
         for r in ops(history, "message")
         if isinstance(r["value"], dict) and r["value"].get("method") == "sampling/createMessage"
     }
-    answers = {(r["session"], r["value"]["id"]): r for r in ops(history, "answer")}
+    answered = {(r["session"], r["value"]["id"]) for r in ops(history, "answer", "ok")}
     assert len(asked) > 50
-    assert asked == set(answers), f"unanswered: {sorted(asked - set(answers))[:5]}"
-    # Only an answer POSTed to n2 as it was killed (stamped when the POST began, so up to
-    # 0.1 s before the kill) may end other than ok: unknown, as in one clean-clone run. Its
-    # call then did not end ok either.
-    killed = fault_time(history, "kill-node")
-    cut = [r for r in answers.values() if r["type"] != "ok"]
-    for r in cut:
-        assert r["node"] == "n2" and killed - 0.1 <= r["time"] <= killed + 1.0, r
-    cut_nonces = {r["value"]["text"].removeprefix("answer:") for r in cut}
+    assert asked == answered, f"unanswered: {sorted(asked - answered)[:5]}"
     pairs = invocations_with_completions(history, "call:sample")
     assert sum(1 for _, done in pairs if done["type"] == "ok") > 50
-    assert not [
-        done
-        for invoke, done in pairs
-        if invoke["value"]["nonce"] in cut_nonces and done["type"] == "ok"
-    ]
     for invoke, done in pairs:
         if done["type"] == "ok":
             # Each answer came back to the call that asked: its nonce is the call's own.
