@@ -25,6 +25,7 @@ from harness.client.errors import (
     StreamEnded,
     describe,
     is_connect_failure,
+    is_link_failure,
     outcome,
 )
 from harness.client.headers import header_block
@@ -262,6 +263,7 @@ class McpClient:
         reinit: bool = True,
         event: bool = False,
         scheduled: float | None = None,
+        idempotent: bool = False,
     ) -> Record:
         session_id = self.session_id
         started = time.monotonic() if event else self.recorder.invoke(process, f, value, session_id)
@@ -278,7 +280,7 @@ class McpClient:
                     type_, result, extras = action(exchange)
                     break
                 except BaseException as exc:
-                    if not self._may_fail_over(exc, exchange, timer, refused):
+                    if not self._may_fail_over(exc, exchange, refused, idempotent):
                         raise
         except BaseException as exc:
             timer.close()
@@ -320,14 +322,16 @@ class McpClient:
         return record
 
     def _may_fail_over(
-        self, exc: BaseException, exchange: Exchange, timer: gevent.Timeout, refused: list[str]
+        self, exc: BaseException, exchange: Exchange, refused: list[str], idempotent: bool
     ) -> bool:
-        """Whether to send again to another node: only when this one refused the connection,
-        so the request surely never arrived (what a load balancer does for a dead backend)."""
+        """Whether to send again to another node: when this one refused the connection, so
+        the request surely never arrived (what a load balancer does for a dead backend), or,
+        for an idempotent request, when the connection broke before any answer."""
         node = exchange.node
         if node is None or isinstance(exc, gevent.Timeout | GreenletExit):
             return False  # the op's time is up (or the op was killed): no second try
-        if not is_connect_failure(exc, exchange.stage):
+        cut = idempotent and is_link_failure(exc)
+        if not (cut or is_connect_failure(exc, exchange.stage)):
             return False
         if self.config.routing == "single" or len(refused) + 1 >= len(self.router.urls):
             return False
@@ -546,7 +550,11 @@ class McpClient:
             self._post(body, None, exchange, process, session)
             return "ok", value, {}
 
-        return self._run(process, "answer", value, None, action, reinit=False, event=True)
+        # Idempotent: a server ignores a second answer to an id already answered, so an
+        # answer cut by a dying node is sent to another, where the waiting node hears it.
+        return self._run(
+            process, "answer", value, None, action, reinit=False, event=True, idempotent=True
+        )
 
     def open_get(
         self, process: str, session: Session, last_event_id: str | None

@@ -123,6 +123,14 @@ def is_connect_failure(exc: BaseException, stage: Stage) -> bool:
     return stage == Stage.CONNECT and isinstance(exc, (OSError, gevent.Timeout))
 
 
+def is_link_failure(exc: BaseException) -> bool:
+    """The connection to the node failed or broke, at any stage, without an answer from it
+    (a node killed mid-request): what an idempotent request may be sent elsewhere after."""
+    if isinstance(exc, ClientError | TimeoutError):
+        return False  # the node answered (badly), or the op's time is up
+    return isinstance(exc, OSError | HTTPConnectionClosed)
+
+
 def _lookup(exc: BaseException) -> OpType | None:
     for base in type(exc).__mro__:
         kind = TRANSPORT_EXCEPTIONS.get(base)

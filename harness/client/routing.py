@@ -21,7 +21,7 @@ class Router(Protocol):
         ...
 
     def failed(self, url: str) -> None:
-        """``url`` refused or dropped a connection before the request was sent."""
+        """``url`` refused a connection, or broke one before answering (a node down)."""
         ...
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -329,6 +333,61 @@ def test_a_refused_connection_goes_to_the_next_node(
     assert [c["type"] for c in calls] == ["ok"] * 4
     assert {c["node"] for c in calls} == {"n1"}
     assert any(c.get("failed_over") == ["n2"] for c in calls)
+
+
+@contextlib.contextmanager
+def a_node_that_dies_mid_request() -> Iterator[str]:
+    """A URL whose server reads each whole request, then closes without a word: a node
+    killed just after an answer reached it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():  # bounded: the test's end sets done
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                received = b""
+                while b"\r\n\r\n" not in received:  # bounded: a client's headers end
+                    received += connection.recv(65536) or b"\r\n\r\n"
+                head, _, body = received.partition(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                while length and len(body) < int(length[1]):  # bounded: the declared length
+                    body += connection.recv(65536) or b"x" * int(length[1])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/mcp"
+    finally:
+        done.set()
+        thread.join(5)
+        listener.close()
+
+
+@pytest.mark.timeout(60)
+def test_an_answer_cut_by_a_dying_node_is_sent_to_another(
+    make_cluster: MakeCluster, clients: Any
+) -> None:
+    """A sampling answer may be sent twice (the server ignores a second answer to an id), so
+    one whose connection broke goes to the next node, and the waiting call gets it."""
+    cluster = make_cluster(nodes=2, store="redis")
+    with a_node_that_dies_mid_request() as dying:
+        names = {node.url: node.node_id for node in cluster.members.values()} | {dying: "nx"}
+        # Round robin: initialize and initialized on n1, the call on n2, its answer to the
+        # dying node, then to n1 again.
+        n1, n2 = cluster.urls
+        client, records = clients([n1, n1, n2, dying], routing="round_robin", node_names=names)
+        assert client.initialize()["type"] == "ok"
+        sample = client.call_tool("sample", {"prompt": "say it", "nonce": "s-cut"})
+    assert (sample["type"], sample["node"]) == ("ok", "n2")
+    assert sample["value"]["text"] == "answer:s-cut"
+    [answer] = completions(records, "answer")
+    assert (answer["type"], answer["failed_over"], answer["node"]) == ("ok", ["nx"], "n1")
 
 
 @pytest.mark.timeout(60)
