@@ -101,9 +101,11 @@ def check(
             recovery.failed(record)
             if kind == "info" and str(record.get("error", "")).startswith("timeout"):
                 _hang(record, faults, answer_lost, counts, examples)
-                answer_lost.discard(user_of(process))
+                answer_lost.discard(process)
                 continue
-        answer_lost.discard(user_of(process))
+        # Only the user's own next operation shows that its call no longer waits for the
+        # lost answer; its stream re-opening (process "<user>/stream") does not.
+        answer_lost.discard(process)
         if invoke is not None and record.get("latency", 0.0) > fail_fast:
             _slow(record, invoke, faults, fail_fast, counts, examples)
     counts["unfinished"] = float(len(pending))

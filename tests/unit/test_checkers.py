@@ -547,6 +547,16 @@ def test_liveness_a_hang_after_the_clients_answer_failed_is_explained() -> None:
     assert liveness.check(unsure, REDIS).counts["hangs_explained"] == 1
     answered = [rec for rec in h if rec["f"] != "answer"]
     assert liveness.check(answered, REDIS).counts["hangs"] == 1
+    # The user's stream re-opening meanwhile (after the node kill that cut the answer) does
+    # not answer the call: it still waits for the lost answer (CI run D of 2026-12-03).
+    stream = f"{U1}/stream"
+    reopened = history(
+        *h[:2],
+        r(3, "invoke", stream, "stream_open", {"last_event_id": "5-0"}, session=S1),
+        r(3.2, "ok", stream, "stream_open", {"last_event_id": "5-0"}, session=S1),
+        *h[2:],
+    )
+    assert liveness.check(reopened, REDIS).counts["hangs_explained"] == 1
 
 
 def test_liveness_requests_blocked_during_a_redis_outage_are_too_slow() -> None:
