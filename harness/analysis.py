@@ -166,10 +166,13 @@ def _parallel_passes(
 def _received(
     pipe: Connection, process: BaseProcess, group: Mapping[str, Consumer]
 ) -> dict[str, Fed]:
-    """What a forked pass sent: its consumers' results, or what it raised (raised here)."""
+    """What a forked pass sent: its consumers' results, or what it raised (raised here).
+    Unpickled as it streams from the pipe: a soak's frames are hundreds of MB, which
+    Connection.recv would first gather whole into a buffer, then copy into objects."""
     try:
-        outcome, value = pipe.recv()
-    except EOFError:
+        with open(pipe.fileno(), "rb", closefd=False) as stream:
+            outcome, value = pickle.load(stream)
+    except (EOFError, pickle.UnpicklingError):
         process.join()
         raise RuntimeError(
             f"the analysis's pass of {', '.join(group)} ended without a result "
@@ -186,19 +189,21 @@ def _received(
 def _forked_pass(number: int, pipe: Connection) -> None:
     """One group's pass, in a forked process. What a consumer raised goes back as itself if
     it pickles, else as a RuntimeError naming it (the checkers turn theirs into results
-    with the traceback as text beforehand); so does what the pass itself raised."""
+    with the traceback as text beforehand); so does what the pass itself raised. Pickled
+    straight into the pipe, never whole in memory (see _received)."""
     if _FORKED is None:
         raise RuntimeError("a forked pass runs only under _parallel_passes")
     run_dir, groups = _FORKED
     try:
-        fed = _group_pass(run_dir, groups[number])
+        sent: tuple[str, Any] = ("fed", _group_pass(run_dir, groups[number]))
     except Exception as exc:
-        pipe.send(("raised", _picklable(exc)))
-        return
-    for one in fed.values():
-        if one.error is not None:
-            one.error = _picklable(one.error)
-    pipe.send(("fed", fed))
+        sent = ("raised", _picklable(exc))
+    else:
+        for one in sent[1].values():
+            if one.error is not None:
+                one.error = _picklable(one.error)
+    with open(pipe.fileno(), "wb", closefd=False) as stream:
+        pickle.dump(sent, stream)
 
 
 def _picklable(exc: Exception) -> Exception:

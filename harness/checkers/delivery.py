@@ -38,7 +38,7 @@ import numpy as np
 from harness.checkers._common import Interned, Listening, Span, add_example, ms, percentile
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
-from harness.checkers.tables import DeliveryTable, NotifyRow
+from harness.checkers.tables import DeliveryTable
 from harness.history import NOT_CLIENTS, Record
 from harness.history.fanout import Reads
 
@@ -214,8 +214,7 @@ def check(
     # next(serials): how many notify invokes there were
     counts = _tally(notifies, messages, next(serials), listening, gone, end, ctx, late_after)
     counts.counts["unattributed"] = float(unattributed[0])
-    table = DeliveryTable(counts.rows)
-    return _verdict(counts.counts, counts.examples, table, min_messages, late_after)
+    return _verdict(counts.counts, counts.examples, counts.table, min_messages, late_after)
 
 
 def _nonce(value: Any) -> str | None:
@@ -273,7 +272,7 @@ class _Tally:
     examples: list[dict[str, Any]] = field(default_factory=list)
     latencies: array[float] = field(default_factory=lambda: array("d"))
     lost_nonces: set[str] = field(default_factory=set)
-    rows: list[NotifyRow] = field(default_factory=list)
+    table: DeliveryTable = field(default_factory=DeliveryTable)
 
     def bump(self, name: str, by: float = 1.0) -> None:
         self.counts[name] += by
@@ -351,7 +350,7 @@ def _one_notify(
             _lost(nonce, seq, session, notify, gone, memory, tally)
     delivered = int(tally.counts["delivered"] - delivered_before)
     lost = int(tally.counts["lost"] - lost_before)
-    tally.rows.append(NotifyRow(notify.done_time, session, emitted, delivered, lost))
+    tally.table.add(notify.done_time, emitted, delivered, lost)
 
 
 def _emitted(count: Any, emitted: Any) -> int:

@@ -7,6 +7,7 @@ its counts and examples.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 
 
@@ -41,20 +42,22 @@ class SurvivalTable:
     recovery: list[RecoveryRow] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)  # slots: a soak has hundreds of thousands
-class NotifyRow:
-    """One notify call that completed ``ok``: what it emitted and what became of it."""
-
-    time: float  # of its completion
-    session: str | None
-    emitted: int
-    delivered: int
-    lost: int
-
-
 @dataclass(frozen=True)
 class DeliveryTable:
-    notifies: list[NotifyRow] = field(default_factory=list)
+    """Each notify call that completed ``ok``, a column per field (a soak has a million, and
+    an object each took 200 MB to pickle across to the report): the time of its completion,
+    and how many of its messages it emitted, were delivered and were lost."""
+
+    time: array[float] = field(default_factory=lambda: array("d"))
+    emitted: array[int] = field(default_factory=lambda: array("l"))
+    delivered: array[int] = field(default_factory=lambda: array("l"))
+    lost: array[int] = field(default_factory=lambda: array("l"))
+
+    def add(self, time: float, emitted: int, delivered: int, lost: int) -> None:
+        self.time.append(time)
+        self.emitted.append(emitted)
+        self.delivered.append(delivered)
+        self.lost.append(lost)
 
 
 @dataclass(frozen=True)

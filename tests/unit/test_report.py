@@ -20,11 +20,12 @@ import pytest
 
 from harness.checkers import CheckContext, check_history, survival
 from harness.checkers.result import CheckResult
+from harness.checkers.tables import DeliveryTable
 from harness.gates import evaluate, parse_thresholds
 from harness.history import Record, read_history
 from harness.report import RunData, compare_runs, load_run, load_summary, render_report
 from harness.report import charts as charts_module
-from harness.report.charts import ChartRun, survival_chart
+from harness.report.charts import ChartRun, messages_chart, survival_chart
 from harness.report.frames import frames_of
 from harness.verdict import verdict_of
 
@@ -217,6 +218,19 @@ def test_two_runs_are_side_by_side_with_one_curve_each(run_dir: Path, tmp_path: 
     labels = survival_chart(chart_runs).axes[0].get_legend_handles_labels()[1]
     assert {"redis", "memory"} <= set(labels)
     assert not [label for label in labels if label.startswith("redis: ")]
+
+
+def test_the_messages_chart_plots_what_the_delivery_checker_judged(run_dir: Path) -> None:
+    history = read_history(run_dir)
+    results = check_history(history, CheckContext(store="redis"), names=["delivery"])
+    table = results[0].table
+    assert isinstance(table, DeliveryTable) and len(table.time) > 0
+    assert sum(table.emitted) == results[0].counts["emitted"]
+
+    figure = messages_chart([ChartRun("redis", frames_of(history), results)])
+
+    sent = [line for line in figure.axes[0].lines if line.get_label() == "sent (notify)"]
+    assert len(sent) == 1 and sum(sent[0].get_ydata()) == sum(table.emitted)
 
 
 def test_a_crashed_runs_partial_history_still_reports(run_dir: Path, tmp_path: Path) -> None:
