@@ -380,7 +380,7 @@ class RedisStreamManager:
                 self._link_lost(exc)
             finally:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(pubsub.aclose(), LINK_SILENCE)  # type: ignore[no-untyped-call]
+                    await asyncio.wait_for(pubsub.aclose(), LINK_SILENCE)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 1.0)
 

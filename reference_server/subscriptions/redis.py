@@ -143,7 +143,7 @@ class RedisSubscriptionBus:
                 self._local.end_all(Ending.BROKEN)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 1.0)
 
