@@ -1,6 +1,8 @@
-"""How long the analysis of a big history takes, and its peak memory: every checker, the
-run's metrics and the report's frames, in the streamed pass that analyze_run makes (one
-pass per group of consumers for a history over harness.analysis.PASS_BYTES).
+"""How long the analysis of a big history takes, and its peak memory: the checkers that
+analyze_run runs for a soak of the mixed scenario in the 2025-11-25 revision (the
+scenario's, then leak and drift), the run's metrics and the report's frames, in the
+streamed pass that analyze_run makes (one pass per group of consumers for a history over
+harness.analysis.PASS_BYTES).
 
 Generates a synthetic history of ``--records`` records (default 1,000,000) with the shape of a
 real run (users with sessions and listening streams; notify calls and their numbered messages,
@@ -34,7 +36,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from harness.analysis import FRAMES, METRICS, streamed_pass
+from harness.analysis import FRAMES, LONGEVITY, METRICS, streamed_pass
 from harness.checkers import (
     CheckContext,
     check_history,
@@ -47,6 +49,7 @@ from harness.history import HistoryWriter, history_path, read_history
 from harness.history._json import dumps_line, loads
 from harness.monitor.proc import group_pss, group_resources
 from harness.report.frames import frames_of
+from scenarios.registry import SCENARIOS
 
 TARGET_SECONDS = 60.0  # for TARGET_RECORDS
 TARGET_RSS_MIB = 1024.0
@@ -54,6 +57,7 @@ TARGET_RECORDS = 10_000_000
 SAMPLE_EVERY = 0.1  # seconds between samples of the analysis's memory
 BATCH_USERS = 100  # users generated (and sorted) at a time by write_generated
 NODES = ("n1", "n2", "n3")
+PROTOCOL = "2025-11-25"  # the revision of the generated sessions (initialize)
 
 
 class Synth:
@@ -94,7 +98,7 @@ class Synth:
         stream = f"{user}/stream"
         t = rng.uniform(0.0, 5.0)
         node = NODES[number % 3]
-        session = self.initialize(t, user, node, "initialize", {"protocolVersion": "2025-11-25"})
+        session = self.initialize(t, user, node, "initialize", {"protocolVersion": PROTOCOL})
         self.open_stream(t + 0.01, stream, session, None)
         uri = f"mcp-scale://resource/{number}"  # its own: touches update only this user
         self.call(t + 0.02, user, session, "subscribe", {"uri": uri}, {}, node)
@@ -418,15 +422,17 @@ def timed(label: str, action: Callable[[], Any]) -> tuple[Any, float]:
 
 def analyze(run_dir: Path, listed: bool) -> None:
     """The analysis alone, in this process: its stages, time and peak RSS."""
-    ctx = CheckContext(store="redis", scenario="mixed")
+    ctx = CheckContext(store="redis", scenario="mixed", protocol=PROTOCOL)
+    # what analyze_run runs for a soak of this scenario: its checkers, then leak and drift
+    names = [*SCENARIOS[ctx.scenario].checkers_in(ctx.protocol), *LONGEVITY]
     if listed:
         history, read_s = timed("read_history", lambda: read_history(run_dir))
-        results, check_s = timed("check_history", lambda: check_history(history, ctx))
+        results, check_s = timed("check_history", lambda: check_history(history, ctx, names=names))
         _, metrics_s = timed("compute_metrics", lambda: compute_metrics(history, results))
         frames, frames_s = timed("frames_of", lambda: frames_of(history))
         total = read_s + check_s + metrics_s + frames_s
     else:
-        consumers = {**checker_consumers(ctx), METRICS: run_metrics, FRAMES: frames_of}
+        consumers = {**checker_consumers(ctx, names), METRICS: run_metrics, FRAMES: frames_of}
         fed, total = timed("streamed pass", lambda: streamed_pass(run_dir, consumers))
         for name in (METRICS, FRAMES):
             print(f"  {name:<24}{fed[name].seconds:8.2f} s")

@@ -27,7 +27,6 @@ isolation checker's business. A notify that ``fail``ed but whose messages arrive
 
 from __future__ import annotations
 
-import itertools
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -66,59 +65,101 @@ MIN_MESSAGES = 10
 NOTIFY_METHOD = "notifications/message"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Notify:
-    """One notify invoke, and its completion: the few fields the tally reads, not the
-    records (a soak has hundreds of thousands of notifies)."""
+    """One notify invoke and its completion, as the tally reads it (_Notifies.done_one)."""
 
-    serial: int  # its place among every notify invoke: the key of its _Messages entries
     time: float  # of the invoke
     session: Any
     count: Any  # the invoke's value.count
-    done: str | None = None  # the completion's type; None while in flight (or never done)
-    done_time: float = 0.0
-    emitted: Any = None  # the completion's value.emitted
+    done: str  # the completion's type
+    done_time: float
+    emitted: Any  # the completion's value.emitted
     # The completion record, kept only while it may become an example: a fail, or an ok
-    # whose messages have not all arrived on its session yet (it may end up lost).
-    record: Record | None = None
-    seen: int = 0  # bit ``seq``: a copy of message ``seq`` (1..62) arrived on its session
-    copies: dict[int, int] | None = None  # seq -> copies, for repeats and seqs beyond 62
+    # whose messages had not all arrived on its session (so some may be lost).
+    record: Record | None
 
-    def arrived(self, seq: int) -> int:
+
+class _Notifies:
+    """Every notify invoke and its completion, a column per field, by its serial (its place
+    among the invokes): tens of bytes a notify, where an object each held twice as much of
+    a soak's million notifies."""
+
+    def __init__(self) -> None:
+        self.serial: dict[str, int] = {}  # by nonce; a nonce used again names the later one
+        self.time, self.done_time = array("d"), array("d")
+        # shared objects: interned session ids and types, small ints
+        self.session: list[Any] = []
+        self.count: list[Any] = []  # the invoke's value.count
+        self.done: list[str | None] = []  # the completion's type; None while in flight
+        self.emitted: list[Any] = []  # the completion's value.emitted
+        self.seen = array("Q")  # bit ``seq``: a copy of message ``seq`` (1..62) arrived
+        self.copies: dict[int, dict[int, int]] = {}  # serial -> seq -> copies: repeats, big seqs
+        self.record: dict[int, Record] = {}  # serial -> completion record, see _Notify.record
+
+    def __len__(self) -> int:
+        return len(self.session)
+
+    def invoked(self, nonce: str, time: float, session: Any, count: Any) -> int:
+        serial = self.serial[nonce] = len(self.session)
+        self.time.append(time)
+        self.session.append(session)
+        self.count.append(count)
+        self.done.append(None)
+        self.done_time.append(0.0)
+        self.emitted.append(None)
+        self.seen.append(0)
+        return serial
+
+    def completed(self, serial: int, record: Record, kind: str) -> None:
+        self.done[serial], self.done_time[serial] = kind, record["time"]
+        value = record.get("value")
+        self.emitted[serial] = value.get("emitted") if isinstance(value, dict) else None
+        self.record[serial] = record
+        self._drop_record_if_complete(serial)
+
+    def arrived(self, serial: int, seq: int) -> int:
         """Counts a copy of ``seq`` on the notify's session; how many came before it."""
         if 0 < seq < _MASK_SEQS:
-            bit = 1 << seq
-            if not self.seen & bit:
-                self.seen |= bit
-                self._drop_record_if_complete()
+            bit, seen = 1 << seq, self.seen[serial]
+            if not seen & bit:
+                self.seen[serial] = seen | bit
+                self._drop_record_if_complete(serial)
                 return 0
             first = 1
         else:
             first = 0
-        copies = self.copies if self.copies is not None else {}
-        self.copies = copies
+        copies = self.copies.setdefault(serial, {})
         before = copies.get(seq, first)
         copies[seq] = before + 1
         return before
 
-    def completed(self, record: Record) -> None:
-        self.done, self.done_time = record["type"], record["time"]
-        value = record.get("value")
-        self.emitted = value.get("emitted") if isinstance(value, dict) else None
-        self.record = record
-        self._drop_record_if_complete()
+    def done_one(self, serial: int) -> _Notify | None:
+        """The notify as the tally reads it, None while it is in flight."""
+        done = self.done[serial]
+        if done is None:
+            return None
+        return _Notify(
+            self.time[serial],
+            self.session[serial],
+            self.count[serial],
+            done,
+            self.done_time[serial],
+            self.emitted[serial],
+            self.record.get(serial),
+        )
 
-    def _drop_record_if_complete(self) -> None:
-        if self.record is None or self.done != "ok":
+    def _drop_record_if_complete(self, serial: int) -> None:
+        if serial not in self.record or self.done[serial] != "ok":
             return
-        emitted = _emitted(self.count, self.emitted)
+        emitted = _emitted(self.count[serial], self.emitted[serial])
         if 0 <= emitted < _MASK_SEQS:
             wanted = (1 << (emitted + 1)) - 2  # bits 1..emitted
-            if self.seen & wanted == wanted:
-                self.record = None  # every message arrived: it cannot be lost
+            if self.seen[serial] & wanted == wanted:
+                del self.record[serial]  # every message arrived: it cannot be lost
 
 
-_MASK_SEQS = 63  # seqs 1..62 are tracked as bits of _Notify.seen
+_MASK_SEQS = 63  # seqs 1..62 are tracked as bits of _Notifies.seen
 
 
 class _Messages:
@@ -176,11 +217,10 @@ def check(
     if ACTION in ctx.untested_actions:
         return CheckResult(NAME, "unknown", "not tested (no tool for notify)")
     tool_f = ctx.tool_f(ACTION)
-    notifies: dict[str, _Notify] = {}
-    pending: dict[str, _Notify] = {}
+    notifies = _Notifies()
+    pending: dict[str, int] = {}  # process -> serial of its notify in flight
     messages = _Messages()
-    serials = itertools.count()
-    interned = Interned()  # session ids, one object each for a soak's many notifies
+    interned = Interned()  # session ids and types, one object each for a soak's many notifies
     unattributed = [0]
     listening = Listening()
     gone: dict[str, float] = {}  # sessions known lost: when
@@ -197,12 +237,11 @@ def check(
                 if nonce is not None and isinstance(value, dict):
                     count = value.get("count")
                     session = interned(record.get("session"))
-                    invoked = _Notify(next(serials), time, session, count)
-                    pending[record["process"]] = notifies[nonce] = invoked
+                    pending[record["process"]] = notifies.invoked(nonce, time, session, count)
             else:
                 done = pending.pop(record["process"], None)
                 if done is not None:
-                    done.completed(record)
+                    notifies.completed(done, record, interned(record["type"]))
             _gone(record, gone)
         elif f == "stream_open":
             listening.feed_open(record)
@@ -211,8 +250,7 @@ def check(
             listening.feed_break(record)
         elif record["process"] not in NOT_CLIENTS:
             _gone(record, gone)
-    # next(serials): how many notify invokes there were
-    counts = _tally(notifies, messages, next(serials), listening, gone, end, ctx, late_after)
+    counts = _tally(notifies, messages, listening, gone, end, ctx, late_after)
     counts.counts["unattributed"] = float(unattributed[0])
     return _verdict(counts.counts, counts.examples, counts.table, min_messages, late_after)
 
@@ -224,7 +262,7 @@ def _nonce(value: Any) -> str | None:
 
 def _message(
     record: Record,
-    notifies: dict[str, _Notify],
+    notifies: _Notifies,
     messages: _Messages,
     unattributed: list[int],
     late_after: float,
@@ -238,20 +276,20 @@ def _message(
     nonce, seq = data.get("nonce"), data.get("seq")
     if not isinstance(nonce, str) or not isinstance(seq, int):
         return
-    notify = notifies.get(nonce)
-    if notify is None:  # no notify invoke carried this nonce
+    serial = notifies.serial.get(nonce)
+    if serial is None:  # no notify invoke carried this nonce
         unattributed[0] += 1
         return
     sent = data.get("sent_at")
     sent_at = float(sent) if isinstance(sent, int | float) else record["time"]
     delay = record["time"] - sent_at
-    own = record.get("session") == notify.session
+    own = record.get("session") == notifies.session[serial]
     kept = None
     if own:
         # _one_notify's examples: the second copy on the notify's session, or a late first one
-        copies = notify.arrived(seq)
+        copies = notifies.arrived(serial, seq)
         kept = record if copies == 1 or (copies == 0 and delay > late_after) else None
-    messages.add(notify.serial, seq, delay, own, kept)
+    messages.add(serial, seq, delay, own, kept)
 
 
 def _gone(record: Record, gone: dict[str, float]) -> None:
@@ -279,9 +317,8 @@ class _Tally:
 
 
 def _tally(
-    notifies: dict[str, _Notify],
+    notifies: _Notifies,
     messages: _Messages,
-    serials: int,
     listening: Listening,
     gone: dict[str, float],
     end: float,
@@ -290,10 +327,11 @@ def _tally(
 ) -> _Tally:
     tally = _Tally()
     memory = ctx.store == "memory"
-    received = messages.by_notify(serials)
-    for nonce, notify in notifies.items():
-        if notify.done is not None:
-            mine = received(notify.serial)
+    received = messages.by_notify(len(notifies))
+    for nonce, serial in notifies.serial.items():
+        notify = notifies.done_one(serial)
+        if notify is not None:
+            mine = received(serial)
             _one_notify(
                 nonce, notify, mine, messages, listening, gone, end, memory, late_after, tally
             )

@@ -21,6 +21,7 @@ from harness.chaos.episodes import FaultOp, episodes_of
 from harness.history import EVENT_FS, HARNESS, MONITOR, NEMESIS, RUN_END, RUN_START, SAMPLE, Record
 
 COLUMNS = ["time", "type", "process", "f", "latency", "session", "node"]
+_NONCE_BITS = (1 << 53) - 1  # of a nonce's hash: what a float holds exactly
 SAMPLE_COLUMNS = [
     "t",
     "target",
@@ -49,8 +50,11 @@ class RunFrames:
     records: int
     ops: pd.DataFrame  # completions of client operations: t, type, f, latency, process, ...
     # messages received: t, nonce, seq. A notify's message has its nonce as a number, the
-    # same for the same nonce (the strings of a soak's million notifies would be hundreds
-    # of MB, and the report only asks which messages repeat); others have NaN in both.
+    # same for the same nonce, others have NaN in both: the report only asks which messages
+    # repeat. The number is 53 bits of the nonce's hash (exact in a float): the strings of
+    # a soak's million notifies, or a table numbering them, would hold some 170 MB; two
+    # nonces share a number with a chance of n**2 / 2**54 (1 in 18,000 at a million), which
+    # at worst draws one repeat too many in the messages chart.
     received: pd.DataFrame
     faults: list[FaultOp]  # times in seconds since zero
     # resource samples (harness.monitor): SAMPLE_COLUMNS, one row per target and interval
@@ -119,7 +123,6 @@ class _Columns:
         self.op_t, self.op_latency = array("d"), array("d")
         self.op_type, self.op_f, self.op_process = array("i"), array("i"), array("i")
         self.msg_t, self.msg_nonce, self.msg_seq = array("d"), array("d"), array("d")
-        self.nonces: dict[Any, int] = {}
         self.sample_t = array("d")
         self.sample_rows: list[tuple[Any, ...]] = []
 
@@ -146,11 +149,7 @@ class _Columns:
             self.msg_nonce.append(math.nan)
             self.msg_seq.append(math.nan)
             return
-        nonces = self.nonces
-        code = nonces.get(nonce)
-        if code is None:
-            code = nonces[nonce] = len(nonces)
-        self.msg_nonce.append(code)
+        self.msg_nonce.append(hash(nonce) & _NONCE_BITS)
         self.msg_seq.append(seq if isinstance(seq, int | float) else math.nan)
 
     def sample(self, record: Record) -> None:
