@@ -1,8 +1,8 @@
 """How long the analysis of a big history takes, and its peak memory: the checkers that
 analyze_run runs for a soak of the mixed scenario in the 2025-11-25 revision (the
 scenario's, then leak and drift), the run's metrics and the report's frames, in the
-streamed pass that analyze_run makes (one pass per group of consumers for a history over
-harness.analysis.PASS_BYTES).
+streamed pass that analyze_run makes (one pass per group of consumers when their state
+would exceed harness.analysis.STATE_BUDGET).
 
 Generates a synthetic history of ``--records`` records (default 1,000,000) with the shape of a
 real run (users with sessions and listening streams; notify calls and their numbered messages,

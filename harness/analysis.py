@@ -7,7 +7,6 @@ on a run that just finished, one that crashed, and one copied from another machi
 from __future__ import annotations
 
 import gc
-import math
 import multiprocessing
 import os
 import pickle
@@ -36,19 +35,33 @@ LEAK_MIN_DURATION = 40.0
 LONGEVITY_SHAPES = ("soak",)
 LONGEVITY = ("leak", "drift")  # checkers added by shape and duration, not by scenario
 METRICS, FRAMES = "metrics (run)", "frames (report)"  # beside the checkers in the pass
-# History bytes per pass. A record is about 270 bytes of JSON, and all the consumers at once
-# hold about 125 bytes a record (1.2 GB at 10 million: bench/analysis_speed.py), so a pass
-# over 768 MiB of history holds about 350 MB.
-PASS_BYTES = 768 << 20
 # Passes run at once, each in a process of its own (forked, so the consumers need not be
 # pickled, only their results), for a history of at least PARALLEL_BYTES: one per core, as
 # the passes are CPU-bound, and two at most, as each holds its group's state. A smaller
 # history is read in this process, where starting processes would cost more than it saves.
 WORKERS = max(1, min(2, len(os.sched_getaffinity(0))))
 PARALLEL_BYTES = 64 << 20
-# What each consumer holds per record, relative (tracemalloc over analysis_speed's history;
-# 1 for the others, most of which hold little).
-MEMORY_WEIGHTS = {"delivery": 8.0, FRAMES: 6.0, "routing": 3.0, "isolation": 3.0, "broadcast": 3.0}
+# Bytes of state a consumer holds per byte of history: tracemalloc's peak over a pass of the
+# consumer alone, less the pass's own, over bench/analysis_speed's 1M-record history, times
+# 1.3 for what the allocator holds beyond it (RSS); DEFAULT_STATE for a consumer not
+# measured (listen and mrtr's stateless histories: more than most, to be safe).
+STATE_PER_BYTE = {
+    "delivery": 0.11,
+    FRAMES: 0.09,
+    "routing": 0.065,
+    "isolation": 0.06,
+    "broadcast": 0.06,
+    "survival": 0.02,
+    "drift": 0.02,
+    METRICS: 0.007,
+    "liveness": 0.005,
+    "metadata": 0.001,
+    "leak": 0.001,
+}
+DEFAULT_STATE = 0.03
+# The state all the passes running at once may hold: with the analysis's own memory and
+# each pass's reading (about 380 MB at 10M records), the analysis stays within 1 GiB.
+STATE_BUDGET = 600 << 20
 
 
 def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
@@ -101,15 +114,15 @@ def streamed_pass(run_dir: Path, consumers: Mapping[str, Consumer]) -> dict[str,
     """Every consumer fed from a streamed pass over the run's history (read again with a
     wider reorder window if a file is further out of order than the default).
 
-    What the consumers keep grows with the history (per notify, per message...): a history
-    of more than PASS_BYTES is read once for each of several groups of consumers, so that
-    only one group's state is held at a time; the report's frames, whose result is the
-    largest, come last. A history of PARALLEL_BYTES or more is read by WORKERS passes at
-    once, each holding at most PASS_BYTES / WORKERS worth of state."""
+    What the consumers keep grows with the history (per notify, per message...): when all
+    of it would exceed STATE_BUDGET, the history is read once for each of several groups of
+    consumers (consumer_groups), so that only some groups' state is held at a time; the
+    report's frames, whose result is the largest, come last. A history of PARALLEL_BYTES or
+    more is read by WORKERS passes at once, each group holding at most STATE_BUDGET /
+    WORKERS (a consumer that needs more has a group of its own)."""
     size = sum(path.stat().st_size for path in history_files(run_dir))
     workers = WORKERS if size >= PARALLEL_BYTES and _fork_safe() else 1
-    passes = max(math.ceil(size * workers / PASS_BYTES), workers)
-    groups = consumer_groups(consumers, passes)
+    groups = consumer_groups(consumers, size, workers)
     if workers == 1 or len(groups) == 1:
         fed: dict[str, Fed] = {}
         for group in groups:
@@ -223,17 +236,33 @@ def _fork_safe() -> bool:
     return threading.active_count() == 1 and not patched
 
 
-def consumer_groups(consumers: Mapping[str, Consumer], passes: int) -> list[dict[str, Consumer]]:
-    """The consumers in at most ``passes`` groups of about equal MEMORY_WEIGHTS, the one with
-    the report's frames last."""
-    groups: list[dict[str, Consumer]] = [{} for _ in range(max(1, passes))]
-    loads = [0.0] * len(groups)
-    heaviest = sorted(consumers, key=lambda name: -MEMORY_WEIGHTS.get(name, 1.0))
-    for name in heaviest:
-        lightest = loads.index(min(loads))
-        groups[lightest][name] = consumers[name]
-        loads[lightest] += MEMORY_WEIGHTS.get(name, 1.0)
-    groups = [group for group in groups if group]
+def consumer_groups(
+    consumers: Mapping[str, Consumer], size: int, workers: int = 1
+) -> list[dict[str, Consumer]]:
+    """The consumers of a history of ``size`` bytes in as few groups as hold at most
+    STATE_BUDGET / ``workers`` each (by STATE_PER_BYTE; the largest placed first, each in
+    the first group it fits), and at least ``workers`` groups, so that every core reads;
+    the group with the report's frames last."""
+    cap = STATE_BUDGET / workers
+    state = {name: size * STATE_PER_BYTE.get(name, DEFAULT_STATE) for name in consumers}
+    largest = sorted(consumers, key=lambda name: -state[name])
+    groups: list[dict[str, Consumer]] = []
+    loads: list[float] = []
+    for name in largest:
+        fits = next((i for i, load in enumerate(loads) if load + state[name] <= cap), None)
+        if fits is None:
+            fits = len(groups)
+            groups.append({})
+            loads.append(0.0)
+        groups[fits][name] = consumers[name]
+        loads[fits] += state[name]
+    if len(groups) < workers:  # balanced instead: each into the lightest group so far
+        groups = [{} for _ in range(min(workers, len(consumers)))]
+        loads = [0.0] * len(groups)
+        for name in largest:
+            lightest = loads.index(min(loads))
+            groups[lightest][name] = consumers[name]
+            loads[lightest] += state[name]
     groups.sort(key=lambda group: FRAMES in group)
     return groups
 

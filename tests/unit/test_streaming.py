@@ -216,9 +216,17 @@ def test_a_history_read_once_per_group_of_consumers_is_analysed_alike(
     run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     once = analyze_run(run_dir, label="run")
-    monkeypatch.setattr(analysis, "PASS_BYTES", 1 << 16)  # a pass for each consumer
-    groups = analysis.consumer_groups(dict.fromkeys(["delivery", analysis.FRAMES, "drift"]), 2)
-    assert [list(group) for group in groups] == [["delivery"], [analysis.FRAMES, "drift"]]
+    consumers = dict.fromkeys(["delivery", analysis.FRAMES, "drift", "survival", "routing"])
+    # 6 GiB of history: delivery's state alone is over the budget, the others' not
+    assert [list(group) for group in analysis.consumer_groups(consumers, 6 << 30)] == [
+        ["delivery"],
+        ["routing", "drift"],
+        ["survival"],
+        [analysis.FRAMES],
+    ]
+    assert len(analysis.consumer_groups(consumers, 1 << 20)) == 1
+    assert len(analysis.consumer_groups(consumers, 1 << 20, workers=2)) == 2
+    monkeypatch.setattr(analysis, "STATE_BUDGET", 1)  # a pass for each consumer
 
     several = analyze_run(run_dir, label="run")
 
