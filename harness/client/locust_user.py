@@ -137,8 +137,15 @@ def process_state(environment: Environment, run_dir: str | None = None) -> Proce
 
 
 def _close(environment: Environment) -> None:
+    """At quitting: the users stopped first (as at a timed end: each finishes its task
+    within --stop-timeout, else is interrupted), then the history closed. Sent SIGTERM (how
+    a run ends on --until-requests), Locust fires quitting before it stops the users, so
+    the records of the operations in flight then (a call, the answer it was sending) were
+    written to a closed history and lost."""
     state = _states.pop(environment, None)
     if state is not None:
+        if environment.runner is not None:
+            environment.runner.stop()  # returns at once if the users already stopped
         if state.writer is not None:
             state.writer.close()
         state.transport.close()

@@ -7,6 +7,7 @@ import inspect
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +44,7 @@ from harness.client.errors import is_mapped
 from harness.cluster.local import LocalCluster
 from harness.cluster.redis_process import free_port
 from harness.history import Record, read_history
+from tests.support.cli import invocations_with_completions
 
 MakeCluster = Callable[..., LocalCluster]
 
@@ -607,3 +609,53 @@ def test_locust_user_records_history_and_fires_request_events(
     echoes = [r for r in completions(records, "call:echo") if "interrupted" not in r]
     assert echoes and {r["type"] for r in echoes} == {"ok"}  # a call cut by the stop is info
     assert [r["index"] for r in records] == list(range(len(records)))
+
+
+SLOW_LOCUSTFILE = """
+from locust import constant, task
+from harness.client.locust_user import McpUser
+
+class Slow(McpUser):
+    wait_time = constant(0)
+
+    @task
+    def slow(self) -> None:
+        self.client.call_tool("slow", {"ms": 700})
+"""
+
+
+@pytest.mark.timeout(120)
+def test_locust_stopped_by_sigterm_records_the_calls_it_had_in_flight(
+    make_cluster: MakeCluster, tmp_path: Path
+) -> None:
+    """SIGTERM is how a run ends on --until-requests: each call in flight then still gets
+    its completion in the history (done within --stop-timeout, else interrupted)."""
+    cluster = make_cluster(nodes=1, store="memory")
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(textwrap.dedent(SLOW_LOCUSTFILE))
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "MCP_SCALE_RUN_DIR": str(run_dir), "PYTHONPATH": os.getcwd()}
+    command = [
+        sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "3", "-r", "10",
+        "-t", "60s", "--host", cluster.urls[0], "--only-summary", "--stop-timeout", "5",
+    ]  # fmt: skip
+    quiet = subprocess.DEVNULL
+    locust = subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet)
+    try:
+        history = run_dir / "history-w0.jsonl"
+        # flushed once a second: some calls done, and (no wait between) three in flight
+        assert wait_for(
+            lambda: history.exists() and history.read_text().count("call:slow") >= 9, 30
+        )
+        locust.send_signal(signal.SIGTERM)
+        assert locust.wait(timeout=30) is not None
+    finally:
+        if locust.poll() is None:
+            locust.kill()
+            locust.wait()
+    records = read_history(run_dir)
+    invoked = [r for r in records if r["f"] == "call:slow" and r["type"] == "invoke"]
+    pairs = invocations_with_completions(records, "call:slow")
+    assert len(invoked) >= 6
+    assert len(pairs) == len(invoked), "a call in flight at SIGTERM has no completion"
+    assert {d["type"] for _, d in pairs} == {"ok"}  # 700 ms: each finished within 5 s
