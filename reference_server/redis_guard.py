@@ -89,6 +89,16 @@ def is_redis_failure(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "handler is closed" in str(exc)
 
 
+def raise_if_cancelled() -> None:
+    """The CancelledError a pub/sub read swallowed, raised. Under load, a cancel that lands
+    as redis-py's read times out can end in the timeout's None (the task stays marked
+    cancelling, with no CancelledError in flight): a receive loop calls this every turn,
+    else the close() that cancelled it would wait on it for ever (seen with redis-py 8.2)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class RedisGuard:
     """Runs Redis operations, counting failures and translating them at one boundary."""
 

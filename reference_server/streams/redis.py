@@ -31,7 +31,7 @@ import redis.asyncio as aioredis
 from reference_server.defects import Defect
 from reference_server.errors import StoreUnavailable
 from reference_server.protocol import JsonDict, RequestId
-from reference_server.redis_guard import RedisGuard, is_redis_failure
+from reference_server.redis_guard import RedisGuard, is_redis_failure, raise_if_cancelled
 from reference_server.stats import NodeStats
 from reference_server.streams.base import Event, EventLogLimits, OpenStream
 from reference_server.streams.local import LocalEndpoints, pending_key
@@ -391,6 +391,7 @@ class RedisStreamManager:
         pinged = loop.time()
         silent = 0.0
         while True:  # bounded: ends with the link (an error, or silence)
+            raise_if_cancelled()
             if loop.time() - pinged >= PING_EVERY and not self._zombie:
                 await asyncio.wait_for(pubsub.ping(), LINK_SILENCE)
                 pinged = loop.time()

@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 
 from reference_server.defects import Defect
 from reference_server.errors import StoreUnavailable
-from reference_server.redis_guard import REDIS_FAILURES, RedisGuard
+from reference_server.redis_guard import REDIS_FAILURES, RedisGuard, raise_if_cancelled
 from reference_server.stats import NodeStats
 from reference_server.subscriptions.base import (
     LISTENER_QUEUE_LIMIT,
@@ -127,6 +127,7 @@ class RedisSubscriptionBus:
                 self.subscribed.set()
                 backoff = 0.05
                 while True:
+                    raise_if_cancelled()
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
                     if message is not None:
                         try:
