@@ -27,7 +27,9 @@ def failed_samples(run_dir: Path) -> list[dict[str, Any]]:
     for path in run_dir.glob("history-w*.jsonl"):
         for line in path.read_text().splitlines():
             record = json.loads(line)
-            if record["f"] == "call:sample" and record["type"] in ("fail", "info"):
+            # a call the run's end cut (interrupted) did not fail: the client stopped it
+            failed_call = record["type"] in ("fail", "info") and not record.get("interrupted")
+            if record["f"] == "call:sample" and failed_call:
                 failed.append(record)
     return failed
 
