@@ -15,7 +15,10 @@ and 1 GiB for 10,000,000 records). ``--list`` analyses the old way instead: read
 list, each checker a pass over it, compute_metrics and frames_of on it::
 
     .venv/bin/python bench/analysis_speed.py [--records 1000000] [--users 2000] [--keep DIR]
-        [--list] [--analyze RUN_DIR]
+        [--list] [--analyze RUN_DIR] [--again RUN_DIR]
+
+``--again DIR`` measures the analysis of a history that ``--keep DIR`` kept, as a generated
+one is measured (a fresh process, its peak memory), without generating it again.
 """
 
 from __future__ import annotations
@@ -481,9 +484,15 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="write the run dir here and keep it")
     parser.add_argument("--list", action="store_true", help="analyse the old way (a list)")
     parser.add_argument("--analyze", type=Path, help="only analyse this run dir, here")
+    parser.add_argument(
+        "--again", type=Path, help="measure the analysis of a history kept by --keep"
+    )
     args = parser.parse_args()
     if args.analyze:
         analyze(args.analyze, args.list)
+        return
+    if args.again:
+        measure(args.again, _records_in(args.again))
         return
     run_dir = args.keep or Path(tempfile.mkdtemp(prefix="mcp-scale-bench-"))
     try:
@@ -495,21 +504,36 @@ def main() -> None:
             f"{time.perf_counter() - started:.1f} s: {run_dir}",
             flush=True,
         )
-        command = [sys.executable, "-m", "bench.analysis_speed", "--analyze", str(run_dir)]
-        started = time.perf_counter()
-        root = Path(__file__).resolve().parents[1]
-        pss, rss = _peak_group_memory(command + (["--list"] if args.list else []), root)
-        seconds = time.perf_counter() - started
-        scale = args.records / TARGET_RECORDS
-        print(
-            f"analysis: {seconds:.1f} s (process included), peak memory {pss:.0f} MiB (PSS "
-            f"summed over its processes; RSS {rss:.0f} MiB); target "
-            f"{TARGET_SECONDS * scale:g} s and {TARGET_RSS_MIB:g} MiB at {args.records:,} "
-            f"records ({TARGET_SECONDS:g} s at {TARGET_RECORDS:,})"
-        )
+        measure(run_dir, args.records, args.list)
     finally:
         if args.keep is None:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def measure(run_dir: Path, records: int, listed: bool = False) -> None:
+    """The analysis of ``run_dir`` in a fresh process, timed, with the peak memory of it and
+    the passes it forks, against the targets scaled to ``records``."""
+    command = [sys.executable, "-m", "bench.analysis_speed", "--analyze", str(run_dir)]
+    started = time.perf_counter()
+    root = Path(__file__).resolve().parents[1]
+    pss, rss = _peak_group_memory(command + (["--list"] if listed else []), root)
+    seconds = time.perf_counter() - started
+    scale = records / TARGET_RECORDS
+    print(
+        f"analysis: {seconds:.1f} s (process included), peak memory {pss:.0f} MiB (PSS "
+        f"summed over its processes; RSS {rss:.0f} MiB); target "
+        f"{TARGET_SECONDS * scale:g} s and {TARGET_RSS_MIB:g} MiB at {records:,} "
+        f"records ({TARGET_SECONDS:g} s at {TARGET_RECORDS:,})"
+    )
+
+
+def _records_in(run_dir: Path) -> int:
+    """The number of lines of the run's history files (a record each)."""
+    count = 0
+    for path in run_dir.glob("history-*.jsonl"):
+        with open(path, "rb") as file:
+            count += sum(block.count(b"\n") for block in iter(lambda: file.read(1 << 24), b""))
+    return count
 
 
 if __name__ == "__main__":

@@ -47,10 +47,10 @@ PARALLEL_BYTES = 64 << 20
 # measured (listen and mrtr's stateless histories: more than most, to be safe).
 STATE_PER_BYTE = {
     "delivery": 0.11,
-    FRAMES: 0.09,
+    FRAMES: 0.066,
     "routing": 0.065,
     "isolation": 0.06,
-    "broadcast": 0.06,
+    "broadcast": 0.045,
     "survival": 0.02,
     "drift": 0.02,
     METRICS: 0.007,
@@ -216,7 +216,7 @@ def _forked_pass(number: int, pipe: Connection) -> None:
             if one.error is not None:
                 one.error = _picklable(one.error)
     with open(pipe.fileno(), "wb", closefd=False) as stream:
-        pickle.dump(sent, stream)
+        pickle.dump(sent, stream, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _picklable(exc: Exception) -> Exception:

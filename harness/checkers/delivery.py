@@ -186,10 +186,11 @@ class _Messages:
     def by_notify(self, serials: int) -> Callable[[int], dict[int, list[int]]]:
         """For a notify's serial (below ``serials``): its seqs in order of first arrival (on
         any session), each with the positions of the copies that arrived on its session."""
-        notify_of = np.frombuffer(self.serial, dtype=np.intc).astype(np.int64)
+        notify_of = np.frombuffer(self.serial, dtype=np.intc)
         order = np.argsort(notify_of, kind="stable")
-        # where each serial's messages start in ``order``, found for all at once
-        bounds = np.searchsorted(notify_of[order], np.arange(serials + 1, dtype=np.int64)).tolist()
+        # where each serial's messages start in ``order``, found for all at once (kept as an
+        # array: as a list, a soak's million notifies would add a Python int each)
+        bounds = np.searchsorted(notify_of[order], np.arange(serials + 1, dtype=np.intc))
 
         def received(serial: int) -> dict[int, list[int]]:
             mine: dict[int, list[int]] = {}

@@ -21,7 +21,6 @@ from harness.chaos.episodes import FaultOp, episodes_of
 from harness.history import EVENT_FS, HARNESS, MONITOR, NEMESIS, RUN_END, RUN_START, SAMPLE, Record
 
 COLUMNS = ["time", "type", "process", "f", "latency", "session", "node"]
-_NONCE_BITS = (1 << 53) - 1  # of a nonce's hash: what a float holds exactly
 SAMPLE_COLUMNS = [
     "t",
     "target",
@@ -49,12 +48,11 @@ class RunFrames:
     complete: bool  # the history has its run-end record (a crashed run's has not)
     records: int
     ops: pd.DataFrame  # completions of client operations: t, type, f, latency, process, ...
-    # messages received: t, nonce, seq. A notify's message has its nonce as a number, the
-    # same for the same nonce, others have NaN in both: the report only asks which messages
-    # repeat. The number is 53 bits of the nonce's hash (exact in a float): the strings of
-    # a soak's million notifies, or a table numbering them, would hold some 170 MB; two
-    # nonces share a number with a chance of n**2 / 2**54 (1 in 18,000 at a million), which
-    # at worst draws one repeat too many in the messages chart.
+    # messages received: t; notify, whether it is a notify's message (it has a nonce and a
+    # seq); repeat, whether a copy of the same (nonce, seq) arrived before it: all the report
+    # asks of them. Repeats are found by a 64-bit hash of (nonce, seq): the strings of a
+    # soak's million notifies would hold some 170 MB; two messages share a hash with a chance
+    # of n**2 / 2**65 (1 in 500,000 at 6 million), which at worst draws one repeat too many.
     received: pd.DataFrame
     faults: list[FaultOp]  # times in seconds since zero
     # resource samples (harness.monitor): SAMPLE_COLUMNS, one row per target and interval
@@ -122,7 +120,7 @@ class _Columns:
         self.values: list[Any] = []
         self.op_t, self.op_latency = array("d"), array("d")
         self.op_type, self.op_f, self.op_process = array("i"), array("i"), array("i")
-        self.msg_t, self.msg_nonce, self.msg_seq = array("d"), array("d"), array("d")
+        self.msg_t, self.msg_key, self.msg_notify = array("d"), array("q"), array("b")
         self.sample_t = array("d")
         self.sample_rows: list[tuple[Any, ...]] = []
 
@@ -145,12 +143,9 @@ class _Columns:
     def message(self, record: Record) -> None:
         nonce, seq = _notify_data(record.get("value"))
         self.msg_t.append(record["time"])
-        if not isinstance(nonce, str):
-            self.msg_nonce.append(math.nan)
-            self.msg_seq.append(math.nan)
-            return
-        self.msg_nonce.append(hash(nonce) & _NONCE_BITS)
-        self.msg_seq.append(seq if isinstance(seq, int | float) else math.nan)
+        notify = isinstance(nonce, str)
+        self.msg_notify.append(notify)
+        self.msg_key.append(hash((nonce, seq if isinstance(seq, int | float) else None)))
 
     def sample(self, record: Record) -> None:
         value = record.get("value")
@@ -163,6 +158,8 @@ class _Columns:
         table[:] = self.values
         return table[np.frombuffer(codes, dtype=np.intc)] if len(codes) else table[:0]
 
+    # The frames take their columns as they are (copy=False): a soak's are hundreds of MB,
+    # which pandas would otherwise copy into one block while these still exist.
     def ops(self, zero: float) -> pd.DataFrame:
         return pd.DataFrame(
             {
@@ -171,16 +168,19 @@ class _Columns:
                 "f": self.decode(self.op_f),
                 "latency": np.frombuffer(self.op_latency, dtype=float),
                 "process": self.decode(self.op_process),
-            }
+            },
+            copy=False,
         )
 
     def received(self, zero: float) -> pd.DataFrame:
+        notify = np.frombuffer(self.msg_notify, dtype=np.int8).astype(bool)
         return pd.DataFrame(
             {
-                "nonce": np.frombuffer(self.msg_nonce, dtype=float),
-                "seq": np.frombuffer(self.msg_seq, dtype=float),
                 "t": np.frombuffer(self.msg_t, dtype=float) - zero,
-            }
+                "notify": notify,
+                "repeat": _repeats(np.frombuffer(self.msg_key, dtype=np.int64)) & notify,
+            },
+            copy=False,
         )
 
     def samples(self, zero: float) -> pd.DataFrame:
@@ -191,6 +191,16 @@ class _Columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
         frame["target"] = frame["target"].astype(str)
         return frame
+
+
+def _repeats(keys: np.ndarray[Any, np.dtype[np.int64]]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Whether the same key came earlier, for each key: a stable sort puts equal keys
+    together in their order, so every one but the first of a run is a repeat."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    repeat = np.zeros(len(keys), dtype=bool)
+    repeat[order[1:]] = ordered[1:] == ordered[:-1]
+    return repeat
 
 
 def _monitor_stats(value: Any) -> dict[str, Any]:

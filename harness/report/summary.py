@@ -225,7 +225,7 @@ def _messages(results: list[CheckResult], frames: RunFrames) -> dict[str, Any]:
     return {
         "source": "delivery checker" if counts else None,
         **{key: _count(counts, name) for key, name in MESSAGE_FIGURES.items()},
-        "other_received": int(received["nonce"].isna().sum()),
+        "other_received": int((~received["notify"]).sum()),
         "delay_ms": {
             "p50": _figure(counts.get("latency_p50_ms")),
             "p99": _figure(counts.get("latency_p99_ms")),

@@ -233,6 +233,32 @@ def test_the_messages_chart_plots_what_the_delivery_checker_judged(run_dir: Path
     assert len(sent) == 1 and sum(sent[0].get_ydata()) == sum(table.emitted)
 
 
+def test_received_messages_are_told_apart_as_notify_first_copies_repeats_and_others() -> None:
+    def message(t: float, value: Any) -> dict[str, Any]:
+        return {"time": t, "type": "ok", "process": "w0-u1/stream", "f": "message", "value": value}
+
+    def note(nonce: str, seq: Any) -> dict[str, Any]:
+        data = {"nonce": nonce, "seq": seq}
+        return {"method": "notifications/message", "params": {"data": data}}
+
+    history: list[Any] = [
+        message(1.0, note("a", 1)),
+        message(2.0, note("a", 2)),
+        message(3.0, note("b", 1)),
+        message(4.0, {"method": "notifications/tools/list_changed"}),
+        message(5.0, note("a", 1)),  # a repeat, after others
+        message(6.0, note("b", 1)),
+        message(7.0, note("b", 1)),
+        message(8.0, {"method": "notifications/tools/list_changed"}),  # others never repeat
+    ]
+
+    received = frames_of(history).received
+
+    assert received["t"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    assert received["notify"].tolist() == [True, True, True, False, True, True, True, False]
+    assert received["repeat"].tolist() == [False, False, False, False, True, True, True, False]
+
+
 def test_a_crashed_runs_partial_history_still_reports(run_dir: Path, tmp_path: Path) -> None:
     crashed = tmp_path / "crashed"
     shutil.copytree(run_dir, crashed, ignore=shutil.ignore_patterns("logs"))

@@ -72,13 +72,12 @@ def messages_chart(runs: list[ChartRun]) -> Figure:
     figure, axes = rows(runs, f"messages per {width:g} s")
     for ax, run, notify in zip(axes, runs, notified, strict=True):
         received = run.frames.received
-        notifies = received[received["nonce"].notna()]
-        first = ~notifies.duplicated(["nonce", "seq"])
+        notifies = received[received["notify"]]
         span = run.frames.span
-        others = received.loc[received["nonce"].isna(), "t"]
+        others = received.loc[~received["notify"], "t"]
         series = {
             "sent (notify)": sum_by_bucket(notify["t"], notify["emitted"], width, span),
-            "delivered": count_by_bucket(notifies.loc[first, "t"], width, span),
+            "delivered": count_by_bucket(notifies.loc[~notifies["repeat"], "t"], width, span),
             "other messages": count_by_bucket(others, width, span),
         }
         for (name, values), color in zip(
@@ -87,7 +86,7 @@ def messages_chart(runs: list[ChartRun]) -> Figure:
             if values.sum() > 0:
                 ax.step(values.index, values.to_numpy(), where="mid", color=color, label=name)
         lost = sum_by_bucket(notify["t"], notify["lost"], width, span)
-        duplicated = count_by_bucket(notifies.loc[~first, "t"], width, span)
+        duplicated = count_by_bucket(notifies.loc[notifies["repeat"], "t"], width, span)
         ax.bar(lost.index, lost.to_numpy(), width=width * 0.8, color="#d62728", label="lost")
         if duplicated.sum() > 0:
             ax.bar(
