@@ -52,7 +52,7 @@ class RunFrames:
     # seq); repeat, whether a copy of the same (nonce, seq) arrived before it: all the report
     # asks of them. Repeats are found by a 64-bit hash of (nonce, seq): the strings of a
     # soak's million notifies would hold some 170 MB; two messages share a hash with a chance
-    # of n**2 / 2**65 (1 in 500,000 at 6 million), which at worst draws one repeat too many.
+    # of n**2 / 2**65 (1 in a million at 6 million), which at worst draws one repeat too many.
     received: pd.DataFrame
     faults: list[FaultOp]  # times in seconds since zero
     # resource samples (harness.monitor): SAMPLE_COLUMNS, one row per target and interval
