@@ -241,15 +241,17 @@ def consumer_groups(
 ) -> list[dict[str, Consumer]]:
     """The consumers of a history of ``size`` bytes in as few groups as hold at most
     STATE_BUDGET / ``workers`` each (by STATE_PER_BYTE; the largest placed first, each in
-    the first group it fits), and at least ``workers`` groups, so that every core reads;
-    the group with the report's frames last."""
+    the lightest group it fits, so that the small ones spread and the passes take about as
+    long), and at least ``workers`` groups, so that every core reads; the group with the
+    report's frames last."""
     cap = STATE_BUDGET / workers
     state = {name: size * STATE_PER_BYTE.get(name, DEFAULT_STATE) for name in consumers}
     largest = sorted(consumers, key=lambda name: -state[name])
     groups: list[dict[str, Consumer]] = []
     loads: list[float] = []
     for name in largest:
-        fits = next((i for i, load in enumerate(loads) if load + state[name] <= cap), None)
+        room = [i for i, load in enumerate(loads) if load + state[name] <= cap]
+        fits = min(room, key=loads.__getitem__) if room else None
         if fits is None:
             fits = len(groups)
             groups.append({})
