@@ -7,9 +7,10 @@ dicts keyed by session, process or nonce, so that a million records take well un
 from __future__ import annotations
 
 import math
+import pickle
 from array import array
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -30,6 +31,31 @@ class Interned(dict[Any, Any]):
 
     def __call__(self, value: Any) -> Any:
         return self.setdefault(value, value)
+
+
+class KeptRecords:
+    """Records a checker keeps to the end of its pass (examples to be), pickled one after
+    another into one buffer, and unpickled only when asked for. A record kept as it is leaves
+    its dozen small objects among the pass's freed ones: the heap fragments, and every later
+    record is slower to allocate and free (at 10M records, broadcast's 52,000 kept touch
+    completions made reading the whole history a third slower)."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._ends = array("q")
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def add(self, record: Record) -> int:
+        """Keeps a copy of ``record``; its number, to get it back by."""
+        self._buffer += pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        self._ends.append(len(self._buffer))
+        return len(self._ends) - 1
+
+    def __getitem__(self, number: int) -> Record:
+        start = self._ends[number - 1] if number else 0
+        return cast(Record, pickle.loads(self._buffer[start : self._ends[number]]))
 
 
 def user_of(process: str) -> str:

@@ -29,7 +29,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checkers._common import INF, Interned, Listening, add_example, nonce_in
+from harness.checkers._common import (
+    INF,
+    Interned,
+    KeptRecords,
+    Listening,
+    add_example,
+    nonce_in,
+)
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.history import NOT_CLIENTS, Record
@@ -76,18 +83,45 @@ class _Receipts:
         return Counter({self.sessions[number]: times for number, times in numbers.items()})
 
 
+class _Calls:
+    """The completed calls of one tool (broadcasts, or touches), a column per field, each
+    completion kept whole only as an example to be (KeptRecords): as records, a soak's tens of
+    thousands of touches fragmented the heap and slowed the whole pass."""
+
+    def __init__(self, about: str) -> None:
+        self.about = about  # the invoke's value field that names what the call is about
+        self.began, self.returned = array("d"), array("d")  # the invoke's and completion's time
+        self.subject: list[Any] = []  # its value[about]: a broadcast's nonce, a touch's uri
+        self.node: list[Any] = []  # that served it
+        self.done = KeptRecords()  # the completions
+
+    def add(self, invoke: Record, done: Record, interned: Interned) -> None:
+        value = invoke.get("value")
+        subject = value.get(self.about) if isinstance(value, dict) else None
+        self.began.append(invoke["time"])
+        self.returned.append(done["time"])
+        node = done.get("node")
+        self.subject.append(interned(subject) if isinstance(subject, str) else subject)
+        self.node.append(interned(node) if isinstance(node, str) else node)
+        self.done.add(done)
+
+    def __len__(self) -> int:
+        return len(self.subject)
+
+
 @dataclass
 class _State:
     listening: Listening = field(default_factory=Listening)
     home: dict[str, Any] = field(default_factory=dict)  # session -> node that created it
-    calls: list[tuple[Record, Record]] = field(default_factory=list)  # broadcasts
-    touches: list[tuple[Record, Record]] = field(default_factory=list)
+    calls: _Calls = field(default_factory=lambda: _Calls("nonce"))  # broadcasts
+    touches: _Calls = field(default_factory=lambda: _Calls("uri"))
     got: _Receipts = field(default_factory=_Receipts)
-    updates: dict[tuple[Any, Any], list[float]] = field(default_factory=dict)  # sent_at times
+    # (session, uri) -> sent_at of each update received
+    updates: dict[tuple[Any, Any], array[float]] = field(default_factory=dict)
     # uri -> session -> when its subscribe returned; (session, uri) -> its unsubscribe
     subscribers: dict[Any, dict[Any, float]] = field(default_factory=dict)
     unsubscribed: dict[tuple[Any, Any], float] = field(default_factory=dict)
-    interned: Interned = field(default_factory=Interned)  # session ids, shared
+    interned: Interned = field(default_factory=Interned)  # session ids, uris, nodes: shared
 
 
 def reads(ctx: CheckContext) -> Reads | None:
@@ -152,17 +186,14 @@ def _message(record: Record, state: _State) -> None:
         sent = meta.get("sent_at") if isinstance(meta, dict) else None
         if isinstance(sent, int | float):
             key = (state.interned(record.get("session")), params.get("uri"))
-            state.updates.setdefault(key, []).append(float(sent))
+            state.updates.setdefault(key, array("d")).append(sent)
 
 
 def _completed(
     f: str, invoke: Record, done: Record, state: _State, broadcast_f: str, touch_f: str
 ) -> None:
     if f in (broadcast_f, touch_f):
-        # Of the invoke, only its time and value are read: not the whole record, for each
-        # of a soak's touches. The completion stays whole: it may be an example.
-        called: Record = {"time": invoke["time"], "value": invoke.get("value")}  # type: ignore[typeddict-item]
-        (state.calls if f == broadcast_f else state.touches).append((called, done))
+        (state.calls if f == broadcast_f else state.touches).add(invoke, done, state.interned)
     else:
         value = invoke.get("value")
         uri = value.get("uri") if isinstance(value, dict) else None
@@ -181,23 +212,24 @@ def _tally(state: _State, memory: bool, settle: float, clock_skew: float) -> Che
         if (span := state.listening.span(session)) is not None
     )
     starts = [row[0] for row in spans]
-    for times in state.updates.values():
-        times.sort()
+    updates = {key: sorted(times) for key, times in state.updates.items()}
+    calls, touches = state.calls, state.touches
 
-    def live(invoke: Record, done: Record) -> list[str]:
-        begin, until = invoke["time"], done["time"] + settle
-        node = done.get("node")
+    def live(call: int) -> list[str]:
+        until, node = calls.returned[call] + settle, calls.node[call]
         return [
             session
-            for _, session, end in spans[: bisect_left(starts, begin + 1e-9)]
+            for _, session, end in spans[: bisect_left(starts, calls.began[call] + 1e-9)]
             if end >= until and (not memory or state.home.get(session) == node)
         ]
 
-    for invoke, done in state.calls:
-        _one_broadcast(invoke, done, live(invoke, done), state, counts, examples)
+    for call in range(len(calls)):
+        _one_broadcast(calls.subject[call], calls.done[call], live(call), state, counts, examples)
     ends = {session: (start, end) for start, session, end in spans}
-    for invoke, done in state.touches:
-        _one_touch(invoke, done, ends, state, memory, settle, clock_skew, counts, examples)
+    for touch in range(len(touches)):
+        _one_touch(
+            touches, touch, ends, updates, state, memory, settle, clock_skew, counts, examples
+        )
     return _verdict(counts, examples)
 
 
@@ -208,15 +240,13 @@ def _addressed(done: Record) -> int | None:
 
 
 def _one_broadcast(
-    invoke: Record,
+    nonce: Any,
     done: Record,
     live: list[str],
     state: _State,
     counts: dict[str, float],
     examples: list[dict[str, Any]],
 ) -> None:
-    value = invoke.get("value")
-    nonce = value.get("nonce") if isinstance(value, dict) else None
     if not isinstance(nonce, str):
         return
     counts["broadcasts"] += 1
@@ -239,9 +269,10 @@ def _one_broadcast(
 
 
 def _one_touch(
-    invoke: Record,
-    done: Record,
+    touches: _Calls,
+    touch: int,
     spans: dict[str, tuple[float, float]],
+    updates: dict[tuple[Any, Any], list[float]],
     state: _State,
     memory: bool,
     settle: float,
@@ -249,11 +280,9 @@ def _one_touch(
     counts: dict[str, float],
     examples: list[dict[str, Any]],
 ) -> None:
-    value = invoke.get("value")
-    uri = value.get("uri") if isinstance(value, dict) else None
+    uri, node = touches.subject[touch], touches.node[touch]
     counts["touches"] += 1
-    began, returned = invoke["time"], done["time"]
-    node = done.get("node")
+    began, returned = touches.began[touch], touches.returned[touch]
     required = []
     for session, subscribed_at in state.subscribers.get(uri, {}).items():
         start, end = spans.get(session, (INF, INF))
@@ -268,7 +297,7 @@ def _one_touch(
     begin, until = began - clock_skew, returned + clock_skew
     missed = []
     for session in required:
-        times = state.updates.get((session, uri), [])
+        times = updates.get((session, uri), [])
         at = bisect_left(times, begin)
         if at == len(times) or times[at] > until:
             missed.append(session)
@@ -276,6 +305,7 @@ def _one_touch(
     counts["updates_reached"] += len(required) - len(missed)
     counts["updates_missed"] += len(missed)
     if missed:
+        done = touches.done[touch]
         add_example(examples, done, uri=uri, missed=missed[:5], why="subscribers not updated")
 
 

@@ -21,6 +21,7 @@ from harness.checkers import (
     run_checker,
     survival,
 )
+from harness.checkers._common import KeptRecords
 from harness.checkers.tables import LivenessTable, SessionRow, SurvivalTable
 from harness.history import Record
 from tests.support.histories import brk, fault, history, init, listen, note, notify, op, r
@@ -388,6 +389,16 @@ def test_isolation_unknown_without_attributable_messages() -> None:
 # ---- broadcast --------------------------------------------------------------------------
 
 
+def test_kept_records_give_back_equal_copies_by_number() -> None:
+    kept = KeptRecords()
+    first = r(
+        1.5, "ok", U1, "call:touch_resource", {"addressed": 2, "nested": [1, None]}, node="n1"
+    )
+    second = r(2, "fail", U2, "call:broadcast", "boom", status=503)
+    assert (kept.add(first), kept.add(second), len(kept)) == (0, 1, 2)
+    assert kept[1] == second and kept[0] == first and kept[0] is not first
+
+
 def _list_changed(t: float, user: str, session: str, nonce: str) -> Record:
     message = {"method": "notifications/tools/list_changed", "params": {"_meta": {"nonce": nonce}}}
     return r(t, "ok", f"{user}/stream", "message", message, session=session, stream="get")
@@ -427,6 +438,7 @@ def test_broadcast_a_missed_session_fails() -> None:
     assert result.valid is False
     assert result.counts["missed"] == 1 and result.counts["under_addressed"] == 1
     assert result.examples[0]["detail"]["missed"] == [S2]
+    assert result.examples[0]["value"] == {"addressed": 1}, "the broadcast's completion"
 
 
 def test_broadcast_received_twice_by_a_session_fails() -> None:
@@ -483,6 +495,9 @@ def test_broadcast_a_touch_must_reach_live_subscribers() -> None:
     result = broadcast.check(h, REDIS)
     assert result.valid is False
     assert result.counts["updates_required"] == 2 and result.counts["updates_missed"] == 1
+    example = result.examples[0]  # the touch's completion, kept (pickled) until the end
+    assert (example["time"], example["f"], example["node"]) == (3.05, "call:touch_resource", "n1")
+    assert example["value"] == {"addressed": 2} and example["detail"]["missed"] == [S2]
 
 
 def test_broadcast_unknown_without_broadcasts() -> None:
