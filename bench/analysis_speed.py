@@ -522,7 +522,7 @@ def measure(run_dir: Path, records: int, listed: bool = False) -> None:
     print(
         f"analysis: {seconds:.1f} s (process included), peak memory {pss:.0f} MiB (PSS "
         f"summed over its processes; RSS {rss:.0f} MiB); target "
-        f"{TARGET_SECONDS * scale:g} s and {TARGET_RSS_MIB:g} MiB at {records:,} "
+        f"{TARGET_SECONDS * scale:.1f} s and {TARGET_RSS_MIB:g} MiB at {records:,} "
         f"records ({TARGET_SECONDS:g} s at {TARGET_RECORDS:,})"
     )
 
