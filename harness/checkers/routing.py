@@ -59,7 +59,7 @@ def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
     counts = dict.fromkeys(COUNTS, 0.0)
     examples: list[dict[str, Any]] = []
     requests: dict[tuple[Any, Any], _Request] = {}  # by (session, id)
-    answers: dict[tuple[Any, Any], _Answer] = {}
+    answers: dict[tuple[Any, Any], _Answer] = {}  # recorded before their request
     interned = Interned()
     pending: dict[str, Record] = {}
     stopped: dict[str, float] = {}  # user -> when the run's end stopped it mid-operation
@@ -73,29 +73,32 @@ def check(history: Iterable[Record], ctx: CheckContext) -> CheckResult:
             value = record.get("value")
             if isinstance(value, dict) and value.get("method") == SAMPLING:
                 key = (interned(record.get("session")), _key(value.get("id")))
-                if key not in answers:
-                    answers[key] = _answer(record)
-                    request = requests.get(key)
-                    if request is not None:
-                        request.record = None  # answered: never an example
+                request = requests.get(key)
+                if request is None:
+                    answers.setdefault(key, _answer(record))
+                elif request.answer is None:
+                    # On the request, not in answers: a soak's 300,000 answers each kept a key
+                    # of its own, objects that fragment the heap (see KeptRecords).
+                    request.answer, request.record = _answer(record), None  # never an example
         elif f == tool_f:
             if record["type"] == "invoke":
                 pending[record["process"]] = record
             else:
                 _sample(pending.pop(record["process"], None), record, counts, examples)
-    _tally_answers(requests, answers, stopped, counts, examples)
+    _tally_answers(requests, stopped, counts, examples)
     return _verdict(counts, examples)
 
 
 @dataclass(slots=True)
 class _Request:
-    """A sampling request received: what the checks read of it, and its record while it
-    may still be an example (until its answer arrives)."""
+    """A sampling request received: what the checks read of it, its record while it may
+    still be an example (until its answer arrives), and the first answer to it."""
 
     process: str
     time: float
     nonce: str | None
     record: Record | None
+    answer: _Answer | None = None
 
 
 # An answer: its type; the record itself where it is an example (refused with a status).
@@ -133,8 +136,9 @@ def _request(
         counts["reused_ids"] += 1
         add_example(examples, record, first=first.nonce, why="request id reused on session")
         return
-    kept = None if key in answers else record
-    requests[key] = _Request(interned(record["process"]), record["time"], nonce, kept)
+    answer = answers.pop(key, None)
+    kept = record if answer is None else None
+    requests[key] = _Request(interned(record["process"]), record["time"], nonce, kept, answer)
     counts["requests"] += 1
 
 
@@ -173,13 +177,12 @@ def _stands_in(text: str, answer: str) -> bool:
 
 def _tally_answers(
     requests: dict[tuple[Any, Any], _Request],
-    answers: dict[tuple[Any, Any], _Answer],
     stopped: dict[str, float],
     counts: dict[str, float],
     examples: list[dict[str, Any]],
 ) -> None:
-    for key, request in requests.items():
-        answer = answers.get(key)
+    for request in requests.values():
+        answer = request.answer
         if answer is None and stopped.get(user_of(request.process), -INF) >= request.time:
             # The run's end stopped the client before it could answer: censored, not lost.
             counts["stopped"] += 1

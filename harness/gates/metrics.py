@@ -6,6 +6,7 @@ import math
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -113,7 +114,13 @@ def _notification(record: Record) -> str | None:
     if record.get("stream") != "get" or not isinstance(value, dict) or "id" in value:
         return None
     method = value.get("method")
-    if not isinstance(method, str) or not method.startswith("notifications/"):
+    return _notification_kind(method) if isinstance(method, str) else None
+
+
+@lru_cache(maxsize=1024)
+def _notification_kind(method: str) -> str | None:
+    """Cached: a soak's millions of notifications carry a handful of methods."""
+    if not method.startswith("notifications/"):
         return None
     kind = op_metric_name(method.removeprefix("notifications/"))
     return kind if kind in NOTIFICATION_KINDS else None

@@ -344,6 +344,22 @@ def test_routing_unanswered_or_refused_requests_fail_but_undelivered_answers_do_
     assert result.valid is True and result.counts["undelivered"] == 1
 
 
+def test_routing_an_answer_recorded_before_its_request_counts_and_the_first_answer_wins() -> None:
+    early = _sampling("w0-u1-a", "n1-1", "answer:w0-u1-a")
+    early[2] = {**early[2], "time": 2.005}  # the answer's record comes before the request's
+    assert [rec["f"] for rec in history(early)] == [
+        "call:sample",
+        "answer",
+        "message",
+        "call:sample",
+    ]
+    assert routing.check(history(early), REDIS).counts["answered"] == 1
+    refused_then_ok = _sampling("w0-u1-a", "n1-1", "answer:w0-u1-a", type="fail", status=404)
+    refused_then_ok.append({**refused_then_ok[2], "time": 2.025, "type": "ok"})
+    result = routing.check(history(refused_then_ok), REDIS)
+    assert result.counts["rejected"] == 1 and result.counts["answered"] == 0
+
+
 def test_routing_unknown_without_sampling() -> None:
     assert routing.check(history(init(1, U1, S1)), REDIS).valid == "unknown"
     assert routing.check([], CheckContext(untested_actions=("sample",))).valid == "unknown"
