@@ -37,8 +37,8 @@ class KeptRecords:
     """Records a checker keeps to the end of its pass (examples to be), pickled one after
     another into one buffer, and unpickled only when asked for. A record kept as it is leaves
     its dozen small objects among the pass's freed ones: the heap fragments, and every later
-    record is slower to allocate and free (at 10M records, broadcast's 52,000 kept touch
-    completions made reading the whole history a third slower)."""
+    record is slower to allocate and free (broadcast's 52,000 touch completions, kept whole,
+    made its pass over 10M records take 39 s instead of 26 s)."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
