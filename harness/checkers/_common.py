@@ -22,6 +22,7 @@ MAX_EXAMPLES = 5
 # A stream the client itself ended: what it would still have received is censored, not lost.
 CLIENT_CLOSED = "closed by client"
 INF = math.inf
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
 class Interned(dict[Any, Any]):
@@ -103,13 +104,15 @@ def add_example(
         examples.append(example)
 
 
-def percentile(values: list[float] | array[float], q: float) -> float:
+def percentile(values: list[float] | array[float] | FloatArray, q: float) -> float:
     """The q-th percentile (0..100) by nearest rank of unsorted ``values``; nan when empty.
     An array of millions (a soak's message latencies) is sorted by numpy, not as a list of
-    float objects."""
-    if not values:
+    float objects; a numpy array is only partitioned around the rank."""
+    if len(values) == 0:
         return math.nan
     rank = min(max(1, math.ceil(q / 100 * len(values))), len(values))
+    if isinstance(values, np.ndarray):
+        return float(np.partition(values, rank - 1)[rank - 1])
     if isinstance(values, array):
         return float(np.sort(np.frombuffer(values, dtype=np.float64))[rank - 1])
     return sorted(values)[rank - 1]

@@ -28,7 +28,7 @@ isolation checker's business. A notify that ``fail``ed but whose messages arrive
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,21 +63,8 @@ COUNTS = (
 LATE_AFTER = 5.0
 MIN_MESSAGES = 10
 NOTIFY_METHOD = "notifications/message"
-
-
-@dataclass(frozen=True, slots=True)
-class _Notify:
-    """One notify invoke and its completion, as the tally reads it (_Notifies.done_one)."""
-
-    time: float  # of the invoke
-    session: Any
-    count: Any  # the invoke's value.count
-    done: str  # the completion's type
-    done_time: float
-    emitted: Any  # the completion's value.emitted
-    # The completion record, kept only while it may become an example: a fail, or an ok
-    # whose messages had not all arrived on its session (so some may be lost).
-    record: Record | None
+IntArray = np.ndarray[Any, np.dtype[np.intc]]
+BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 
 
 class _Notifies:
@@ -88,33 +75,36 @@ class _Notifies:
     def __init__(self) -> None:
         self.serial: dict[str, int] = {}  # by nonce; a nonce used again names the later one
         self.time, self.done_time = array("d"), array("d")
-        # shared objects: interned session ids and types, small ints
-        self.session: list[Any] = []
-        self.count: list[Any] = []  # the invoke's value.count
-        self.done: list[str | None] = []  # the completion's type; None while in flight
-        self.emitted: list[Any] = []  # the completion's value.emitted
+        self.session: list[Any] = []  # interned session ids
+        self.done: list[str | None] = []  # the completion's type (interned); None in flight
+        # what the notify owes: the messages an ok completion emitted (_emitted), NOT_OK
+        # for another completion, IN_FLIGHT before one
+        self.owed = array("q")
         self.seen = array("Q")  # bit ``seq``: a copy of message ``seq`` (1..62) arrived
         self.copies: dict[int, dict[int, int]] = {}  # serial -> seq -> copies: repeats, big seqs
-        self.record: dict[int, Record] = {}  # serial -> completion record, see _Notify.record
+        # serial -> completion record, kept only while it may become an example: a fail, or
+        # an ok whose messages had not all arrived on its session (so some may be lost)
+        self.record: dict[int, Record] = {}
 
     def __len__(self) -> int:
         return len(self.session)
 
-    def invoked(self, nonce: str, time: float, session: Any, count: Any) -> int:
+    def invoked(self, nonce: str, time: float, session: Any) -> int:
         serial = self.serial[nonce] = len(self.session)
         self.time.append(time)
         self.session.append(session)
-        self.count.append(count)
         self.done.append(None)
         self.done_time.append(0.0)
-        self.emitted.append(None)
+        self.owed.append(_IN_FLIGHT)
         self.seen.append(0)
         return serial
 
-    def completed(self, serial: int, record: Record, kind: str) -> None:
+    def completed(self, serial: int, count: Any, record: Record, kind: str) -> None:
         self.done[serial], self.done_time[serial] = kind, record["time"]
         value = record.get("value")
-        self.emitted[serial] = value.get("emitted") if isinstance(value, dict) else None
+        emitted = value.get("emitted") if isinstance(value, dict) else None
+        owed = min(max(_emitted(count, emitted), 0), _MAX_SEQ)
+        self.owed[serial] = owed if kind == "ok" else _NOT_OK
         self.record[serial] = record
         self._drop_record_if_complete(serial)
 
@@ -134,73 +124,44 @@ class _Notifies:
         copies[seq] = before + 1
         return before
 
-    def done_one(self, serial: int) -> _Notify | None:
-        """The notify as the tally reads it, None while it is in flight."""
-        done = self.done[serial]
-        if done is None:
-            return None
-        return _Notify(
-            self.time[serial],
-            self.session[serial],
-            self.count[serial],
-            done,
-            self.done_time[serial],
-            self.emitted[serial],
-            self.record.get(serial),
-        )
+    def any_arrived(self, serial: int) -> bool:
+        return bool(self.seen[serial]) or serial in self.copies
 
     def _drop_record_if_complete(self, serial: int) -> None:
-        if serial not in self.record or self.done[serial] != "ok":
-            return
-        emitted = _emitted(self.count[serial], self.emitted[serial])
-        if 0 <= emitted < _MASK_SEQS:
-            wanted = (1 << (emitted + 1)) - 2  # bits 1..emitted
+        owed = self.owed[serial]
+        if serial in self.record and 0 <= owed < _MASK_SEQS:
+            wanted = (1 << (owed + 1)) - 2  # bits 1..owed
             if self.seen[serial] & wanted == wanted:
                 del self.record[serial]  # every message arrived: it cannot be lost
 
 
 _MASK_SEQS = 63  # seqs 1..62 are tracked as bits of _Notifies.seen
+_MAX_SEQ = (1 << 63) - 1  # the largest seq a column holds: none that a server sends
+_IN_FLIGHT, _NOT_OK = -2, -1  # _Notifies.owed of a notify not completed ok
 
 
-class _Messages:
-    """Every message of a notify in arrival order, in flat columns (tens of bytes a message,
-    not a record): its notify's serial, seq, delay since sent_at, and whether it arrived on
-    the notify's session. A record is kept only where it may be an example (a repeat, a late
-    first copy)."""
+class _Arrivals:
+    """The first copy of each message on its notify's session, in flat columns (20 bytes
+    a message, not a record): its notify's serial, seq and delay since sent_at. Copies on
+    another session are the isolation checker's business; repeats are counted by
+    _Notifies.copies. A record is kept only where it may be an example (a late first copy,
+    a second copy)."""
 
     def __init__(self) -> None:
         self.serial = array("i")
-        self.seq: list[int] = []
+        self.seq = array("q")
         self.delay = array("d")
-        self.own = array("b")
-        self.kept: dict[int, Record] = {}
+        self.late: dict[int, Record] = {}  # position -> the late first copy there
+        self.repeat: dict[tuple[int, int], Record] = {}  # (serial, seq) -> its second copy
+        self.unattributed = 0  # messages of a nonce that no notify invoke carried
 
-    def add(self, serial: int, seq: int, delay: float, own: bool, kept: Record | None) -> None:
-        if kept is not None:
-            self.kept[len(self.seq)] = kept
-        self.serial.append(serial)
-        self.seq.append(seq)
-        self.delay.append(delay)
-        self.own.append(own)
-
-    def by_notify(self, serials: int) -> Callable[[int], dict[int, list[int]]]:
-        """For a notify's serial (below ``serials``): its seqs in order of first arrival (on
-        any session), each with the positions of the copies that arrived on its session."""
-        notify_of = np.frombuffer(self.serial, dtype=np.intc)
-        order = np.argsort(notify_of, kind="stable")
-        # where each serial's messages start in ``order``, found for all at once (kept as an
-        # array: as a list, a soak's million notifies would add a Python int each)
-        bounds = np.searchsorted(notify_of[order], np.arange(serials + 1, dtype=np.intc))
-
-        def received(serial: int) -> dict[int, list[int]]:
-            mine: dict[int, list[int]] = {}
-            for at in order[bounds[serial] : bounds[serial + 1]].tolist():
-                entries = mine.setdefault(self.seq[at], [])
-                if self.own[at]:
-                    entries.append(at)
-            return mine
-
-        return received
+    def add(self, serial: int, seq: int, delay: float, late: Record | None) -> None:
+        if 0 < seq <= _MAX_SEQ:  # only seqs 1..owed can be delivered
+            if late is not None:
+                self.late[len(self.seq)] = late
+            self.serial.append(serial)
+            self.seq.append(seq)
+            self.delay.append(delay)
 
 
 def reads(ctx: CheckContext) -> Reads | None:
@@ -219,10 +180,9 @@ def check(
         return CheckResult(NAME, "unknown", "not tested (no tool for notify)")
     tool_f = ctx.tool_f(ACTION)
     notifies = _Notifies()
-    pending: dict[str, int] = {}  # process -> serial of its notify in flight
-    messages = _Messages()
+    pending: dict[str, tuple[int, Any]] = {}  # process -> its notify in flight: serial, count
+    arrivals = _Arrivals()
     interned = Interned()  # session ids and types, one object each for a soak's many notifies
-    unattributed = [0]
     listening = Listening()
     gone: dict[str, float] = {}  # sessions known lost: when
     end = 0.0
@@ -230,19 +190,19 @@ def check(
         f, time = record["f"], record["time"]
         end = time if time > end else end
         if f == "message":
-            _message(record, notifies, messages, unattributed, late_after)
+            _message(record, notifies, arrivals, late_after)
         elif f == tool_f:
             if record["type"] == "invoke":
                 value = record.get("value")
                 nonce = _nonce(value)
                 if nonce is not None and isinstance(value, dict):
-                    count = value.get("count")
                     session = interned(record.get("session"))
-                    pending[record["process"]] = notifies.invoked(nonce, time, session, count)
+                    serial = notifies.invoked(nonce, time, session)
+                    pending[record["process"]] = (serial, value.get("count"))
             else:
                 done = pending.pop(record["process"], None)
                 if done is not None:
-                    notifies.completed(done, record, interned(record["type"]))
+                    notifies.completed(done[0], done[1], record, interned(record["type"]))
             _gone(record, gone)
         elif f == "stream_open":
             listening.feed_open(record)
@@ -251,9 +211,9 @@ def check(
             listening.feed_break(record)
         elif record["process"] not in NOT_CLIENTS:
             _gone(record, gone)
-    counts = _tally(notifies, messages, listening, gone, end, ctx, late_after)
-    counts.counts["unattributed"] = float(unattributed[0])
-    return _verdict(counts.counts, counts.examples, counts.table, min_messages, late_after)
+    tally = _tally(notifies, arrivals, listening, gone, end, ctx, late_after)
+    tally.counts["unattributed"] = float(arrivals.unattributed)
+    return _verdict(tally.counts, tally.examples, tally.table, min_messages, late_after)
 
 
 def _nonce(value: Any) -> str | None:
@@ -261,36 +221,33 @@ def _nonce(value: Any) -> str | None:
     return nonce if isinstance(nonce, str) else None
 
 
-def _message(
-    record: Record,
-    notifies: _Notifies,
-    messages: _Messages,
-    unattributed: list[int],
-    late_after: float,
-) -> None:
-    message = record.get("value")
-    if not isinstance(message, dict) or message.get("method") != NOTIFY_METHOD:
-        return
-    data = (message.get("params") or {}).get("data")
-    if not isinstance(data, dict):
-        return
-    nonce, seq = data.get("nonce"), data.get("seq")
+def _message(record: Record, notifies: _Notifies, arrivals: _Arrivals, late_after: float) -> None:
+    # Subscripts under one try: most of a soak's records are messages, and each .get and
+    # isinstance of the fields on the way to data.seq cost a second over millions of them.
+    try:
+        message = record["value"]
+        if message["method"] != NOTIFY_METHOD:
+            return
+        data = message["params"]["data"]
+        nonce, seq = data["nonce"], data["seq"]
+    except (KeyError, TypeError):
+        return  # not a notify's message
     if not isinstance(nonce, str) or not isinstance(seq, int):
         return
     serial = notifies.serial.get(nonce)
-    if serial is None:  # no notify invoke carried this nonce
-        unattributed[0] += 1
+    if serial is None:
+        arrivals.unattributed += 1
         return
+    if record.get("session") != notifies.session[serial]:
+        return
+    time = record["time"]
     sent = data.get("sent_at")
-    sent_at = float(sent) if isinstance(sent, int | float) else record["time"]
-    delay = record["time"] - sent_at
-    own = record.get("session") == notifies.session[serial]
-    kept = None
-    if own:
-        # _one_notify's examples: the second copy on the notify's session, or a late first one
-        copies = notifies.arrived(serial, seq)
-        kept = record if copies == 1 or (copies == 0 and delay > late_after) else None
-    messages.add(serial, seq, delay, own, kept)
+    delay = time - float(sent) if isinstance(sent, int | float) else 0.0
+    before = notifies.arrived(serial, seq)
+    if not before:
+        arrivals.add(serial, seq, delay, record if delay > late_after else None)
+    elif before == 1:
+        arrivals.repeat[(serial, seq)] = record  # a duplicate's example
 
 
 def _gone(record: Record, gone: dict[str, float]) -> None:
@@ -309,8 +266,6 @@ def _gone(record: Record, gone: dict[str, float]) -> None:
 class _Tally:
     counts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0.0))
     examples: list[dict[str, Any]] = field(default_factory=list)
-    latencies: array[float] = field(default_factory=lambda: array("d"))
-    lost_nonces: set[str] = field(default_factory=set)
     table: DeliveryTable = field(default_factory=DeliveryTable)
 
     def bump(self, name: str, by: float = 1.0) -> None:
@@ -319,77 +274,125 @@ class _Tally:
 
 def _tally(
     notifies: _Notifies,
-    messages: _Messages,
+    arrivals: _Arrivals,
     listening: Listening,
     gone: dict[str, float],
     end: float,
     ctx: CheckContext,
     late_after: float,
 ) -> _Tally:
+    """Counts every message owed, by arrays over all of them at once; only the notifies
+    with something to report (a message missing, late or repeated, a completion not ok)
+    are then looked at one by one, for their counts and examples."""
     tally = _Tally()
-    memory = ctx.store == "memory"
-    received = messages.by_notify(len(notifies))
-    for nonce, serial in notifies.serial.items():
-        notify = notifies.done_one(serial)
-        if notify is not None:
-            mine = received(serial)
-            _one_notify(
-                nonce, notify, mine, messages, listening, gone, end, memory, late_after, tally
-            )
     counts = tally.counts
-    counts["latency_p50_ms"] = ms(percentile(tally.latencies, 50))
-    counts["latency_p99_ms"] = ms(percentile(tally.latencies, 99))
-    counts["latency_max_ms"] = ms(max(tally.latencies, default=float("nan")))
+    live = np.fromiter(notifies.serial.values(), dtype=np.int64, count=len(notifies.serial))
+    owed = np.frombuffer(notifies.owed, dtype=np.int64)
+    serial = np.frombuffer(arrivals.serial, dtype=np.intc)
+    delay = np.frombuffer(arrivals.delay, dtype=np.float64)
+    is_live = np.zeros(len(owed), dtype=bool)
+    is_live[live] = True
+    # a message delivered: the first copy of a seq its (live, ok) notify owes
+    delivered = is_live[serial] & (np.frombuffer(arrivals.seq, dtype=np.int64) <= owed[serial])
+    late = delivered & (delay > late_after)
+    latencies = delay[delivered]
+    on_time = np.bincount(serial[delivered & ~late], minlength=len(owed))
+    repeated = np.zeros(len(owed), dtype=bool)
+    repeated[[s for s, seqs in notifies.copies.items() if max(seqs.values()) > 1]] = True
+    live_owed = owed[live]
+    clean = (live_owed >= 0) & (on_time[live] == live_owed) & ~repeated[live]
+    looked_at = set(live[(live_owed != _IN_FLIGHT) & ~clean].tolist())
+    counts["notifies"] = float(np.count_nonzero(live_owed != _IN_FLIGHT))
+    counts["emitted"] = float(live_owed[live_owed >= 0].sum())
+    counts["delivered"] = counts["due"] = float(latencies.size)
+    counts["late"] = float(np.count_nonzero(late))
+    lost = np.zeros(len(owed), dtype=np.int64)
+    if looked_at:
+        seqs = _delivered_seqs(arrivals, serial, delivered, looked_at)
+        memory = ctx.store == "memory"
+        for nonce, one in notifies.serial.items():
+            if one in looked_at:
+                args = (listening, gone, end, memory, late_after, tally)
+                lost[one] = _one_notify(nonce, one, notifies, arrivals, seqs.get(one, {}), *args)
+    ok = live[live_owed >= 0]
+    delivered_of = np.bincount(serial[delivered], minlength=len(owed))
+    tally.table = DeliveryTable(
+        array("d", np.frombuffer(notifies.done_time)[ok].tobytes()),
+        *(
+            array("l", column[ok].astype(np.int_).tobytes())
+            for column in (owed, delivered_of, lost)
+        ),
+    )
+    counts["latency_p50_ms"] = ms(percentile(latencies, 50))
+    counts["latency_p99_ms"] = ms(percentile(latencies, 99))
+    counts["latency_max_ms"] = ms(float(latencies.max()) if latencies.size else float("nan"))
     return tally
+
+
+def _delivered_seqs(
+    arrivals: _Arrivals, serial: IntArray, delivered: BoolArray, of: set[int]
+) -> dict[int, dict[int, int]]:
+    """For each notify of ``of``: the seqs delivered, each with its first copy's position."""
+    wanted = delivered & np.isin(serial, np.fromiter(of, dtype=np.intc, count=len(of)))
+    seqs: dict[int, dict[int, int]] = {}
+    for at in np.flatnonzero(wanted).tolist():
+        seqs.setdefault(arrivals.serial[at], {})[arrivals.seq[at]] = at
+    return seqs
 
 
 def _one_notify(
     nonce: str,
-    notify: _Notify,
-    mine: dict[int, list[int]],
-    messages: _Messages,
+    serial: int,
+    notifies: _Notifies,
+    arrivals: _Arrivals,
+    delivered: dict[int, int],
     listening: Listening,
     gone: dict[str, float],
     end: float,
     memory: bool,
     late_after: float,
     tally: _Tally,
-) -> None:
-    session = notify.session
-    tally.bump("notifies")
-    for seq, entries in mine.items():
-        if len(entries) > 1:
-            tally.bump("duplicated", len(entries) - 1)
-            add_example(
-                tally.examples, messages.kept[entries[1]], nonce=nonce, seq=seq, why="duplicate"
-            )
-    if notify.done != "ok":
-        if notify.done == "fail" and any(mine.values()):
+) -> int:
+    """The counts and examples of a notify with something to report; how many it lost."""
+    for seq, copies in notifies.copies.get(serial, {}).items():
+        if copies > 1:
+            tally.bump("duplicated", copies - 1)
+            second = arrivals.repeat[(serial, seq)]
+            add_example(tally.examples, second, nonce=nonce, seq=seq, why="duplicate")
+    owed = notifies.owed[serial]
+    if owed < 0:
+        if notifies.done[serial] == "fail" and notifies.any_arrived(serial):
             tally.bump("delivered_after_fail")
-            assert notify.record is not None  # a fail's record is always kept
-            add_example(tally.examples, notify.record, nonce=nonce, why="failed, yet delivered")
-        return
-    emitted = _emitted(notify.count, notify.emitted)
-    tally.bump("emitted", emitted)
+            record = notifies.record[serial]  # a fail's record is always kept
+            add_example(tally.examples, record, nonce=nonce, why="failed, yet delivered")
+        return 0
+    for at in delivered.values():
+        if at in arrivals.late:  # every late first copy was kept
+            delay = round(arrivals.delay[at], 3)
+            add_example(tally.examples, arrivals.late[at], delay=delay, why="late")
+    missing = owed - len(delivered)
+    if not missing:
+        return 0
+    session = notifies.session[serial]
     span = listening.span(session)
-    listened = span is not None and span.start <= notify.time
-    due = notify.done_time + late_after
-    delivered_before, lost_before = tally.counts["delivered"], tally.counts["lost"]
-    for seq in range(1, emitted + 1):
-        received = mine.get(seq)
-        if received:
-            _delivered(received[0], messages, late_after, tally)
-            tally.bump("due")
-        elif span is None or not listened:
-            tally.bump("unlistened")
-        elif _censored(span, due, end, session in gone):
-            tally.bump("censored")
-        else:
-            tally.bump("due")
-            _lost(nonce, seq, session, notify, gone, memory, tally)
-    delivered = int(tally.counts["delivered"] - delivered_before)
-    lost = int(tally.counts["lost"] - lost_before)
-    tally.table.add(notify.done_time, emitted, delivered, lost)
+    due = notifies.done_time[serial] + late_after
+    if span is None or span.start > notifies.time[serial]:
+        tally.bump("unlistened", missing)
+        return 0
+    if _censored(span, due, end, session in gone):
+        tally.bump("censored", missing)
+        return 0
+    tally.bump("lost", missing)
+    tally.bump("due", missing)
+    expected = memory and session in gone
+    if expected:
+        tally.bump("lost_expected", missing)
+    if not expected or len(tally.examples) < 2:
+        first = next(seq for seq in range(1, owed + 1) if seq not in delivered)
+        why = "lost with its session (memory mode: expected)" if expected else "lost"
+        record = notifies.record[serial]  # kept while a message may be missing
+        add_example(tally.examples, record, nonce=nonce, first_missing_seq=first, why=why)
+    return missing
 
 
 def _emitted(count: Any, emitted: Any) -> int:
@@ -400,42 +403,12 @@ def _emitted(count: Any, emitted: Any) -> int:
     return 0
 
 
-def _delivered(at: int, messages: _Messages, late_after: float, tally: _Tally) -> None:
-    tally.bump("delivered")
-    delay = messages.delay[at]
-    tally.latencies.append(delay)
-    if delay > late_after:
-        tally.bump("late")
-        # _message kept every late first copy
-        add_example(tally.examples, messages.kept[at], delay=round(delay, 3), why="late")
-
-
 def _censored(span: Span, due: float, end: float, gone: bool) -> bool:
     """The client stopped listening before the message was due, or the history stopped then
     (unless the session was gone: then the message can never arrive)."""
     if span.end < due and span.client_closed():
         return True
     return end < due and not gone
-
-
-def _lost(
-    nonce: str,
-    seq: int,
-    session: Any,
-    notify: _Notify,
-    gone: dict[str, float],
-    memory: bool,
-    tally: _Tally,
-) -> None:
-    tally.bump("lost")
-    expected = memory and session in gone
-    if expected:
-        tally.bump("lost_expected")
-    if nonce not in tally.lost_nonces and (not expected or len(tally.examples) < 2):
-        tally.lost_nonces.add(nonce)
-        why = "lost with its session (memory mode: expected)" if expected else "lost"
-        assert notify.record is not None  # kept while a message may be missing
-        add_example(tally.examples, notify.record, nonce=nonce, first_missing_seq=seq, why=why)
 
 
 def _verdict(

@@ -22,7 +22,7 @@ from harness.checkers import (
     survival,
 )
 from harness.checkers._common import KeptRecords
-from harness.checkers.tables import LivenessTable, SessionRow, SurvivalTable
+from harness.checkers.tables import DeliveryTable, LivenessTable, SessionRow, SurvivalTable
 from harness.history import Record
 from tests.support.histories import brk, fault, history, init, listen, note, notify, op, r
 
@@ -250,6 +250,44 @@ def test_delivery_losses_with_a_dead_session_are_expected_in_memory_mode() -> No
     assert memory.counts["lost_expected"] == 2
     redis = _delivery(*parts, stale, ctx=REDIS)
     assert redis.valid is False and not redis.expected
+
+
+def test_delivery_judges_clean_and_faulty_notifies_side_by_side() -> None:
+    """Clean notifies are counted by arrays, the others one by one: both in one history,
+    with a fail delivered anyway, a copy on another session and one in flight."""
+    h = history(
+        init(1, U1, S1),
+        init(1, U2, S2),
+        listen(1.1, U1, S1),
+        listen(1.1, U2, S2),
+        notify(2, U1, S1, "w0-u1-a", 2),  # clean
+        *(note(2.05 + i / 100, U1, S1, "w0-u1-a", i) for i in (1, 2)),
+        notify(3, U1, S1, "w0-u1-b", 3),  # seq 2 lost, seq 3 twice
+        note(3.05, U1, S1, "w0-u1-b", 1),
+        note(3.06, U1, S1, "w0-u1-b", 3),
+        note(3.07, U1, S1, "w0-u1-b", 3),
+        note(3.08, U2, S2, "w0-u1-b", 2),  # on another session: not delivered
+        notify(4, U2, S2, "w0-u2-c", 1, done="fail"),
+        note(4.05, U2, S2, "w0-u2-c", 1),
+        notify(5, U2, S2, "w0-u2-d", 2)[:1],  # in flight when the history ends
+        op(20, U1, S1),
+    )
+    result = delivery.check(h, REDIS, min_messages=0)
+    counts = result.counts
+    assert (counts["notifies"], counts["emitted"], counts["delivered"]) == (3, 5, 4)
+    assert (counts["lost"], counts["duplicated"], counts["delivered_after_fail"]) == (1, 1, 1)
+    assert counts["due"] == 5
+    whys = [(e["why"], e.get("detail")) for e in result.examples]
+    assert whys == [
+        ("duplicate", {"nonce": "w0-u1-b", "seq": 3}),
+        ("lost", {"nonce": "w0-u1-b", "first_missing_seq": 2}),
+        ("failed, yet delivered", {"nonce": "w0-u2-c"}),
+    ]
+    assert result.examples[0]["time"] == 3.07
+    table = result.table
+    assert isinstance(table, DeliveryTable)
+    rows = list(zip(table.time, table.emitted, table.delivered, table.lost, strict=True))
+    assert rows == [(2.1, 2, 2, 0), (3.1, 3, 2, 1)]
 
 
 def test_delivery_unknown_with_too_few_messages_or_no_notify_action() -> None:
