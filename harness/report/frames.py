@@ -141,9 +141,13 @@ class _Columns:
         self.op_process.append(code(record["process"]))
 
     def message(self, record: Record) -> None:
-        nonce, seq = _notify_data(record.get("value"))
+        try:  # inline, not a call: most of a soak's records are messages
+            data = record["value"]["params"]["data"]
+            nonce, seq = data["nonce"], data["seq"]
+        except (KeyError, TypeError, IndexError):
+            nonce = seq = None
         self.msg_t.append(record["time"])
-        notify = isinstance(nonce, str)
+        notify = type(nonce) is str
         self.msg_notify.append(notify)
         self.msg_key.append(hash((nonce, seq if isinstance(seq, int | float) else None)))
 
@@ -211,11 +215,3 @@ def _monitor_stats(value: Any) -> dict[str, Any]:
 
 def _finite(value: float) -> float:
     return float(value) if np.isfinite(value) else 0.0
-
-
-def _notify_data(value: Any) -> tuple[Any, Any]:
-    try:
-        data = value["params"]["data"]
-        return data["nonce"], data["seq"]
-    except (KeyError, TypeError, IndexError):
-        return None, None
