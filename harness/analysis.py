@@ -64,7 +64,7 @@ DEFAULT_STATE = 0.03
 # are each consumer's alone and at its end, so passes that hold this much by it hold less
 # at once: at bench/analysis_speed's 10M records (2.8 GB), two passes holding 1,124 MB by
 # the table took 1,011 MiB PSS in all at their peak, the analysis's own 192 MiB included.
-STATE_BUDGET = 1200 << 20
+STATE_BUDGET = 600 << 20
 # Seconds of CPU a consumer spends per GB of history in a streamed pass (its own work, as
 # Fed.seconds: bench/analysis_speed's 10M-record history), so that the passes that run at
 # once take about as long; DEFAULT_COST for a consumer not measured.

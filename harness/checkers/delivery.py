@@ -34,7 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from harness.checkers._common import Interned, Listening, Span, add_example, ms, percentile
+from harness.checkers._common import (
+    FloatArray,
+    Interned,
+    Listening,
+    Span,
+    add_example,
+    ms,
+    percentile,
+)
 from harness.checkers.context import CheckContext
 from harness.checkers.result import CheckResult
 from harness.checkers.tables import DeliveryTable
@@ -63,7 +71,7 @@ COUNTS = (
 LATE_AFTER = 5.0
 MIN_MESSAGES = 10
 NOTIFY_METHOD = "notifications/message"
-IntArray = np.ndarray[Any, np.dtype[np.intc]]
+IntArray = np.ndarray[Any, np.dtype[np.integer[Any]]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
 
 
@@ -290,26 +298,8 @@ def _tally(
     live = np.fromiter(notifies.serial.values(), dtype=np.int64, count=len(notifies.serial))
     owed = np.frombuffer(notifies.owed, dtype=np.int64)
     serial = np.frombuffer(arrivals.serial, dtype=np.intc)
-    seq = np.frombuffer(arrivals.seq, dtype=np.int64)
-    delay = np.frombuffer(arrivals.delay, dtype=np.float64)
-    is_live = np.zeros(len(owed), dtype=bool)
-    is_live[live] = True
-    # a message delivered: the first copy of a seq its (live, ok) notify owes
-    delivered = np.empty(len(serial), dtype=bool)
-    delivered_of = np.zeros(len(owed), dtype=np.int64)
-    on_time = np.zeros(len(owed), dtype=np.int64)
-    late = 0
-    # A block of arrivals at a time: over a soak's millions, the masks and gathers of all
-    # at once took a hundred MB more at the end of the pass, its peak.
-    for start in range(0, len(serial), _BLOCK):
-        part = slice(start, start + _BLOCK)
-        of = serial[part]
-        mask = np.logical_and(is_live[of], seq[part] <= owed[of], out=delivered[part])
-        late_here = mask & (delay[part] > late_after)
-        late += int(np.count_nonzero(late_here))
-        delivered_of += np.bincount(of[mask], minlength=len(owed))
-        on_time += np.bincount(of[mask & ~late_here], minlength=len(owed))
-    latencies = delay[delivered]
+    delivered, delivered_of, on_time = _delivered(arrivals, live, owed, late_after)
+    _latencies(np.frombuffer(arrivals.delay, dtype=np.float64)[delivered], late_after, counts)
     repeated = np.zeros(len(owed), dtype=bool)
     repeated[[s for s, seqs in notifies.copies.items() if max(seqs.values()) > 1]] = True
     live_owed = owed[live]
@@ -317,8 +307,6 @@ def _tally(
     looked_at = set(live[(live_owed != _IN_FLIGHT) & ~clean].tolist())
     counts["notifies"] = float(np.count_nonzero(live_owed != _IN_FLIGHT))
     counts["emitted"] = float(live_owed[live_owed >= 0].sum())
-    counts["delivered"] = counts["due"] = float(latencies.size)
-    counts["late"] = float(late)
     lost = np.zeros(len(owed), dtype=np.int64)
     if looked_at:
         seqs = _delivered_seqs(arrivals, serial, delivered, looked_at)
@@ -329,16 +317,54 @@ def _tally(
                 lost[one] = _one_notify(nonce, one, notifies, arrivals, seqs.get(one, {}), *args)
     ok = live[live_owed >= 0]
     tally.table = DeliveryTable(
-        array("d", np.frombuffer(notifies.done_time)[ok].tobytes()),
+        _column("d", np.frombuffer(notifies.done_time)[ok]),
         *(
-            array("l", column[ok].astype(np.int_).tobytes())
+            _column("l", column[ok].astype(np.int_, copy=False))
             for column in (owed, delivered_of, lost)
         ),
     )
+    return tally
+
+
+def _delivered(
+    arrivals: _Arrivals, live: IntArray, owed: IntArray, late_after: float
+) -> tuple[BoolArray, IntArray, IntArray]:
+    """Whether each arrival was delivered (the first copy of a seq that its live, ok notify
+    owes), and for each notify, how many of its messages were, and how many in time. A
+    block of arrivals at a time (and the temporaries gone on return): at the end of a
+    soak's pass, its peak of memory, masks and gathers of all at once took 100 MB more."""
+    serial = np.frombuffer(arrivals.serial, dtype=np.intc)
+    seq = np.frombuffer(arrivals.seq, dtype=np.int64)
+    delay = np.frombuffer(arrivals.delay, dtype=np.float64)
+    is_live = np.zeros(len(owed), dtype=bool)
+    is_live[live] = True
+    delivered = np.empty(len(serial), dtype=bool)
+    delivered_of = np.zeros(len(owed), dtype=np.int64)
+    on_time = np.zeros(len(owed), dtype=np.int64)
+    for start in range(0, len(serial), _BLOCK):
+        part = slice(start, start + _BLOCK)
+        of = serial[part]
+        mask = np.logical_and(is_live[of], seq[part] <= owed[of], out=delivered[part])
+        delivered_of += np.bincount(of[mask], minlength=len(owed))
+        on_time += np.bincount(of[mask & ~(delay[part] > late_after)], minlength=len(owed))
+    return delivered, delivered_of, on_time
+
+
+def _latencies(latencies: FloatArray, late_after: float, counts: dict[str, float]) -> None:
+    """The counts of the delivered messages' ``latencies`` (an array of them all, which
+    this reorders)."""
+    counts["delivered"] = counts["due"] = float(latencies.size)
+    counts["late"] = float(np.count_nonzero(latencies > late_after))
     counts["latency_p50_ms"] = ms(percentile(latencies, 50))
     counts["latency_p99_ms"] = ms(percentile(latencies, 99))
     counts["latency_max_ms"] = ms(float(latencies.max()) if latencies.size else float("nan"))
-    return tally
+
+
+def _column(typecode: str, values: np.ndarray[Any, Any]) -> array[Any]:
+    """An array of ``values``, copied once (not through bytes): a column of a million rows."""
+    column = array(typecode)
+    column.frombytes(np.ascontiguousarray(values).data.cast("B"))
+    return column
 
 
 def _delivered_seqs(
