@@ -64,24 +64,7 @@ DEFAULT_STATE = 0.03
 # are each consumer's alone and at its end, so passes that hold this much by it hold less
 # at once: at bench/analysis_speed's 10M records (2.8 GB), two passes holding 1,124 MB by
 # the table took 1,011 MiB PSS in all at their peak, the analysis's own 192 MiB included.
-STATE_BUDGET = 600 << 20
-# Seconds of CPU a consumer spends per GB of history in a streamed pass (its own work, as
-# Fed.seconds: bench/analysis_speed's 10M-record history), so that the passes that run at
-# once take about as long; DEFAULT_COST for a consumer not measured.
-COST_PER_GB = {
-    "delivery": 6.3,
-    FRAMES: 5.1,
-    "isolation": 2.6,
-    METRICS: 2.5,
-    "routing": 2.1,
-    "broadcast": 1.4,
-    "survival": 1.3,
-    "drift": 1.0,
-    "liveness": 0.5,
-    "metadata": 0.01,
-    "leak": 0.01,
-}
-DEFAULT_COST = 2.0
+STATE_BUDGET = 1200 << 20
 
 
 def analyze_run(run_dir: Path, label: str | None = None) -> RunData:
@@ -261,42 +244,40 @@ def consumer_groups(
 ) -> list[dict[str, Consumer]]:
     """The consumers of a history of ``size`` bytes in as few groups as hold at most
     STATE_BUDGET / ``workers`` each (by STATE_PER_BYTE), and at least ``workers``, so that
-    every core reads; the group with the report's frames last. The costliest consumer
-    first (by COST_PER_GB), each goes to the cheapest group so far that has room for its
-    state, so that the passes that run at once take about as long; a consumer that fits in
-    no group makes one more group, and the placing starts again."""
+    every core reads; the group with the report's frames last. The largest first, each goes
+    to the lightest group with room for it, so that the passes that run at once hold about
+    as much; a consumer with room in no group makes one more group, and the placing starts
+    again."""
     cap = STATE_BUDGET / workers
     state = {name: size * STATE_PER_BYTE.get(name, DEFAULT_STATE) for name in consumers}
-    costliest = sorted(consumers, key=lambda name: -COST_PER_GB.get(name, DEFAULT_COST))
+    largest = sorted(consumers, key=lambda name: -state[name])
     # a consumer over the cap fills a group of its own, and no more than one
     least = math.ceil(sum(min(held, cap) for held in state.values()) / cap)
-    wanted = min(len(consumers), max(workers, least))
-    for count in range(max(wanted, 1), len(consumers) + 1):
-        groups = _placed(costliest, state, cap, count)
+    for count in range(max(1, min(len(consumers), max(workers, least))), len(consumers) + 1):
+        groups = _placed(largest, state, cap, count)
         if groups is not None:
             break
-    else:  # one consumer a group: each holds what it must, however much
-        groups = [[name] for name in costliest]
+    else:  # a consumer a group: each holds what it must, however much
+        groups = [[name] for name in largest]
     ordered = [{name: consumers[name] for name in group} for group in groups if group]
     ordered.sort(key=lambda group: FRAMES in group)
     return ordered
 
 
 def _placed(
-    costliest: list[str], state: Mapping[str, float], cap: float, count: int
+    largest: list[str], state: Mapping[str, float], cap: float, count: int
 ) -> list[list[str]] | None:
-    """``costliest`` in ``count`` groups, each to the cheapest with room for its state
-    (an empty group has room for anything); None if one has no room anywhere."""
+    """``largest`` in ``count`` groups, each to the lightest with room for its state (an
+    empty group has room for anything); None if one has room in none."""
     groups: list[list[str]] = [[] for _ in range(count)]
-    held, cost = [0.0] * count, [0.0] * count
-    for name in costliest:
+    held = [0.0] * count
+    for name in largest:
         room = [i for i in range(count) if not groups[i] or held[i] + state[name] <= cap]
         if not room:
             return None
-        cheapest = min(room, key=lambda i: (cost[i], held[i]))
-        groups[cheapest].append(name)
-        held[cheapest] += state[name]
-        cost[cheapest] += COST_PER_GB.get(name, DEFAULT_COST)
+        lightest = min(room, key=held.__getitem__)
+        groups[lightest].append(name)
+        held[lightest] += state[name]
     return groups
 
 
