@@ -13,13 +13,15 @@ import os
 import pickle
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Lock
 from pathlib import Path
 from typing import Any, cast
 
+from harness import allocator
 from harness.checkers import CHECKERS, CheckContext, checker_consumers, checker_results, leak
 from harness.gates import evaluate, parse_thresholds, run_metrics, with_checker_counts
 from harness.history import for_each_pass, history_files, iter_history
@@ -63,7 +65,7 @@ DEFAULT_STATE = 0.03
 # The state all the passes running at once may hold, by STATE_PER_BYTE. The table's peaks
 # are each consumer's alone and at its end, so passes that hold this much by it hold less
 # at once: at bench/analysis_speed's 10M records (2.8 GB), two passes holding 1,124 MB by
-# the table took 1,011 MiB PSS in all at their peak, the analysis's own 192 MiB included.
+# the table peaked at 897-964 MiB PSS in all, the analysis's own 192 MiB included.
 STATE_BUDGET = 1200 << 20
 
 
@@ -135,15 +137,19 @@ def streamed_pass(run_dir: Path, consumers: Mapping[str, Consumer]) -> dict[str,
     return {name: fed[name] for name in consumers}
 
 
-def _group_pass(run_dir: Path, group: Mapping[str, Consumer]) -> dict[str, Fed]:
+def _group_pass(
+    run_dir: Path, group: Mapping[str, Consumer], before_end: Callable[[], object] | None = None
+) -> dict[str, Fed]:
     def one_pass(window: float) -> dict[str, Fed]:
         with _no_gc():
-            return fan_out(iter_history(run_dir, window), group)
+            return fan_out(iter_history(run_dir, window), group, before_end)
 
     return for_each_pass(one_pass)
 
 
-_FORKED: tuple[Path, list[dict[str, Consumer]]] | None = None  # what a forked pass reads
+# What a forked pass reads: the run, the groups, and the lock that a pass holds from its
+# last record until it has sent its results (_forked_pass)
+_FORKED: tuple[Path, list[dict[str, Consumer]], Lock] | None = None
 
 
 def _parallel_passes(
@@ -153,8 +159,8 @@ def _parallel_passes(
     held a group's state would keep its memory into the next). A pass that dies without a
     result (killed, out of memory) is an error, not a wait for ever: its pipe ends."""
     global _FORKED
-    _FORKED = (run_dir, groups)
     context = multiprocessing.get_context("fork")
+    _FORKED = (run_dir, groups, context.Lock())
     waiting = list(range(len(groups)))
     running: dict[Connection, tuple[int, BaseProcess]] = {}
     fed: dict[str, Fed] = {}
@@ -206,20 +212,34 @@ def _forked_pass(number: int, pipe: Connection) -> None:
     """One group's pass, in a forked process. What a consumer raised goes back as itself if
     it pickles, else as a RuntimeError naming it (the checkers turn theirs into results
     with the traceback as text beforehand); so does what the pass itself raised. Pickled
-    straight into the pipe, never whole in memory (see _received)."""
+    straight into the pipe, never whole in memory (see _received).
+
+    The passes end one at a time: a consumer's end (delivery's tally, the frames' tables)
+    takes a hundred MB more for a moment, and the results grow the parent by as much. The
+    passes that run at once take about as long, so they would end together, and their ends
+    added up. The other pass waits at its last record, for the seconds this one takes to
+    end, and this one gives back what its consumers freed before it sends its results."""
     if _FORKED is None:
         raise RuntimeError("a forked pass runs only under _parallel_passes")
-    run_dir, groups = _FORKED
+    run_dir, groups, ending = _FORKED
+    allocator.map_big_blocks_apart()
+    holding: list[bool] = []
     try:
-        sent: tuple[str, Any] = ("fed", _group_pass(run_dir, groups[number]))
+        sent: tuple[str, Any] = (
+            "fed",
+            _group_pass(run_dir, groups[number], lambda: holding.append(ending.acquire())),
+        )
     except Exception as exc:
         sent = ("raised", _picklable(exc))
     else:
         for one in sent[1].values():
             if one.error is not None:
                 one.error = _picklable(one.error)
+    allocator.give_back_freed_memory()
     with open(pipe.fileno(), "wb", closefd=False) as stream:
         pickle.dump(sent, stream, protocol=pickle.HIGHEST_PROTOCOL)
+    if holding:
+        ending.release()
 
 
 def _picklable(exc: Exception) -> Exception:

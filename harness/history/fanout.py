@@ -99,9 +99,15 @@ class _Feed:
         return chain.from_iterable(iter(self._feeder.switch, None))
 
 
-def fan_out(chunks: Iterable[list[Record]], consumers: Mapping[str, Consumer]) -> dict[str, Fed]:
+def fan_out(
+    chunks: Iterable[list[Record]],
+    consumers: Mapping[str, Consumer],
+    before_end: Callable[[], object] | None = None,
+) -> dict[str, Fed]:
     """Runs every consumer over the records of ``chunks`` in one pass; by name, what each
-    returned or raised (a consumer that raises stops; the others go on)."""
+    returned or raised (a consumer that raises stops; the others go on). ``before_end`` is
+    called once the last chunk is handed over, before the consumers are told that the
+    stream ended (and compute their results)."""
     feeder = greenlet.getcurrent()
     fed = {name: Fed() for name in consumers}
     live: dict[str, greenlet] = {}
@@ -121,6 +127,8 @@ def fan_out(chunks: Iterable[list[Record]], consumers: Mapping[str, Consumer]) -
         for name in list(live):
             sieve = sieves.get(name)
             _step(name, live, fed, chunk if sieve is None else sieve.part(chunk, kinds, distinct))
+    if before_end is not None:
+        before_end()
     for name in list(live):
         _step(name, live, fed, None)
     return fed

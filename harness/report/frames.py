@@ -167,7 +167,7 @@ class _Columns:
     def ops(self, zero: float) -> pd.DataFrame:
         return pd.DataFrame(
             {
-                "t": np.frombuffer(self.op_t, dtype=float) - zero,
+                "t": _shifted(self.op_t, zero),
                 "type": self.decode(self.op_type),
                 "f": self.decode(self.op_f),
                 "latency": np.frombuffer(self.op_latency, dtype=float),
@@ -180,7 +180,7 @@ class _Columns:
         notify = np.frombuffer(self.msg_notify, dtype=np.int8).astype(bool)
         return pd.DataFrame(
             {
-                "t": np.frombuffer(self.msg_t, dtype=float) - zero,
+                "t": _shifted(self.msg_t, zero),
                 "notify": notify,
                 "repeat": _repeats(np.frombuffer(self.msg_key, dtype=np.int64)) & notify,
             },
@@ -197,13 +197,22 @@ class _Columns:
         return frame
 
 
+def _shifted(times: array[float], zero: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """``times`` less ``zero``, in place: a soak's columns are tens of MB, and a copy of
+    each at the end of the pass made its peak."""
+    shifted = np.frombuffer(times, dtype=np.float64)
+    shifted -= zero
+    return shifted
+
+
 def _repeats(keys: np.ndarray[Any, np.dtype[np.int64]]) -> np.ndarray[Any, np.dtype[np.bool_]]:
     """Whether the same key came earlier, for each key: a stable sort puts equal keys
-    together in their order, so every one but the first of a run is a repeat."""
+    together in their order, so every one but the first of a run is a repeat. Sorts
+    ``keys`` in place (a copy sorted would be tens of MB more, at the pass's peak)."""
     order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
+    keys.sort()
     repeat = np.zeros(len(keys), dtype=bool)
-    repeat[order[1:]] = ordered[1:] == ordered[:-1]
+    repeat[order[1:]] = keys[1:] == keys[:-1]
     return repeat
 
 

@@ -167,6 +167,27 @@ def test_fan_out_feeds_every_consumer_once_and_keeps_each_ones_failure() -> None
     assert isinstance(fed["twice"].error, RuntimeError)
 
 
+def test_fan_out_calls_before_end_once_every_record_is_read_and_no_result_is_made() -> None:
+    seen: list[int] = []
+    returned: list[int] = []
+    calls: list[tuple[int, int]] = []
+
+    def count(history: Iterable[Any]) -> int:
+        for _ in history:
+            seen.append(1)
+        returned.append(len(seen))
+        return len(seen)
+
+    chunks = [[{"time": 0.0}, {"time": 1.0}], [{"time": 2.0}]]
+    fed = fan_out(
+        iter(chunks),
+        {"count": count},
+        before_end=lambda: calls.append((len(seen), len(returned))),
+    )
+    assert calls == [(3, 0)]  # after the last record, before the consumer returned
+    assert fed["count"].result() == 3
+
+
 def test_a_selective_consumer_gets_its_records_the_non_clients_and_each_chunks_last() -> None:
     def rec(t: float, process: str, f: str, kind: str = "ok") -> dict[str, Any]:
         return {"time": t, "type": kind, "process": process, "f": f}
