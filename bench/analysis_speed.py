@@ -48,7 +48,7 @@ from harness.checkers import (
     merge_validity,
 )
 from harness.gates import compute_metrics, run_metrics, with_checker_counts
-from harness.history import HistoryWriter, history_path, read_history
+from harness.history import HistoryWriter, history_files, history_path, read_history
 from harness.history._json import dumps_line, loads
 from harness.monitor.proc import group_pss, group_resources
 from harness.report.frames import frames_of
@@ -494,6 +494,13 @@ def main() -> None:
     if args.again:
         measure(args.again, _records_in(args.again))
         return
+    if args.keep is not None and history_files(args.keep):
+        # The writers append: a second history would follow the first in every file, out of
+        # time order, and the analysis would read both.
+        parser.error(
+            f"--keep {args.keep}: it already holds a history ({history_files(args.keep)[0].name}"
+            "...); measure it with --again, or give a new or empty directory"
+        )
     run_dir = args.keep or Path(tempfile.mkdtemp(prefix="mcp-scale-bench-"))
     try:
         started = time.perf_counter()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -327,3 +329,21 @@ def test_the_analysis_does_not_fork_beside_another_thread() -> None:
     finally:
         release.set()
         other.join(timeout=10)
+
+
+def test_the_speed_bench_will_not_write_a_second_history_into_a_kept_one(tmp_path: Path) -> None:
+    """Its writers append: a second history would follow the first, out of time order."""
+    kept = history_path(tmp_path, "w0")
+    kept.write_bytes(b'{"time":1.0,"type":"ok","process":"w0-u1","f":"note"}\n')
+    command = [sys.executable, "-m", "bench.analysis_speed", "--records", "10"]
+    done = subprocess.run(
+        [*command, "--keep", str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert f"--keep {tmp_path}: it already holds a history" in done.stderr
+    assert "--again" in done.stderr
+    assert kept.read_bytes() == b'{"time":1.0,"type":"ok","process":"w0-u1","f":"note"}\n'
