@@ -24,7 +24,7 @@ from typing import Any, cast
 from harness import allocator
 from harness.checkers import CHECKERS, CheckContext, checker_consumers, checker_results, leak
 from harness.gates import evaluate, parse_thresholds, run_metrics, with_checker_counts
-from harness.history import for_each_pass, history_files, iter_history
+from harness.history import Reading, for_each_pass, history_files, iter_history
 from harness.history.fanout import Consumer, Fed, fan_out
 from harness.report import RunData, load_run
 from harness.report.frames import frames_of
@@ -140,9 +140,10 @@ def streamed_pass(run_dir: Path, consumers: Mapping[str, Consumer]) -> dict[str,
 def _group_pass(
     run_dir: Path, group: Mapping[str, Consumer], before_end: Callable[[], object] | None = None
 ) -> dict[str, Fed]:
-    def one_pass(window: float) -> dict[str, Fed]:
+    def one_pass(reading: Reading) -> dict[str, Fed]:
         with _no_gc():
-            return fan_out(iter_history(run_dir, window), group, before_end)
+            history = iter_history(run_dir, reading.window, on_disk=reading.on_disk)
+            return fan_out(history, group, before_end)
 
     return for_each_pass(one_pass)
 

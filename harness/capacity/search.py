@@ -25,7 +25,7 @@ from harness.capacity.steps import CapacityResult, Ending, StepResult
 from harness.cluster.registry import ProcessRegistry
 from harness.gates import all_passed, op_metric_name
 from harness.gates.metrics import TOOLS_CALL
-from harness.history import NOT_CLIENTS, iter_history
+from harness.history import NOT_CLIENTS, Reading, for_each_pass, iter_history
 from harness.run.directory import RunFiles
 from harness.run.profile import ProfileError, RunProfile, validate
 from harness.run.runner import (
@@ -174,9 +174,13 @@ def op_counts(step_dir: Path, op: str) -> OpCounts:
     took: from the earliest start (the intended start in an open model) to the last
     completion. Not over the step's planned length: Locust starts after the step's clock,
     and an overloaded step's backlog is still served after it."""
+    return for_each_pass(lambda reading: _op_counts(step_dir, op, reading))
+
+
+def _op_counts(step_dir: Path, op: str, reading: Reading) -> OpCounts:
     sent = done = 0
     first, last = math.inf, -math.inf
-    for part in iter_history(step_dir):
+    for part in iter_history(step_dir, reading.window, on_disk=reading.on_disk):
         for record in part:
             kind, f = record["type"], record["f"]
             if kind not in ("invoke", "ok") or record["process"] in NOT_CLIENTS:

@@ -16,7 +16,7 @@ from harness.history.record import (
     Record,
     make_record,
 )
-from harness.history.stream import HistoryDisorder, for_each_pass, iter_history
+from harness.history.stream import HistoryDisorder, Reading, for_each_pass, iter_history
 from harness.history.vocabulary import (
     EVENT_FS,
     HARNESS,
@@ -50,6 +50,7 @@ __all__ = [
     "HistoryError",
     "HistoryWriter",
     "OpType",
+    "Reading",
     "Record",
     "for_each_pass",
     "history_files",

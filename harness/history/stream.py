@@ -7,21 +7,26 @@ once, chunk by chunk, while the analysis consumes them.
 Each file is nearly time-ordered (a writer stamps a record and appends it at once; threads of
 one writer may swap neighbours). Each file's chunks are sorted within a reorder window of
 ``window`` seconds; a record further out of order than that raises ``HistoryDisorder``
-(``for_each_pass`` then reads again with a window wide enough). The files' sorted chunks are
-merged, ties going to the file that comes first by name, as read_history's stable sort does.
+(``for_each_pass`` then reads again with a window wide enough, or, past MAX_WINDOW, with that
+file sorted on disk first). The files' sorted chunks are merged, ties going to the file that
+comes first by name, as read_history's stable sort does.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import os
+import tempfile
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import TypeVar
 
-from harness.history._json import DecodeError, loads
+from harness.history._json import DecodeError, dumps_line, loads
 from harness.history.reader import (
     HistoryError,
     _not_a_record,
@@ -37,6 +42,11 @@ CHUNK_RECORDS = 8192
 # reading a fifth slower). A file out of order by more is read again (for_each_pass).
 WINDOW = 0.25
 BLOCK = 1 << 18  # bytes read at a time: each file holds a block's records while they are merged
+# The widest reorder window: it holds every file's records within it (at 10,000 records a
+# second, 100,000 of them). A file further out of order (a wall clock stepped back mid-run)
+# is sorted on disk instead, SPILL_RECORDS at a time, so memory stays bounded.
+MAX_WINDOW = 10.0
+SPILL_RECORDS = 50_000
 _by_time = itemgetter("time")
 T = TypeVar("T")
 
@@ -46,14 +56,29 @@ class HistoryDisorder(ValueError):
 
     def __init__(self, path: Path, line: int, behind: float) -> None:
         super().__init__(f"{path}:{line}: {behind:.3f} s earlier than a record before it")
-        self.behind = behind
+        self.path, self.behind = path, behind
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How iter_history sorts each file: within a reorder window of ``window`` seconds, or,
+    for the files in ``on_disk``, on disk first (for_each_pass decides)."""
+
+    window: float = WINDOW
+    on_disk: frozenset[Path] = frozenset()
 
 
 def iter_history(
-    run_dir: str | os.PathLike[str], window: float = WINDOW, chunk: int = CHUNK_RECORDS
+    run_dir: str | os.PathLike[str],
+    window: float = WINDOW,
+    chunk: int = CHUNK_RECORDS,
+    on_disk: Collection[Path] = (),
 ) -> Iterator[list[Record]]:
     """The run's records as read_history orders and indexes them, a list at a time."""
-    sources = [_sorted_chunks(path, window, chunk) for path in history_files(run_dir)]
+    sources = [
+        _sorted_on_disk(path, chunk) if path in on_disk else _sorted_chunks(path, window, chunk)
+        for path in history_files(run_dir)
+    ]
     index = 0
     for part in _merge(sources):
         for record in part:
@@ -62,13 +87,21 @@ def iter_history(
         yield part
 
 
-def for_each_pass(run: Callable[[float], T], window: float = WINDOW) -> T:
-    """``run(window)``, read again with a wider window while a file is out of order beyond it."""
+def for_each_pass(run: Callable[[Reading], T], window: float = WINDOW) -> T:
+    """``run(reading)``, read again while a file is out of order beyond the reading's window:
+    with a window wide enough, up to MAX_WINDOW, and past it with that file sorted on disk.
+    Bounded: each pass again widens the window (a few times at most) or puts one more of the
+    run's files on disk, where it cannot be out of order."""
+    reading = Reading(window)
     while True:
         try:
-            return run(window)
+            return run(reading)
         except HistoryDisorder as disorder:
-            window = max(window * 4, disorder.behind * 2)
+            wider = max(reading.window * 4, disorder.behind * 2)
+            if wider <= MAX_WINDOW:
+                reading = Reading(wider, reading.on_disk)
+            else:
+                reading = Reading(reading.window, reading.on_disk | {disorder.path})
 
 
 def _merge(sources: list[Iterator[list[Record]]]) -> Iterator[list[Record]]:
@@ -122,6 +155,41 @@ def _sorted_chunks(path: Path, window: float, chunk: int) -> Iterator[list[Recor
             held = held[cut:]
     if held:
         yield held
+
+
+def _sorted_on_disk(path: Path, chunk: int) -> Iterator[list[Record]]:
+    """One file's records sorted by time (stable), however far out of order: SPILL_RECORDS
+    at a time sorted into a run in a temporary directory, then the runs merged (heapq.merge
+    takes equal times from the earlier run first, so ties keep the file's order). Holds
+    SPILL_RECORDS records while it sorts, then one record per run; writes a copy of the file
+    in the temporary directory (tempfile's), which it removes when done or closed."""
+    with tempfile.TemporaryDirectory(prefix="mcp-scale-history-") as spill:
+        runs: list[Path] = []
+        held: list[Record] = []
+        for _, records in _file_chunks(path, chunk):
+            held += records
+            if len(held) >= SPILL_RECORDS:
+                runs.append(_spilled(Path(spill) / f"{len(runs)}.jsonl", held))
+                held = []
+        if held:
+            runs.append(_spilled(Path(spill) / f"{len(runs)}.jsonl", held))
+        merged = heapq.merge(*map(_run_records, runs), key=_by_time)
+        while part := list(islice(merged, chunk)):
+            yield part
+
+
+def _spilled(path: Path, records: list[Record]) -> Path:
+    records.sort(key=_by_time)
+    with open(path, "wb") as file:
+        file.writelines(map(dumps_line, records))
+    return path
+
+
+def _run_records(path: Path) -> Iterator[Record]:
+    """A run's records one at a time, through a small buffer: a 2.8 GB history's largest file
+    makes 50 runs, each open while they are merged."""
+    with open(path, "rb") as file:
+        yield from map(loads, file)
 
 
 def _file_chunks(path: Path, chunk: int) -> Iterator[tuple[int, list[Record]]]:

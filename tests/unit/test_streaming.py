@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,17 +18,20 @@ import pytest
 from bench.analysis_speed import generate
 from harness import analysis
 from harness.analysis import analyze_run, checker_names, checker_options
+from harness.capacity.search import OpCounts, op_counts
 from harness.checkers import CheckContext, CheckResult, check_history
 from harness.gates import compute_metrics
 from harness.history import (
     HistoryDisorder,
     HistoryError,
     HistoryWriter,
+    Reading,
     Record,
     for_each_pass,
     history_path,
     iter_history,
     read_history,
+    stream,
 )
 from harness.history.fanout import Selective, fan_out
 from harness.report import RunData, load_run
@@ -101,8 +105,10 @@ def test_the_streamed_history_is_read_historys(run_dir: Path) -> None:
     listed = read_history(run_dir)
     for chunk in (1, 7, 5000):
         streamed = for_each_pass(
-            lambda window, chunk=chunk: [
-                r for part in iter_history(run_dir, window, chunk) for r in part
+            lambda reading, chunk=chunk: [
+                r
+                for part in iter_history(run_dir, reading.window, chunk, reading.on_disk)
+                for r in part
             ],
             window=0.0,
         )
@@ -117,8 +123,65 @@ def test_a_record_out_of_order_beyond_the_window_is_read_again(tmp_path: Path) -
             writer.write(record)
     with pytest.raises(HistoryDisorder):
         list(iter_history(tmp_path, window=1.0, chunk=2))
-    read = for_each_pass(lambda w: [r for p in iter_history(tmp_path, w, 2) for r in p], 1.0)
+    read = for_each_pass(lambda w: [r for p in iter_history(tmp_path, w.window, 2) for r in p], 1.0)
     assert read == read_history(tmp_path)
+
+
+def test_a_file_far_out_of_order_is_sorted_on_disk_into_read_historys_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wall clock stepped back by more than MAX_WINDOW (here a second run appended to the
+    file): the file is sorted on disk, a few records at a time, not held in a window."""
+    monkeypatch.setattr(stream, "SPILL_RECORDS", 4)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    step = stream.MAX_WINDOW * 3
+
+    def pings(process: str, times: Iterable[float]) -> list[dict[str, Any]]:
+        return [{"time": t, "type": "ok", "process": process, "f": "ping"} for t in times]
+
+    files = {
+        "w0": pings("w0-u1", range(30)) + pings("w0-u2", (t - step for t in range(30, 40))),
+        "w1": pings("w1-u1", (t / 2 for t in range(-10, 60))),  # ties with w0's times
+    }
+    for worker, records in files.items():
+        with HistoryWriter(history_path(tmp_path, worker), 0) as writer:
+            for record in records:
+                writer.write(record)
+    used: list[Reading] = []
+
+    def read(reading: Reading) -> list[Record]:
+        used.append(reading)
+        return [
+            r for part in iter_history(tmp_path, reading.window, 3, reading.on_disk) for r in part
+        ]
+
+    assert for_each_pass(read) == read_history(tmp_path)
+    assert used[-1].on_disk == {history_path(tmp_path, "w0")}
+    assert used[-1].window <= stream.MAX_WINDOW
+    assert not list(spill.iterdir())  # the sorted copies are gone
+
+
+def test_a_capacity_step_counts_a_history_far_out_of_order(tmp_path: Path) -> None:
+    ops = 5000  # two chunks' worth of records after the step, so that a chunk sees it
+    late = [
+        {
+            "time": start + i / 100,
+            "type": kind,
+            "process": "w0-u1",
+            "f": "call:echo",
+            "latency": 0.5,
+        }
+        for start in (100.0, 20.0)  # the clock stepped back 80 s
+        for i in range(ops)
+        for kind in ("invoke", "ok")
+    ]
+    with HistoryWriter(history_path(tmp_path, "w0"), 0) as writer:
+        for record in late:
+            writer.write(record)
+    last = 100.0 + (ops - 1) / 100
+    assert op_counts(tmp_path, "call_echo") == OpCounts(2 * ops, 2 * ops / (last - 19.5))
 
 
 def test_a_torn_last_line_is_dropped_and_a_bad_line_named_as_read_history_does(
