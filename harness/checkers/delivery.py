@@ -37,6 +37,7 @@ import numpy as np
 from harness.checkers._common import (
     FloatArray,
     Interned,
+    KeptRecords,
     Listening,
     Span,
     add_example,
@@ -160,14 +161,17 @@ class _Arrivals:
         self.serial = array("i")
         self.seq = array("q")
         self.delay = array("d")
-        self.late: dict[int, Record] = {}  # position -> the late first copy there
-        self.repeat: dict[tuple[int, int], Record] = {}  # (serial, seq) -> its second copy
+        # Kept pickled (KeptRecords): a server that repeats or delays every message makes
+        # them millions, which as records held ten times the memory and fragmented the heap.
+        self.kept = KeptRecords()
+        self.late: dict[int, int] = {}  # position -> the late first copy there (kept number)
+        self.repeat: dict[tuple[int, int], int] = {}  # (serial, seq) -> its second copy (kept)
         self.unattributed = 0  # messages of a nonce that no notify invoke carried
 
     def add(self, serial: int, seq: int, delay: float, late: Record | None) -> None:
         if 0 < seq <= _MAX_SEQ:  # only seqs 1..owed can be delivered
             if late is not None:
-                self.late[len(self.seq)] = late
+                self.late[len(self.seq)] = self.kept.add(late)
             self.serial.append(serial)
             self.seq.append(seq)
             self.delay.append(delay)
@@ -256,7 +260,7 @@ def _message(record: Record, notifies: _Notifies, arrivals: _Arrivals, late_afte
     if not before:
         arrivals.add(serial, seq, delay, record if delay > late_after else None)
     elif before == 1:
-        arrivals.repeat[(serial, seq)] = record  # a duplicate's example
+        arrivals.repeat[(serial, seq)] = arrivals.kept.add(record)  # a duplicate's example
 
 
 def _gone(record: Record, gone: dict[str, float]) -> None:
@@ -395,7 +399,7 @@ def _one_notify(
     for seq, copies in notifies.copies.get(serial, {}).items():
         if copies > 1:
             tally.bump("duplicated", copies - 1)
-            second = arrivals.repeat[(serial, seq)]
+            second = arrivals.kept[arrivals.repeat[(serial, seq)]]
             add_example(tally.examples, second, nonce=nonce, seq=seq, why="duplicate")
     owed = notifies.owed[serial]
     if owed < 0:
@@ -407,7 +411,7 @@ def _one_notify(
     for at in delivered.values():
         if at in arrivals.late:  # every late first copy was kept
             delay = round(arrivals.delay[at], 3)
-            add_example(tally.examples, arrivals.late[at], delay=delay, why="late")
+            add_example(tally.examples, arrivals.kept[arrivals.late[at]], delay=delay, why="late")
     missing = owed - len(delivered)
     if not missing:
         return 0
