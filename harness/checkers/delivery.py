@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from harness.checkers._common import (
+    MAX_EXAMPLES,
     FloatArray,
     Interned,
     KeptRecords,
@@ -161,8 +162,9 @@ class _Arrivals:
         self.serial = array("i")
         self.seq = array("q")
         self.delay = array("d")
-        # Kept pickled (KeptRecords): a server that repeats or delays every message makes
-        # them millions, which as records held ten times the memory and fragmented the heap.
+        # Kept pickled (KeptRecords), and unpickled only to be shown: a server that repeats or
+        # delays every message makes them millions, which as records held five times the
+        # memory and fragmented the heap.
         self.kept = KeptRecords()
         self.late: dict[int, int] = {}  # position -> the late first copy there (kept number)
         self.repeat: dict[tuple[int, int], int] = {}  # (serial, seq) -> its second copy (kept)
@@ -399,8 +401,9 @@ def _one_notify(
     for seq, copies in notifies.copies.get(serial, {}).items():
         if copies > 1:
             tally.bump("duplicated", copies - 1)
-            second = arrivals.kept[arrivals.repeat[(serial, seq)]]
-            add_example(tally.examples, second, nonce=nonce, seq=seq, why="duplicate")
+            if len(tally.examples) < MAX_EXAMPLES:
+                second = arrivals.kept[arrivals.repeat[(serial, seq)]]
+                add_example(tally.examples, second, nonce=nonce, seq=seq, why="duplicate")
     owed = notifies.owed[serial]
     if owed < 0:
         if notifies.done[serial] == "fail" and notifies.any_arrived(serial):
@@ -409,7 +412,7 @@ def _one_notify(
             add_example(tally.examples, record, nonce=nonce, why="failed, yet delivered")
         return 0
     for at in delivered.values():
-        if at in arrivals.late:  # every late first copy was kept
+        if at in arrivals.late and len(tally.examples) < MAX_EXAMPLES:  # all late ones kept
             delay = round(arrivals.delay[at], 3)
             add_example(tally.examples, arrivals.kept[arrivals.late[at]], delay=delay, why="late")
     missing = owed - len(delivered)
