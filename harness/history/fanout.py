@@ -30,7 +30,6 @@ Consumer = Callable[[Iterable[Record]], Any]
 Reads = Callable[[str, str], bool]  # (f, type) of a record -> whether a consumer reads it
 _START = object()
 _f, _type, _process = itemgetter("f"), itemgetter("type"), itemgetter("process")
-_f_type = itemgetter("f", "type")
 
 
 @dataclass(frozen=True)
@@ -55,18 +54,58 @@ class _Sieve:
         self.reads = reads
         self.known: dict[_Kind, bool] = {}
 
-    def part(self, chunk: list[Record], kinds: list[_Kind], distinct: set[_Kind]) -> list[Record]:
+    def part(self, kinds: _Kinds) -> list[Record]:
         known = self.known
-        for kind in distinct - known.keys():
+        for kind in kinds.distinct - known.keys():
             not_client = len(kind) == 3 and kind[2]
             known[kind] = not_client or bool(self.reads(kind[0], kind[1]))
-        wanted = {kind for kind in distinct if known[kind]}
-        if len(wanted) == len(distinct):
-            return chunk
-        part = list(compress(chunk, map(wanted.__contains__, kinds))) if wanted else []
-        if not part or part[-1] is not chunk[-1]:
-            part.append(chunk[-1])
+        wanted = frozenset(kind for kind in kinds.distinct if known[kind])
+        return kinds.chunk if len(wanted) == len(kinds.distinct) else kinds.part(wanted)
+
+
+# A record's f and type, and in a chunk with a non-client's record, whether a non-client
+# wrote it: (f, type) or (f, type, bool)
+_Kind = tuple[Any, ...]
+
+
+class _Kinds:
+    """The kinds of a chunk's records, worked out once for every sieve, by C loops (map,
+    zip, compress) rather than a Python step per record; and the parts cut from it, each
+    once for the sieves that want the same kinds (survival and liveness both skip the
+    messages)."""
+
+    def __init__(self, chunk: list[Record]) -> None:
+        self.chunk = chunk
+        self.fs = list(map(_f, chunk))
+        self._pairs: list[_Kind] | None = None
+        if NOT_CLIENTS.isdisjoint(map(_process, chunk)):  # nearly every chunk of a soak
+            # zip reuses its tuple for each kind the set already holds: no tuple a record
+            self.distinct: set[_Kind] = set(zip(self.fs, map(_type, chunk), strict=True))
+        else:
+            others = map(NOT_CLIENTS.__contains__, map(_process, chunk))
+            self._pairs = list(zip(self.fs, map(_type, chunk), others, strict=True))
+            self.distinct = set(self._pairs)
+        self._parts: dict[frozenset[_Kind], list[Record]] = {}
+
+    def part(self, wanted: frozenset[_Kind]) -> list[Record]:
+        """The records of the ``wanted`` kinds, and the chunk's last record (Selective)."""
+        part = self._parts.get(wanted)
+        if part is None:
+            part = list(compress(self.chunk, self._mask(wanted))) if wanted else []
+            if not part or part[-1] is not self.chunk[-1]:
+                part.append(self.chunk[-1])
+            self._parts[wanted] = part
         return part
+
+    def _mask(self, wanted: frozenset[_Kind]) -> Iterator[bool]:
+        """Whether each record is of a wanted kind: by its f alone (a str, whose hash is
+        kept), unless some f is wanted with one type and not with another."""
+        fs = {kind[0] for kind in wanted}
+        if fs.isdisjoint(kind[0] for kind in self.distinct - wanted):
+            return map(fs.__contains__, self.fs)
+        if self._pairs is None:
+            self._pairs = list(zip(self.fs, map(_type, self.chunk), strict=True))
+        return map(wanted.__contains__, self._pairs)
 
 
 @dataclass
@@ -122,30 +161,15 @@ def fan_out(
     for chunk in chunks:
         if not chunk:
             continue
-        kinds = _kinds(chunk) if sieves else []
-        distinct = set(kinds)
+        kinds = _Kinds(chunk) if sieves else None
         for name in list(live):
             sieve = sieves.get(name)
-            _step(name, live, fed, chunk if sieve is None else sieve.part(chunk, kinds, distinct))
+            _step(name, live, fed, chunk if sieve is None or kinds is None else sieve.part(kinds))
     if before_end is not None:
         before_end()
     for name in list(live):
         _step(name, live, fed, None)
     return fed
-
-
-# A record's f and type, and in a chunk with a non-client's record, whether a non-client
-# wrote it: (f, type) or (f, type, bool)
-_Kind = tuple[Any, ...]
-
-
-def _kinds(chunk: list[Record]) -> list[_Kind]:
-    """Each record's _Kind, by C loops (map, zip) rather than one Python step per record; in
-    one loop where every record is a client's (nearly every chunk of a soak)."""
-    if NOT_CLIENTS.isdisjoint(map(_process, chunk)):
-        return list(map(_f_type, chunk))
-    others = map(NOT_CLIENTS.__contains__, map(_process, chunk))
-    return list(zip(map(_f, chunk), map(_type, chunk), others, strict=True))
 
 
 def _step(name: str, live: dict[str, greenlet], fed: dict[str, Fed], chunk: Any) -> None:

@@ -262,6 +262,12 @@ def test_a_selective_consumer_gets_its_records_the_non_clients_and_each_chunks_l
         [rec(3, "w0-u1/stream", "message", "invoke"), rec(4, "w0-u1", "message")],
         [rec(5, "w0-u1", "message"), rec(6, "monitor", "sample")],
         [rec(7, "w0-u1", "call:echo"), rec(8, "w0-u1", "call:echo")],
+        # clients only: a sieve by f alone, and one that must look at the type too
+        [
+            rec(9, "w0-u1", "call:echo", "invoke"),
+            rec(10, "w0-u1", "call:echo"),
+            rec(11, "u", "message"),
+        ],
     ]
 
     def times(history: Iterable[Any]) -> list[float]:
@@ -273,12 +279,17 @@ def test_a_selective_consumer_gets_its_records_the_non_clients_and_each_chunks_l
             "all": times,
             "no_messages": Selective(times, lambda f, kind: f != "message" or kind == "invoke"),
             "nothing": Selective(times, lambda f, kind: False),
+            "invokes": Selective(times, lambda f, kind: kind == "invoke"),
+            # the same parts as no_messages but where a message is an invoke (3)
+            "not_a_message": Selective(times, lambda f, kind: f != "message"),
         },
     )
-    assert fed["all"].result() == [0, 1, 2, 3, 4, 5, 6, 7, 8]
-    # the messages are left out, but for the last record of a chunk (2 and 4)
-    assert fed["no_messages"].result() == [0, 1, 2, 3, 4, 6, 7, 8]
-    assert fed["nothing"].result() == [1, 2, 4, 6, 8]
+    assert fed["all"].result() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    # the messages are left out, but for the last record of a chunk (2, 4 and 11)
+    assert fed["no_messages"].result() == [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
+    assert fed["not_a_message"].result() == [0, 1, 2, 4, 6, 7, 8, 9, 10, 11]
+    assert fed["nothing"].result() == [1, 2, 4, 6, 8, 11]
+    assert fed["invokes"].result() == [1, 2, 3, 4, 6, 8, 9, 11]
     assert Selective(times, lambda f, kind: False)(chunks[0]) == [0, 1, 2]  # called: all
 
 
