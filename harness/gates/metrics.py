@@ -70,10 +70,15 @@ def run_metrics(history: Iterable[Record]) -> dict[str, float]:
         if f in EVENT_FS:
             if f == "message":
                 messages += 1
-                kind_of = _notification(record)
-                if kind_of is not None:
-                    notified[process] += 1
-                    kinds[kind_of] += 1
+                # A notification on a listening stream, not a response or a server's request
+                # (they have an id); inline, not a call: most of a soak's records are messages.
+                value = record.get("value")
+                if record.get("stream") == "get" and isinstance(value, dict) and "id" not in value:
+                    method = value.get("method")
+                    kind_of = _notification_kind(method) if isinstance(method, str) else None
+                    if kind_of is not None:
+                        notified[process] += 1
+                        kinds[kind_of] += 1
             continue
         if record.get("interrupted"):
             continue
@@ -107,19 +112,11 @@ def run_metrics(history: Iterable[Record]) -> dict[str, float]:
     return {name: value for name, value in metrics.items() if not math.isnan(value)}
 
 
-def _notification(record: Record) -> str | None:
-    """The kind of a notification that arrived on a listening stream (NOTIFICATION_KINDS), or
-    None for anything else (responses, server requests, an answer's own stream)."""
-    value = record.get("value")
-    if record.get("stream") != "get" or not isinstance(value, dict) or "id" in value:
-        return None
-    method = value.get("method")
-    return _notification_kind(method) if isinstance(method, str) else None
-
-
 @lru_cache(maxsize=1024)
 def _notification_kind(method: str) -> str | None:
-    """Cached: a soak's millions of notifications carry a handful of methods."""
+    """The kind of a notification that arrived on a listening stream (NOTIFICATION_KINDS), by
+    its method, or None for anything else. Cached: a soak's millions of notifications carry a
+    handful of methods."""
     if not method.startswith("notifications/"):
         return None
     kind = op_metric_name(method.removeprefix("notifications/"))
