@@ -46,7 +46,7 @@ WINDOW = 0.25
 # the size from which the analysis's passes map a block apart (allocator.BIG_BLOCK), so that
 # a block read, and the block it is joined into, come from the heap and its pages are reused:
 # mapped apart, each was faulted in anew, 10x the page faults (193,000 a million records
-# against 15,000), and 10M records took 67.2 s, not 58.8 s, one run after the other.
+# against 15,000): bench/analysis_speed's 10M records took 67.2 s that way, 58.8 s this way.
 BLOCK = allocator.BIG_BLOCK // 2
 # The widest reorder window: it holds every file's records within it (at 10,000 records a
 # second, 100,000 of them). A file further out of order (a wall clock stepped back mid-run)
