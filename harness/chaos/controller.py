@@ -45,7 +45,9 @@ class ChaosController:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
+        # A Ctrl-C can come while start() starts the thread: one not started yet has nothing
+        # to wait for (join would raise), and once it runs it sees the stop at once.
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=60)
 
     def _run(self, zero: float) -> None:

@@ -74,7 +74,7 @@ class ResourceSampler:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():  # as ChaosController.stop
             self._thread.join(timeout=10)
         self._http.close()
         for client in self._redis.values():

@@ -14,6 +14,7 @@ from harness.chaos.schedule import (
     redis_restart_schedule,
     rolling_restart_schedule,
 )
+from harness.monitor.sampler import ResourceSampler
 
 NODES = ["n1", "n2", "n3"]
 
@@ -146,3 +147,27 @@ def test_controller_stops_before_faults_that_are_not_due() -> None:
     assert time.monotonic() - began < 10
     assert not controller.running
     assert records == []
+
+
+def test_a_ctrl_c_while_the_nemesis_and_monitor_start_leaves_them_stoppable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGINT raises KeyboardInterrupt wherever the main thread is, Thread.start included;
+    the run's cleanup then stops threads that never started (join raised RuntimeError, and
+    the run exited 1, not 3 for interrupted)."""
+
+    def interrupted(self: threading.Thread) -> None:
+        raise KeyboardInterrupt
+
+    records: list[dict[str, Any]] = []
+    controller = ChaosController([Fault("kill-node", "n1", 0.0)], FakeTarget(), records.append)
+    sampler = ResourceSampler([], records.append)
+    with monkeypatch.context() as patch:
+        patch.setattr(threading.Thread, "start", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            controller.start(zero=time.time())
+        with pytest.raises(KeyboardInterrupt):
+            sampler.start()
+    controller.stop()
+    sampler.stop()
+    assert not controller.running and records == []
