@@ -159,6 +159,14 @@ def test_a_node_that_ignores_sigterm_is_reported_and_killed(
     no_orphans(state_dir)
 
 
+def sigint_as_in_a_terminal() -> None:
+    """Run in the child before exec: SIGINT at its default, as a shell starts a foreground
+    command. A pytest started in the background of a script (``cmd &`` without job control)
+    has SIGINT ignored, its children inherit that, and Python then keeps it ignored: the
+    Ctrl-C under test would be lost and the harness would run its whole duration."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_wrapped_nodes(tmp_path: Path, state_dir: Path) -> subprocess.Popen[bytes]:
     """A harness running 2 command nodes behind a shell wrapper (the whole group must go),
     returned once its run has begun."""
@@ -169,7 +177,13 @@ def start_wrapped_nodes(tmp_path: Path, state_dir: Path) -> subprocess.Popen[byt
         command, "--node-ready", "http:/", "--nodes", "2", "--scenario", "standard", "--users",
         "2", "--duration", "60s", "--out", str(tmp_path / "run"),
     ]  # fmt: skip
-    harness = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    harness = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=sigint_as_in_a_terminal,
+    )
     deadline = time.monotonic() + 60
     while not (tmp_path / "run" / "run.json").exists() and time.monotonic() < deadline:
         assert harness.poll() is None, harness.stderr.read() if harness.stderr else ""
