@@ -13,23 +13,18 @@ answers the listen request with 404 -32601 (no subscriptions) or 405 ends it.
 
 from __future__ import annotations
 
-import random
-import time
 from typing import Any, Protocol
 
 import gevent
-from gevent import GreenletExit
 
 from harness.client import jsonrpc
 from harness.client.config import ClientConfig
-from harness.client.errors import describe
 from harness.client.recorder import Recorder
-from harness.client.sse import SseParser
+from harness.client.sse import SseEvent, SseParser
 from harness.client.stream import StreamGreenlet
 from harness.client.transport import Response
 from harness.history import Record
 
-HEALTHY_AFTER = 1.0  # a stream that ends sooner without a message is a failed attempt
 # The list to read again after a break, for each filter field.
 RELISTS = {
     "toolsListChanged": "tools/list",
@@ -60,6 +55,8 @@ class ListenHost(Protocol):
 class ListenStream(StreamGreenlet):
     """Listens with ``notifications`` as the filter; ``connected`` is set while open."""
 
+    kind = "listen"
+
     def __init__(
         self,
         host: ListenHost,
@@ -68,11 +65,8 @@ class ListenStream(StreamGreenlet):
         process: str,
         notifications: dict[str, Any],
     ) -> None:
-        super().__init__()
+        super().__init__(config, recorder, process)
         self._host = host
-        self._config = config
-        self._recorder = recorder
-        self.process = process
         self.notifications = notifications
         self.opened = 0
 
@@ -99,64 +93,18 @@ class ListenStream(StreamGreenlet):
             failures = 0 if healthy else failures + 1
             if failures:
                 gevent.sleep(self._backoff(failures))
-        self._recorder.complete(
-            "fail",
-            self.process,
-            "stream_break",
-            {"reason": "gave up", "failures": failures},
-            started=time.monotonic(),
-            session=None,
-            error=f"gave up after {failures} failed attempts",
-            stream="listen",
-        )
+        self._gave_up(failures, None, stream=self.kind)
 
     def _consume(self, response: Response, url: str, subscription: int | None) -> bool:
         """Reads one listen stream to its end; whether it was healthy."""
-        parser = SseParser()
-        started = time.monotonic()
-        got = False
-        reason, error = "eof", ""
-        self.connected.set()
-        try:
-            readline = response.readline
-            while True:
-                line = readline(b"\n")
-                if not line:
-                    reason = "eof" if response.message_complete else "truncated"
-                    break
-                event = parser.feed(line)
-                if event is None:
-                    continue
-                got = True
-                message = jsonrpc.loads(event.data)
-                self._host.deliver_listen(message, url, self.process)
-                if subscription is not None and jsonrpc.is_response_to(message, subscription):
-                    reason = "complete"  # the server ended the subscription gracefully
-                    break
-        except GreenletExit:
-            reason = "closed by client"
-            raise
-        except Exception as exc:
-            reason, error = "error", describe(exc)
-        finally:
-            response.release()
-            self.connected.clear()
-            value = {"reason": reason, "subscription": subscription}
-            extras = {"error": error} if error else {}
-            self._recorder.complete(
-                "fail" if error else "ok",
-                self.process,
-                "stream_break",
-                value,
-                started=started,
-                session=None,
-                url=url,
-                stream="listen",
-                **extras,
-            )
-        return got or time.monotonic() - started >= HEALTHY_AFTER
 
-    def _backoff(self, failures: int) -> float:
-        config = self._config
-        delay = min(config.stream_backoff * 2.0 ** (failures - 1), config.stream_backoff_max)
-        return delay * (0.5 + random.random() / 2)
+        def take(event: SseEvent, message: Any) -> bool:
+            self._host.deliver_listen(message, url, self.process)
+            # The listen request's result is the server's graceful end of the subscription.
+            return subscription is not None and jsonrpc.is_response_to(message, subscription)
+
+        def value(reason: str) -> dict[str, Any]:
+            return {"reason": reason, "subscription": subscription}
+
+        healthy, _ = self._read(response, url, None, SseParser(), take, value, stream=self.kind)
+        return healthy

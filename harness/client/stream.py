@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import gevent
@@ -26,7 +27,7 @@ from harness.client.config import ClientConfig
 from harness.client.errors import describe
 from harness.client.recorder import Recorder
 from harness.client.session import Session
-from harness.client.sse import SseParser
+from harness.client.sse import SseEvent, SseParser
 from harness.client.transport import Response
 from harness.history import Record
 
@@ -67,11 +68,20 @@ class StreamHost(Protocol):
 class StreamGreenlet:
     """The greenlet that holds a stream and reopens it (``_run``): started at most once at a
     time, killed by ``stop``. ``connected`` is set while a stream is open; ``offered`` turns
-    false when the server says it has no such stream (then ``start`` does nothing)."""
+    false when the server says it has no such stream (then ``start`` does nothing).
 
-    def __init__(self) -> None:
+    What both kinds of stream do alike is here: reading one stream to its end, recording
+    each end, a bad event and giving up, the backoff. ``kind`` is the ``stream`` tag of the
+    messages it records (``get``, ``listen``)."""
+
+    kind = "get"
+
+    def __init__(self, config: ClientConfig, recorder: Recorder, process: str) -> None:
         self.connected = gevent.event.Event()
         self.offered = True
+        self.process = process
+        self._config = config
+        self._recorder = recorder
         self._greenlet: gevent.Greenlet[[], None] | None = None
 
     def _run(self) -> None:
@@ -97,6 +107,100 @@ class StreamGreenlet:
         self.stop()
         self.start()
 
+    def _backoff(self, failures: int) -> float:
+        """Jittered exponential backoff after ``failures`` failed attempts in a row."""
+        config = self._config
+        delay = min(config.stream_backoff * 2.0 ** (failures - 1), config.stream_backoff_max)
+        return delay * (0.5 + random.random() / 2)
+
+    def _read(
+        self,
+        response: Response,
+        url: str,
+        session: str | None,
+        parser: SseParser,
+        take: Callable[[SseEvent, Any], bool],
+        value: Callable[[str], dict[str, Any]],
+        **tags: Any,
+    ) -> tuple[bool, str]:
+        """Reads one open stream to its end and records that end: a ``stream_break`` valued
+        ``value(reason)``, ``fail`` if the stream broke on an error. Each JSON message goes to
+        ``take(event, message)``, which says whether it was the stream's last (the server's
+        graceful end, ``complete``); an event that is not JSON is recorded as a failed
+        ``message`` and skipped, as one bad event says nothing of the next. Returns (healthy,
+        reason); a stream is healthy if it brought data or stayed open ``HEALTHY_AFTER``."""
+        started = time.monotonic()
+        got = False
+        reason, error = "eof", ""
+        self.connected.set()
+        try:
+            readline = response.readline
+            while True:
+                line = readline(b"\n")
+                if not line:
+                    reason = "eof" if response.message_complete else "truncated"
+                    break
+                event = parser.feed(line)
+                if event is None:
+                    continue
+                got = True
+                try:
+                    message = jsonrpc.loads(event.data)
+                except ValueError as exc:
+                    self._bad_message(event.data, url, session, exc)
+                    continue
+                if take(event, message):
+                    reason = "complete"
+                    break
+        except GreenletExit:
+            reason = "closed by client"
+            raise
+        except Exception as exc:
+            reason, error = "error", describe(exc)
+        finally:
+            response.release()
+            self.connected.clear()
+            extras = {"error": error} if error else {}
+            self._recorder.complete(
+                "fail" if error else "ok",
+                self.process,
+                "stream_break",
+                value(reason),
+                started=started,
+                session=session,
+                url=url,
+                **tags,
+                **extras,
+            )
+        return got or time.monotonic() - started >= HEALTHY_AFTER, reason
+
+    def _gave_up(self, failures: int, session: str | None, **tags: Any) -> None:
+        """The loop's end after ``failures`` failed attempts in a row."""
+        self._recorder.complete(
+            "fail",
+            self.process,
+            "stream_break",
+            {"reason": "gave up", "failures": failures},
+            started=time.monotonic(),
+            session=session,
+            error=f"gave up after {failures} failed attempts",
+            **tags,
+        )
+
+    def _bad_message(self, data: bytes, url: str, session: str | None, exc: Exception) -> None:
+        """An event whose data is not JSON, as a failed ``message``."""
+        self._recorder.complete(
+            "fail",
+            self.process,
+            "message",
+            data[:200].decode("utf-8", "replace"),
+            started=time.monotonic(),
+            session=session,
+            url=url,
+            stream=self.kind,
+            error=describe(exc),
+        )
+
 
 class ListeningStream(StreamGreenlet):
     """Listens for ``host``'s session; ``connected`` is set while a stream is open."""
@@ -104,15 +208,19 @@ class ListeningStream(StreamGreenlet):
     def __init__(
         self, host: StreamHost, config: ClientConfig, recorder: Recorder, process: str
     ) -> None:
-        super().__init__()
+        super().__init__(config, recorder, process)
         self._host = host
-        self._config = config
-        self._recorder = recorder
-        self.process = process
-        self.last_event_id: str | None = None
+        # The parser of the stream open now, or of the last one: its last event id is what a
+        # reconnect sends, and it moves with every event read.
+        self._parser = SseParser()
         self.retry_ms: int | None = None
         self.opened = 0  # streams opened so far
         self._session_id: str | None = None
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The id of the last event received for the current session (None: none yet)."""
+        return self._parser.last_event_id
 
     def _run(self) -> None:
         host, config = self._host, self._config
@@ -122,7 +230,7 @@ class ListeningStream(StreamGreenlet):
             if session is None:
                 return
             if session.id != self._session_id:
-                self._session_id, self.last_event_id = session.id, None
+                self._session_id, self._parser = session.id, SseParser()
             record, response, url = host.open_get(self.process, session, self.last_event_id)
             if response is None or url is None:
                 status = record.get("status")
@@ -144,80 +252,21 @@ class ListeningStream(StreamGreenlet):
                 gevent.sleep(self._backoff(failures))
             elif clean and self.retry_ms:
                 gevent.sleep(self.retry_ms / 1000)
-        self._recorder.complete(
-            "fail",
-            self.process,
-            "stream_break",
-            {"reason": "gave up", "failures": failures},
-            started=time.monotonic(),
-            session=self._session_id,
-            error=f"gave up after {failures} failed attempts",
-        )
+        self._gave_up(failures, self._session_id)
 
     def _consume(self, response: Response, url: str, session: Session) -> tuple[bool, bool]:
         """Reads one open stream to its end; returns (healthy, ended cleanly by the server)."""
-        parser = SseParser(self.last_event_id)
-        started = time.monotonic()
-        got_data = clean = False
-        reason, error = "eof", ""
-        self.connected.set()
+        parser = self._parser = SseParser(self.last_event_id)
+
+        def take(event: SseEvent, message: Any) -> bool:
+            self._host.deliver(message, url, event.id, self.process, session)
+            return False
+
+        def value(reason: str) -> dict[str, Any]:
+            return {"reason": reason, "last_event_id": parser.last_event_id}
+
         try:
-            readline = response.readline
-            while True:
-                line = readline(b"\n")
-                if not line:
-                    clean = bool(response.message_complete)
-                    reason = "eof" if clean else "truncated"
-                    break
-                event = parser.feed(line)
-                self.last_event_id = parser.last_event_id
-                if event is None:
-                    continue
-                got_data = True
-                try:
-                    message = jsonrpc.loads(event.data)
-                except ValueError as exc:
-                    self._bad_message(event.data, url, session, exc)
-                    continue
-                self._host.deliver(message, url, event.id, self.process, session)
-        except GreenletExit:
-            reason = "closed by client"
-            raise
-        except Exception as exc:
-            reason, error = "error", describe(exc)
+            healthy, reason = self._read(response, url, session.id, parser, take, value)
         finally:
-            response.release()
-            self.connected.clear()
             self.retry_ms = parser.retry_ms or self.retry_ms
-            value = {"reason": reason, "last_event_id": self.last_event_id}
-            extras = {"error": error} if error else {}
-            self._recorder.complete(
-                "fail" if error else "ok",
-                self.process,
-                "stream_break",
-                value,
-                started=started,
-                session=session.id,
-                url=url,
-                **extras,
-            )
-        return got_data or time.monotonic() - started >= HEALTHY_AFTER, clean
-
-    def _bad_message(self, data: bytes, url: str, session: Session, exc: Exception) -> None:
-        text = data[:200].decode("utf-8", "replace")
-        self._recorder.complete(
-            "fail",
-            self.process,
-            "message",
-            text,
-            started=time.monotonic(),
-            session=session.id,
-            url=url,
-            stream="get",
-            error=describe(exc),
-        )
-
-    def _backoff(self, failures: int) -> float:
-        config = self._config
-        delay = min(config.stream_backoff * 2.0 ** (failures - 1), config.stream_backoff_max)
-        return delay * (0.5 + random.random() / 2)
+        return healthy, reason == "eof"

@@ -30,6 +30,7 @@ from harness.client import (
     ClientError,
     HttpStatusError,
     ListeningStream,
+    ListenStream,
     McpClient,
     Recorder,
     Session,
@@ -196,6 +197,90 @@ def test_a_stream_asks_its_host_to_reinitialize_after_a_404() -> None:
     stream.start()
     assert wait_for(lambda: not stream.running, 5)
     assert host.calls == [("open_get", "old"), ("reinitialize", "old"), ("open_get", "new")]
+
+
+class CannedStream:
+    """An open SSE response that yields ``body`` line by line, then ends cleanly."""
+
+    message_complete = True
+
+    def __init__(self, body: bytes) -> None:
+        self._lines = body.splitlines(keepends=True)
+
+    def readline(self, sep: bytes) -> bytes:
+        return self._lines.pop(0) if self._lines else b""
+
+    def release(self) -> None:
+        pass
+
+
+BAD_THEN_GOOD = (
+    b'data: {"jsonrpc": "2.0", "meth\n\n'  # cut short
+    b'data: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}\n\n'
+)
+
+
+class CannedHost:
+    """A StreamHost and ListenHost whose first stream is ``BAD_THEN_GOOD``; the next open is
+    answered 405 (no such stream), which ends either loop."""
+
+    def __init__(self) -> None:
+        self.session: Session | None = Session("s", "2025-11-25", "http://h/mcp")
+        self.opens = 0
+        self.delivered: list[Any] = []
+
+    def _open(self) -> tuple[Record, CannedStream | None, str | None]:
+        self.opens += 1
+        if self.opens > 1:
+            return {"type": "fail", "status": 405}, None, None  # type: ignore[typeddict-item]
+        return {"type": "ok"}, CannedStream(BAD_THEN_GOOD), "http://h/mcp"  # type: ignore[typeddict-item]
+
+    def open_get(
+        self, process: str, session: Session, last_event_id: str | None
+    ) -> tuple[Record, CannedStream | None, str | None]:
+        return self._open()
+
+    def open_listen(
+        self, process: str, notifications: dict[str, Any]
+    ) -> tuple[Record, CannedStream | None, str | None, int | None]:
+        return (*self._open(), 1)
+
+    def reinitialize(self, stale: str, process: str) -> None:
+        raise AssertionError("no 404 here")
+
+    def relist(self, process: str, method: str) -> Record:
+        raise AssertionError("no reopen here")
+
+    def deliver(
+        self, message: Any, url: str, event_id: str | None, process: str, session: Session
+    ) -> None:
+        self.delivered.append(message)
+
+    def deliver_listen(self, message: Any, url: str, process: str) -> None:
+        self.delivered.append(message)
+
+
+@pytest.mark.parametrize("kind", ["get", "listen"])
+def test_an_event_that_is_not_json_is_a_failed_message_and_the_stream_reads_on(
+    kind: str,
+) -> None:
+    host, records = CannedHost(), []
+    config, recorder = ClientConfig(urls=["http://h/mcp"]), Recorder(records.append)
+    stream = (
+        ListeningStream(host, config, recorder, "p/s")
+        if kind == "get"
+        else ListenStream(host, config, recorder, "p/s", {"toolsListChanged": True})
+    )
+    stream.start()
+    assert wait_for(lambda: not stream.running, 5)
+    bad = [r for r in records if r["f"] == "message"]
+    assert [(r["type"], r["stream"], r["value"]) for r in bad] == [
+        ("fail", kind, '{"jsonrpc": "2.0", "meth')
+    ]
+    assert bad[0]["error"].startswith("JSONDecodeError"), bad[0]
+    assert host.delivered == [{"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}]
+    ends = [r for r in records if r["f"] == "stream_break"]
+    assert [(r["type"], r["value"]["reason"]) for r in ends] == [("ok", "eof")], ends
 
 
 # ---- routing and answers -----------------------------------------------------------------
